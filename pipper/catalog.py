@@ -1,0 +1,81 @@
+"""What a repository offers: the versions of one package, and every package's latest.
+
+``info`` also says how the version installed in the running environment compares with the
+latest stable one, the question a user asks before upgrading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+
+from packaging.version import InvalidVersion, Version
+
+from pipper.concurrency import task_group
+from pipper.errors import NotFoundError
+from pipper.index import Candidate, PackageIndex
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    name: str
+    versions: list[Candidate]  # newest first
+    latest: Candidate | None  # newest stable (newest of all when there is no stable one)
+    installed: str | None
+    status: str  # missing, behind, current, ahead
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def latest_of(candidates: list[Candidate]) -> Candidate | None:
+    stable = [c for c in candidates if not c.parsed.is_prerelease]
+    pool = stable or candidates
+    return max(pool, key=lambda c: c.parsed) if pool else None
+
+
+def compare(installed: str | None, latest: Candidate | None) -> str:
+    if installed is None:
+        return "missing"
+    if latest is None:
+        return "ahead"
+    try:
+        have = Version(installed)
+    except InvalidVersion:
+        return "behind"
+    if have < latest.parsed:
+        return "behind"
+    return "current" if have == latest.parsed else "ahead"
+
+
+async def package_info(index: PackageIndex, name: str) -> PackageInfo:
+    candidates = await index.versions(name)
+    if not candidates:
+        raise NotFoundError(f"package {name} was not found in {index.repository.describe()}")
+    latest = latest_of(candidates)
+    installed = installed_version(candidates[-1].name)
+    return PackageInfo(
+        name=candidates[-1].name,
+        versions=sorted(candidates, key=lambda c: c.parsed, reverse=True),
+        latest=latest,
+        installed=installed,
+        status=compare(installed, latest),
+    )
+
+
+async def list_packages(index: PackageIndex) -> list[tuple[str, Candidate | None, int]]:
+    """Every package folder with its latest version and its number of versions."""
+    names = await index.package_names()
+    found: dict[str, list[Candidate]] = {}
+
+    async def one(name: str) -> None:
+        found[name] = await index.versions(name)
+
+    async with task_group() as tg:
+        for name in names:
+            tg.start_soon(one, name)
+    return [(name, latest_of(found[name]), len(found[name])) for name in names]

@@ -1,0 +1,149 @@
+"""``pipper download``: resolve the graph and put every bundle in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pipper.cli._common import (
+    CacheDirOption,
+    ConcurrencyOption,
+    JsonOption,
+    RepoOptions,
+    concurrency_from,
+    gather_ids,
+    human_size,
+    info,
+    open_cache,
+    print_json,
+    run,
+    with_repository,
+)
+from pipper.cli.app import app
+
+if TYPE_CHECKING:
+    from pipper.session import RunResult
+
+IdsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Package ids: NAME, NAME:CONSTRAINT (1.2.0, 1.*, >=1.0) or NAME==1.0 / "
+        "NAME>=1.0,<2 requirement strings.",
+        show_default=False,
+    ),
+]
+InputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "-i",
+        "--input",
+        help="pipper.json or pipper.yaml listing dependencies. (default: ./pipper.json when "
+        "no ids are given)",
+        show_default=False,
+    ),
+]
+DevOption = Annotated[bool, typer.Option("--dev", help="Include dev_dependencies of -i.")]
+PreOption = Annotated[bool, typer.Option("--pre", help="Allow prerelease versions.")]
+OfflineOption = Annotated[
+    bool, typer.Option("--offline", help="Use only the cache; no network at all.")
+]
+
+
+def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved graph and timings, as ``--json`` prints them."""
+    packages = [
+        {
+            "name": p.candidate.name,
+            "version": p.candidate.version,
+            "key": p.candidate.key,
+            "sha256": p.digest,
+            "size": p.candidate.size,
+            "source": p.source,
+            "dependencies": list(p.dependencies),
+            "required_by": [r for r in p.required_by if r is not None],
+            "file": p.filename,
+        }
+        for p in result.packages.values()
+    ]
+    return {
+        "packages": packages,
+        "depth": result.depth,
+        "rounds": result.rounds,
+        "requests": result.requests,
+        "listings": result.listings,
+        "retries": result.retries,
+        "bytes_fetched": result.bytes_fetched,
+        "timings": result.timings,
+        **(extra or {}),
+    }
+
+
+def summary(result: RunResult, verb: str, where: str = "") -> str:
+    cached = len(result.packages) - result.from_network
+    retries = f", {result.retries} retried transfers" if result.retries else ""
+    return (
+        f"{verb} {len(result.packages)} packages{where} "
+        f"({cached} from cache, {result.from_network} fetched, "
+        f"{human_size(result.bytes_fetched)}{retries}) in {result.timings['total']:.2f}s"
+    )
+
+
+@app.command()
+@with_repository
+def download(
+    ids: IdsArgument = None,
+    input_file: InputOption = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "-d",
+            "--directory",
+            help="Folder for the .pipper files (created if missing). (default: .)",
+            show_default=False,
+        ),
+    ] = None,
+    dev: DevOption = False,
+    pre: PreOption = False,
+    extract: Annotated[
+        bool,
+        typer.Option(
+            "--extract",
+            help="Also write each wheel, so 'pip install --no-index --find-links DIR' works.",
+        ),
+    ] = False,
+    offline: OfflineOption = False,
+    concurrency: ConcurrencyOption = None,
+    cache_dir: CacheDirOption = None,
+    json_output: JsonOption = False,
+    *,
+    repo: RepoOptions,
+) -> None:
+    """Resolve the dependency graph and download every bundle into a folder.
+
+    Example: pipper download -i pipper.json -d ./vendor
+    """
+    from pipper.cli._progress import progress_for
+    from pipper.session import Session, export
+
+    package_ids = gather_ids(ids or [], input_file, dev=dev)
+    repository = repo.resolve()
+    credentials = None if offline or repository.is_local else repo.credentials_for(repository)
+    session = Session(
+        repository,
+        open_cache(cache_dir),
+        credentials=credentials,
+        concurrency=concurrency_from(concurrency),
+        offline=offline,
+        pre=pre,
+    )
+    with progress_for("Downloading", enabled=not json_output) as progress:
+        session.progress = progress
+        result = run(lambda: session.resolve(package_ids))
+    target = (directory or Path.cwd()).expanduser()
+    export(result.packages, target, extract=extract)
+    if json_output:
+        print_json(result_json(result, {"directory": str(target)}))
+    else:
+        info(summary(result, "Downloaded", f" into {target}"))

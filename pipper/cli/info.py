@@ -1,0 +1,100 @@
+"""``pipper info`` and ``pipper list``: what the repository holds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipper.cli._common import JsonOption, RepoOptions, human_size, print_json, run, with_repository
+from pipper.cli.app import app
+
+
+@app.command()
+@with_repository
+def info(
+    name: Annotated[
+        str, typer.Argument(help="The package name (any spelling: Alpha-Pkg, alpha_pkg).")
+    ],
+    json_output: JsonOption = False,
+    *,
+    repo: RepoOptions,
+) -> None:
+    """Every published version of a package, newest first, and how the installed one compares.
+
+    Example: pipper info alpha_pkg
+    """
+    from pipper.catalog import PackageInfo, package_info
+    from pipper.index import PackageIndex
+    from pipper.specs import validate_name
+    from pipper.storage import open_storage
+
+    validate_name(name)
+    repository = repo.resolve()
+    credentials = None if repository.is_local else repo.credentials_for(repository)
+
+    async def go() -> PackageInfo:
+        async with open_storage(repository, credentials) as storage:
+            return await package_info(PackageIndex(repository, storage, None), name)
+
+    result = run(go)
+    latest = result.latest.version if result.latest else None
+    if json_output:
+        print_json(
+            {
+                "name": result.name,
+                "latest": latest,
+                "installed": result.installed,
+                "status": result.status,
+                "versions": [
+                    {
+                        "version": c.version,
+                        "key": c.key,
+                        "size": c.size,
+                        "timestamp": c.last_modified.isoformat() if c.last_modified else None,
+                        "prerelease": c.parsed.is_prerelease,
+                    }
+                    for c in result.versions
+                ],
+            }
+        )
+        return
+    installed = result.installed or "not installed"
+    typer.echo(f"{result.name}  latest: {latest}  installed: {installed} ({result.status})")
+    for c in result.versions:
+        when = c.last_modified.strftime("%Y-%m-%d %H:%M:%S UTC") if c.last_modified else "-"
+        mark = "  <- latest" if result.latest is not None and c == result.latest else ""
+        typer.echo(f"  {c.version:<24} {when:<24} {human_size(c.size):>10}{mark}")
+
+
+@app.command("list")
+@with_repository
+def list_command(json_output: JsonOption = False, *, repo: RepoOptions) -> None:
+    """The packages in the repository with their latest versions.
+
+    Example: pipper list -b my-bucket
+    """
+    from pipper.catalog import list_packages
+    from pipper.index import Candidate, PackageIndex
+    from pipper.storage import open_storage
+
+    repository = repo.resolve()
+    credentials = None if repository.is_local else repo.credentials_for(repository)
+
+    async def go() -> list[tuple[str, Candidate | None, int]]:
+        async with open_storage(repository, credentials) as storage:
+            return await list_packages(PackageIndex(repository, storage, None))
+
+    rows = run(go)
+    if json_output:
+        print_json(
+            [
+                {"name": n, "latest": c.version if c else None, "versions": count}
+                for n, c, count in rows
+            ]
+        )
+        return
+    if not rows:
+        typer.echo(f"no packages in {repository.describe()}", err=True)
+    for n, c, count in rows:
+        typer.echo(f"{n:<32} {c.version if c else '-':<16} ({count} versions)")

@@ -1,0 +1,170 @@
+"""``pipper repository``: saved repositories in ~/.pipper/repositories.json."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pipper.cli._common import JsonOption, PipperGroup, info, print_json
+from pipper.cli.app import app
+
+repository_app = typer.Typer(
+    cls=PipperGroup,
+    help="Save, change and remove named repositories (bucket, prefix, endpoint, credentials).",
+    no_args_is_help=True,
+)
+app.add_typer(repository_app, name="repository")
+
+NameArgument = Annotated[str, typer.Argument(help="The repository's name.")]
+BucketOption = Annotated[
+    str | None,
+    typer.Option("-b", "--bucket", help="S3 bucket, or a local directory path / file:// URL."),
+]
+PrefixOption = Annotated[
+    str | None, typer.Option("--root-prefix", "--prefix", help="Key prefix. (default: pipper)")
+]
+ProfileOption = Annotated[str | None, typer.Option("-p", "--profile", help="AWS profile.")]
+CredentialsOption = Annotated[
+    tuple[str, str, str] | None,
+    typer.Option(
+        "-c",
+        "--credentials",
+        metavar="KEY SECRET TOKEN",
+        help="Keys to save with the repository ('*' for no token); the file is made private.",
+        show_default=False,
+    ),
+]
+EndpointOption = Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint URL.")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region.")]
+DefaultOption = Annotated[
+    bool, typer.Option("--default", help="Use this repository when none is named.")
+]
+
+
+def _keys(credentials: tuple[str, str, str] | None) -> dict[str, Any]:
+    if credentials is None:
+        return {}
+    key, secret, token = credentials
+    return {
+        "access_key_id": key,
+        "secret_access_key": secret,
+        "session_token": None if token in ("*", "0", "") else token,
+    }
+
+
+@repository_app.command("add")
+def add(
+    name: NameArgument,
+    bucket: BucketOption = None,
+    root_prefix: PrefixOption = None,
+    profile: ProfileOption = None,
+    credentials: CredentialsOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    default: DefaultOption = False,
+) -> None:
+    """Save a repository. Example: pipper repository add team -b team-bucket --default"""
+    from pipper.config import DEFAULT_PREFIX, RepositoryStore, SavedRepository
+    from pipper.errors import UsageError
+
+    if not bucket:
+        raise UsageError("a repository needs -b/--bucket (a bucket name or a local directory)")
+    store = RepositoryStore()
+    saved = SavedRepository(
+        bucket=bucket,
+        root_prefix=root_prefix or DEFAULT_PREFIX,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        region=region,
+        **_keys(credentials),
+    )
+    store.add(name, saved, default=default)
+    store.save()
+    info(f"Saved repository {name!r}" + (" as the default" if default else ""))
+
+
+@repository_app.command("modify")
+def modify(
+    name: NameArgument,
+    bucket: BucketOption = None,
+    root_prefix: PrefixOption = None,
+    profile: ProfileOption = None,
+    credentials: CredentialsOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    default: DefaultOption = False,
+) -> None:
+    """Change the given fields of a saved repository."""
+    from pipper.config import RepositoryStore
+
+    store = RepositoryStore()
+    changes = {
+        key: value
+        for key, value in {
+            "bucket": bucket,
+            "root_prefix": root_prefix,
+            "profile": profile,
+            "endpoint_url": endpoint_url,
+            "region": region,
+            **_keys(credentials),
+        }.items()
+        if value is not None or (credentials is not None and key == "session_token")
+    }
+    store.modify(name, default=default, **changes)
+    store.save()
+    info(f"Updated repository {name!r}")
+
+
+@repository_app.command("remove")
+def remove(name: NameArgument) -> None:
+    """Remove a saved repository (and its saved keys)."""
+    from pipper.config import RepositoryStore
+
+    store = RepositoryStore()
+    store.remove(name)
+    store.save()
+    info(f"Removed repository {name!r}")
+
+
+@repository_app.command("list")
+def list_repositories(json_output: JsonOption = False) -> None:
+    """The saved repositories; the default is marked with '*'. Secrets are never shown."""
+    from pipper.config import RepositoryStore
+
+    store = RepositoryStore()
+    rows = []
+    for name in store.names():
+        saved = store.get(name)
+        rows.append(
+            {
+                "name": name,
+                "default": name == store.default,
+                "bucket": saved.bucket,
+                "root_prefix": saved.root_prefix,
+                "profile": saved.profile,
+                "endpoint_url": saved.endpoint_url,
+                "region": saved.region,
+                "has_keys": bool(saved.access_key_id),
+            }
+        )
+    if json_output:
+        print_json(rows)
+        return
+    if not rows:
+        info(f"no saved repositories in {store.path}")
+    for row in rows:
+        mark = "*" if row["default"] else " "
+        extra = f" profile={row['profile']}" if row["profile"] else ""
+        extra += " (keys saved)" if row["has_keys"] else ""
+        typer.echo(f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}")
+
+
+@repository_app.command("exists")
+def exists(name: NameArgument) -> None:
+    """Exit 0 when NAME is saved, 1 when it is not (for scripts)."""
+    from pipper.config import RepositoryStore
+
+    found = RepositoryStore().exists(name)
+    typer.echo("yes" if found else "no")
+    raise typer.Exit(0 if found else 1)

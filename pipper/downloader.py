@@ -1,0 +1,127 @@
+"""Fetch one bundle into the cache: stream, hash, resume, verify, commit.
+
+The body goes to a temporary file inside the cache and is hashed as it streams, so it is never
+held whole in memory. botocore retries failed requests but not a body that breaks off half way,
+so this module does: it resumes with a ranged GET tied to the first response's ETag (``If-Match``),
+which means a replaced object is never stitched to the old one's first half; if the object did
+change, it starts over. Only a download whose sha256 matches the object's ``sha256`` metadata and
+whose zip is a valid bundle for its key is renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import anyio
+
+from pipper.bundle import BundleMeta, read_bundle
+from pipper.cache import Cache
+from pipper.errors import BundleError, IntegrityError, NetworkError
+from pipper.fsutil import temp_file
+from pipper.index import Candidate
+from pipper.storage.base import ObjectChanged, Storage, StreamInterrupted
+
+log = logging.getLogger(__name__)
+
+Source = Literal["cache", "network"]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    candidate: Candidate
+    digest: str
+    path: Path
+    source: Source
+    meta: BundleMeta
+
+
+class Downloader:
+    """Downloads candidates of one repository into one cache."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        cache: Cache,
+        repo_id: str,
+        *,
+        attempts: int = 6,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.cache = cache
+        self.repo_id = repo_id
+        self.attempts = attempts
+        self.on_bytes = on_bytes
+        self.retries = 0
+        self.bytes = 0
+
+    async def fetch(
+        self,
+        candidate: Candidate,
+        *,
+        on_metadata: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> Fetched:
+        with temp_file(self.cache.tmp, suffix=".part") as (tmp, handle):
+            digest = hashlib.sha256()
+            offset = 0
+            etag: str | None = None
+            metadata: Mapping[str, str] = {}
+            failures = 0
+            while True:
+                try:
+                    async with self.storage.get(
+                        candidate.key, start=offset, if_match=etag if offset else None
+                    ) as stream:
+                        if etag is None:
+                            etag = stream.etag
+                            metadata = stream.metadata
+                            if on_metadata is not None:
+                                on_metadata(metadata)
+                        async for chunk in stream.chunks():
+                            handle.write(chunk)
+                            digest.update(chunk)
+                            offset += len(chunk)
+                            self.bytes += len(chunk)
+                            if self.on_bytes is not None:
+                                self.on_bytes(len(chunk))
+                    break
+                except ObjectChanged:
+                    log.warning("%s changed during the download; starting it again", candidate.key)
+                    handle.seek(0)
+                    handle.truncate()
+                    digest, offset, etag = hashlib.sha256(), 0, None
+                except (StreamInterrupted, NetworkError) as exc:
+                    if not isinstance(exc, StreamInterrupted) and offset == 0:
+                        raise
+                    failures += 1
+                    self.retries += 1
+                    if failures >= self.attempts:
+                        raise NetworkError(
+                            f"giving up on {candidate.key} after {failures} broken transfers"
+                        ) from None
+                    await anyio.sleep(min(2.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
+            handle.flush()
+            hexdigest = digest.hexdigest()
+            expected = metadata.get("sha256")
+            if expected and expected.lower() != hexdigest:
+                raise IntegrityError(
+                    f"{candidate.key}: sha256 {hexdigest[:12]}... does not match the published "
+                    f"{expected[:12]}...; the download was discarded"
+                )
+            try:
+                meta = read_bundle(
+                    tmp, expect_name=candidate.name, expect_version=candidate.version
+                )
+            except BundleError as exc:
+                raise BundleError(f"{candidate.key}: {exc}") from None
+            path = self.cache.commit(tmp, hexdigest)
+        self.cache.remember(self.repo_id, candidate.key, candidate.etag, hexdigest, offset)
+        if etag and etag != candidate.etag:
+            self.cache.remember(self.repo_id, candidate.key, etag, hexdigest, offset)
+        return Fetched(candidate, hexdigest, path, "network", meta)

@@ -1,0 +1,137 @@
+"""What versions of a package a repository holds, read from its key listing.
+
+A package's versions are the keys under ``<prefix>/<name>/``; one listing gives every version's
+key, size and ETag. Names are matched with PEP 503 normalisation, so ``Alpha-Pkg``, ``alpha_pkg``
+and ``alpha.pkg`` find the same folder whichever spelling the original wrote. Each listing is
+remembered in the cache, so an ``--offline`` run resolves with no network at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import anyio
+from packaging.version import Version
+
+from pipper.cache import Cache
+from pipper.config import Repository
+from pipper.errors import OfflineError
+from pipper.storage.base import ObjectInfo, Storage
+from pipper.versions import normalize_name, parse_bundle_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One published version of one package: what the resolver chooses between."""
+
+    name: str
+    version: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None = None
+    parsed: Version = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed", Version(self.version))
+
+    @property
+    def project(self) -> str:
+        """The PEP 503 name, which identifies the package across spellings."""
+        return normalize_name(self.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class PackageIndex:
+    """Lists package versions from a store (or, offline, from remembered listings)."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        storage: Storage | None,
+        cache: Cache | None,
+        *,
+        offline: bool = False,
+    ) -> None:
+        self.repository = repository
+        self.storage = storage
+        self.cache = cache
+        self.offline = offline
+        self.prefix = repository.root_prefix.strip("/")
+        self._versions: dict[str, list[Candidate]] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        self._names: list[str] | None = None
+        self.listings = 0
+
+    def _package_prefix(self, name: str) -> str:
+        return f"{self.prefix}/{name}/" if self.prefix else f"{name}/"
+
+    async def package_names(self) -> list[str]:
+        """Every package folder name in the repository, as written."""
+        if self._names is None:
+            if self.storage is None:
+                raise OfflineError("listing every package needs the network")
+            root = f"{self.prefix}/" if self.prefix else ""
+            listing = await self.storage.list(root, delimiter="/")
+            self.listings += 1
+            self._names = sorted(p[len(root) :].strip("/") for p in listing.prefixes)
+        return self._names
+
+    async def versions(self, name: str) -> list[Candidate]:
+        """Every parseable version of ``name``, oldest first; empty when there is none."""
+        project = normalize_name(name)
+        lock = self._locks.setdefault(project, anyio.Lock())
+        async with lock:
+            if project not in self._versions:
+                objects = await self._objects(name, project)
+                self._versions[project] = self._candidates(objects)
+        return self._versions[project]
+
+    async def _objects(self, name: str, project: str) -> list[ObjectInfo]:
+        repo_id = self.repository.id
+        if self.offline or self.storage is None:
+            remembered = self.cache.load_listing(repo_id, project) if self.cache else None
+            if remembered is None:
+                raise OfflineError(
+                    f"{name} is not in the cache: run the same command once without --offline"
+                )
+            return remembered
+        listing = await self.storage.list(self._package_prefix(name), delimiter="/")
+        self.listings += 1
+        objects = list(listing.objects)
+        if not objects:
+            for folder in await self.package_names():
+                if folder != name and normalize_name(folder) == project:
+                    more = await self.storage.list(self._package_prefix(folder), delimiter="/")
+                    self.listings += 1
+                    objects.extend(more.objects)
+        if self.cache is not None:
+            self.cache.save_listing(repo_id, project, objects)
+        return objects
+
+    def _candidates(self, objects: list[ObjectInfo]) -> list[Candidate]:
+        found: list[Candidate] = []
+        for obj in objects:
+            parsed = parse_bundle_key(self.prefix, obj.key)
+            if parsed is None:
+                log.warning("skipping %s: not a pipper bundle key", obj.key)
+                continue
+            folder, version = parsed
+            found.append(
+                Candidate(
+                    name=folder,
+                    version=version,
+                    key=obj.key,
+                    size=obj.size,
+                    etag=obj.etag,
+                    last_modified=obj.last_modified,
+                )
+            )
+        found.sort(key=lambda c: c.parsed)
+        return found

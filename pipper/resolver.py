@@ -1,0 +1,227 @@
+"""The breadth-first walk that chooses one version per package.
+
+Each level of the graph is handled at once: the listings of all its new packages run
+concurrently, each package gets the newest version that satisfies every constraint met so far,
+and the dependencies of all chosen versions are asked for concurrently (which, in a ``Session``,
+starts their downloads). When a constraint met later excludes a version chosen earlier, that
+package is chosen again and the walk starts over with the new choice kept (bounded by
+``max_rounds``). Where no version fits, the error names every constraint and the chain of
+packages that brought it in.
+
+The resolver knows nothing of HTTP or files: it is handed two async callables, one that lists a
+package's candidates and one that returns a candidate's dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from pipper.concurrency import task_group
+from pipper.errors import NotFoundError, ResolutionError
+from pipper.index import Candidate
+from pipper.specs import PackageId
+
+ListVersions = Callable[[str], Awaitable[list[Candidate]]]
+GetDependencies = Callable[[Candidate], Awaitable[list[PackageId]]]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A constraint on a package and who imposed it (``None``: the user)."""
+
+    spec: PackageId
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class ResolvedNode:
+    candidate: Candidate
+    dependencies: tuple[str, ...]
+    required_by: tuple[str | None, ...]
+    depth: int
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The chosen graph, in breadth-first order, keyed by PEP 503 name."""
+
+    nodes: Mapping[str, ResolvedNode]
+    rounds: int
+    depth: int
+
+
+class Resolver:
+    def __init__(
+        self,
+        versions: ListVersions,
+        dependencies: GetDependencies,
+        *,
+        pre: bool = False,
+        prefer: Mapping[str, str] | None = None,
+        max_rounds: int = 25,
+    ) -> None:
+        self._versions = versions
+        self._dependencies = dependencies
+        self._pre = pre
+        self._prefer = dict(prefer or {})
+        self._max_rounds = max_rounds
+        self._choices: dict[str, Candidate] = {}
+
+    async def resolve(self, roots: Sequence[PackageId]) -> Resolution:
+        for round_number in range(1, self._max_rounds + 1):
+            result = await self._walk(roots, round_number)
+            if result is not None:
+                return result
+        raise ResolutionError(
+            f"the dependency graph did not settle after {self._max_rounds} rounds of choosing again"
+        )
+
+    async def _walk(self, roots: Sequence[PackageId], round_number: int) -> Resolution | None:
+        edges: dict[str, list[Edge]] = {}
+        first_parent: dict[str, str | None] = {}
+        depth_of: dict[str, int] = {}
+        deps_of: dict[str, list[PackageId]] = {}
+        order: list[str] = []
+        level: list[Edge] = [Edge(spec, None) for spec in roots]
+        depth = 0
+        while level:
+            new: list[str] = []
+            for edge in level:
+                key = edge.spec.key
+                edges.setdefault(key, []).append(edge)
+                if key not in first_parent:
+                    first_parent[key] = edge.parent
+                    depth_of[key] = depth
+                    new.append(key)
+                    order.append(key)
+            names = {edge.spec.key: edge.spec.name for edge in level}
+            listings = await self._list_all({key: names[key] for key in new})
+            for key in new:
+                self._choose(key, listings[key], edges[key], first_parent, depth_of)
+            # Constraints that arrived at packages chosen at an earlier level.
+            rechosen = False
+            for edge in level:
+                key = edge.spec.key
+                if key in new:
+                    continue
+                if not self._fits(self._choices[key], edges[key]):
+                    listing = await self._versions(edge.spec.name)
+                    self._choose(key, listing, edges[key], first_parent, depth_of)
+                    rechosen = True
+            if rechosen:
+                return None
+            found = await self._deps_all([self._choices[key] for key in new])
+            deps_of.update(found)
+            level = [Edge(dep, key) for key in new for dep in deps_of[key]]
+            depth += 1
+        nodes = {
+            key: ResolvedNode(
+                candidate=self._choices[key],
+                dependencies=tuple(dict.fromkeys(d.key for d in deps_of[key])),
+                required_by=tuple(dict.fromkeys(e.parent for e in edges[key])),
+                depth=depth_of[key],
+            )
+            for key in order
+        }
+        return Resolution(nodes=nodes, rounds=round_number, depth=max(depth_of.values(), default=0))
+
+    async def _list_all(self, names: Mapping[str, str]) -> dict[str, list[Candidate]]:
+        results: dict[str, list[Candidate]] = {}
+
+        async def one(key: str, name: str) -> None:
+            results[key] = await self._versions(name)
+
+        async with task_group() as tg:
+            for key, name in names.items():
+                tg.start_soon(one, key, name)
+        return results
+
+    async def _deps_all(self, chosen: list[Candidate]) -> dict[str, list[PackageId]]:
+        results: dict[str, list[PackageId]] = {}
+
+        async def one(candidate: Candidate) -> None:
+            results[candidate.project] = await self._dependencies(candidate)
+
+        async with task_group() as tg:
+            # The biggest bundles first: their downloads take longest.
+            for candidate in sorted(chosen, key=lambda c: -c.size):
+                tg.start_soon(one, candidate)
+        return results
+
+    def _allows_pre(self, edges: Sequence[Edge]) -> bool:
+        return self._pre or any(edge.spec.prereleases for edge in edges)
+
+    def _fits(self, candidate: Candidate, edges: Sequence[Edge]) -> bool:
+        if candidate.parsed.is_prerelease and not self._allows_pre(edges):
+            return False
+        return self._fits_ignoring_pre(candidate, edges)
+
+    def _choose(
+        self,
+        key: str,
+        listing: list[Candidate],
+        edges: list[Edge],
+        first_parent: Mapping[str, str | None],
+        depth_of: Mapping[str, int],
+    ) -> None:
+        name = edges[0].spec.name
+        if not listing:
+            parent = edges[0].parent
+            where = f" (required by {self._chain(parent, first_parent)})" if parent else ""
+            raise NotFoundError(f"package {name} was not found in the repository{where}")
+        fitting = [c for c in listing if self._fits(c, edges)]
+        if not fitting:
+            raise ResolutionError(self._conflict(name, listing, edges, first_parent))
+        current = self._choices.get(key)
+        preferred = self._prefer.get(key)
+        if current is not None and current in fitting:
+            choice = current
+        elif preferred is not None and (
+            match := [c for c in fitting if c.parsed == Version(preferred)]
+        ):
+            choice = match[-1]
+        else:
+            choice = max(fitting, key=lambda c: c.parsed)
+        self._choices[key] = choice
+
+    def _chain(self, key: str | None, first_parent: Mapping[str, str | None]) -> str:
+        steps: list[str] = []
+        seen: set[str] = set()
+        while key is not None and key not in seen:
+            seen.add(key)
+            chosen = self._choices.get(key)
+            steps.append(str(chosen) if chosen else key)
+            key = first_parent.get(key)
+        return " -> ".join(["requested", *reversed(steps)])
+
+    def _conflict(
+        self,
+        name: str,
+        listing: list[Candidate],
+        edges: list[Edge],
+        first_parent: Mapping[str, str | None],
+    ) -> str:
+        parts = []
+        for edge in edges:
+            spec = str(edge.spec.specifier) or "any version"
+            source = self._chain(edge.parent, first_parent) if edge.parent else "requested"
+            parts.append(f"{spec} (from {source})")
+        available = ", ".join(c.version for c in listing)
+        hint = ""
+        if not self._allows_pre(edges) and any(
+            c.parsed.is_prerelease and self._fits_ignoring_pre(c, edges) for c in listing
+        ):
+            hint = "; only prereleases match, pass --pre to allow them"
+        return (
+            f"no version of {name} satisfies every constraint: "
+            f"{'; '.join(parts)}; available: {available}{hint}"
+        )
+
+    @staticmethod
+    def _fits_ignoring_pre(candidate: Candidate, edges: Sequence[Edge]) -> bool:
+        return all(
+            edge.spec.specifier.contains(candidate.parsed, prereleases=True) for edge in edges
+        )

@@ -1,0 +1,87 @@
+"""The one small interface every store implements.
+
+The resolver, downloader and publisher only ever talk to a ``Storage``: listing a prefix,
+streaming one object, writing one object only if it is absent, presigning a GET. That keeps the
+S3 details (clients, retries, error codes) in ``s3.py`` and lets the same core run against a
+local directory for offline mirrors, the quickstart and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from pipper.errors import NetworkError
+
+CHUNK_SIZE = 1 << 20
+
+
+class StreamInterrupted(NetworkError):
+    """A body broke off mid-stream; the caller may resume it with a ranged request."""
+
+
+class ObjectChanged(NetworkError):
+    """A ranged resume found the object replaced since the first byte was read."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One entry of a listing: enough to pick a version and to key the cache."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None = None
+
+
+@dataclass
+class ObjectStream:
+    """An open GET: its headers are known, its body is read chunk by chunk."""
+
+    key: str
+    etag: str
+    total_size: int
+    start: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    body: AsyncIterator[bytes] | None = None
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        assert self.body is not None
+        return self.body
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Objects directly under a prefix, plus the "folders" below it when a delimiter is used."""
+
+    objects: tuple[ObjectInfo, ...]
+    prefixes: tuple[str, ...] = ()
+
+
+class Storage(Protocol):
+    """What pipper needs from a store; every method may raise a ``PipperError``."""
+
+    async def list(self, prefix: str, *, delimiter: str | None = None) -> Listing: ...
+
+    def get(
+        self, key: str, *, start: int = 0, if_match: str | None = None
+    ) -> AbstractAsyncContextManager[ObjectStream]: ...
+
+    async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]: ...
+
+    async def put(
+        self,
+        key: str,
+        path: Path,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+    ) -> None: ...
+
+    async def presign(self, key: str, expires_in: int) -> str: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,297 @@
+"""S3 (and every S3-compatible store) through one shared aioboto3 client.
+
+One client per run, one ``CapacityLimiter`` over every request (listings, heads, gets, puts),
+and a connection pool at least as large as the limiter so the pool never silently caps the
+concurrency. botocore's ``standard`` retry mode covers 5xx, ``SlowDown`` and timeouts before a
+body starts; a body that breaks off later surfaces as ``StreamInterrupted`` for the downloader to
+resume. Every botocore error is translated here into a ``PipperError`` with a one-line message
+that never contains a credential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from pipper.config import Credentials, Repository
+from pipper.errors import (
+    AccessDeniedError,
+    NetworkError,
+    NotFoundError,
+    PipperError,
+    VersionExistsError,
+)
+from pipper.storage.base import (
+    CHUNK_SIZE,
+    Listing,
+    ObjectChanged,
+    ObjectInfo,
+    ObjectStream,
+    StreamInterrupted,
+)
+
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AuthorizationHeaderMalformed",
+}
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the connection failed", whichever layer raised them."""
+    import aiohttp
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+
+    return (
+        ResponseStreamingError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ConnectionClosedError,
+        aiohttp.ClientError,
+        TimeoutError,
+        OSError,
+    )
+
+
+class S3Storage:
+    """A ``Storage`` over one bucket; enter it once per run with ``async with``."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        credentials: Credentials,
+        *,
+        concurrency: int = 32,
+        max_attempts: int = 5,
+        read_timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        assert repository.bucket is not None
+        self.repository = repository
+        self.bucket = repository.bucket
+        self._credentials = credentials
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+        self.requests = 0
+
+    async def __aenter__(self) -> S3Storage:
+        import aioboto3
+        from aiobotocore.config import AioConfig
+
+        creds = self._credentials
+        session = aioboto3.Session(
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+            aws_session_token=creds.session_token,
+            profile_name=creds.profile,
+        )
+        config = AioConfig(
+            max_pool_connections=max(self._concurrency + 4, 10),
+            retries={"mode": "standard", "max_attempts": self._max_attempts},
+            read_timeout=self._read_timeout,
+            connect_timeout=self._connect_timeout,
+            signature_version="s3v4",
+        )
+        try:
+            self._client = await self._stack.enter_async_context(
+                session.client(
+                    "s3",
+                    endpoint_url=self.repository.endpoint_url,
+                    region_name=self.repository.region,
+                    config=config,
+                )
+            )
+        except Exception as exc:
+            raise self._translate(exc, "connect") from None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
+
+    def _translate(self, exc: BaseException, what: str) -> PipperError:
+        """Map a botocore/aiohttp failure to a ``PipperError``; messages never hold secrets."""
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
+
+        where = self.repository.describe()
+        if isinstance(exc, PipperError):
+            return exc
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return AccessDeniedError(
+                "no AWS credentials found: pass -c KEY SECRET TOKEN or -p PROFILE, "
+                "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "NoSuchBucket":
+                return NotFoundError(f"no such bucket: {self.bucket} ({where})")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return NotFoundError(f"not found: {what} in {where}")
+            if code in _CREDENTIAL_CODES:
+                return AccessDeniedError(f"the credentials were refused by {where} ({code})")
+            if code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403:
+                return AccessDeniedError(f"access denied: {what} in {where}")
+            if code in ("PreconditionFailed", "412") or status == 412:
+                return VersionExistsError(f"{what} already exists in {where}")
+            if status is not None and int(status) >= 500:
+                return NetworkError(f"{where} kept failing ({code or status}) for {what}")
+            return PipperError(f"S3 error {code or status} for {what} in {where}")
+        if isinstance(exc, EndpointConnectionError):
+            return NetworkError(f"cannot reach the S3 endpoint of {where}")
+        if isinstance(exc, _stream_errors()):
+            return NetworkError(f"connection to {where} failed during {what}: {type(exc).__name__}")
+        if isinstance(exc, ValueError) and "endpoint" in str(exc).lower():
+            return NetworkError(f"invalid endpoint URL for {where}")
+        return PipperError(f"S3 request failed for {what}: {type(exc).__name__}")
+
+    async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        async with self._limiter:
+            self.requests += 1
+            try:
+                return await getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+            except Exception as exc:
+                raise self._translate(exc, what) from None
+
+    async def list(self, prefix: str, *, delimiter: str | None = None) -> Listing:
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
+            if delimiter:
+                kwargs["Delimiter"] = delimiter
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            for item in page.get("Contents", ()):
+                objects.append(
+                    ObjectInfo(
+                        key=item["Key"],
+                        size=int(item.get("Size", 0)),
+                        etag=str(item.get("ETag", "")),
+                        last_modified=item.get("LastModified"),
+                    )
+                )
+            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
+            if not page.get("IsTruncated"):
+                break
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+        return Listing(tuple(objects), tuple(prefixes))
+
+    @asynccontextmanager
+    async def get(
+        self, key: str, *, start: int = 0, if_match: str | None = None
+    ) -> AsyncIterator[ObjectStream]:
+        kwargs: dict[str, Any] = {"Key": key}
+        if start:
+            kwargs["Range"] = f"bytes={start}-"
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        async with self._limiter:
+            self.requests += 1
+            try:
+                response = await self._client.get_object(**kwargs)
+            except Exception as exc:
+                error = self._translate(exc, key)
+                if if_match and isinstance(error, VersionExistsError):
+                    raise ObjectChanged(f"{key} changed while it was being downloaded") from None
+                if isinstance(error, NetworkError) and not isinstance(error, NotFoundError):
+                    raise StreamInterrupted(str(error)) from None
+                raise error from None
+            length = int(response.get("ContentLength", 0))
+            total = length + start
+            content_range = response.get("ContentRange")
+            if content_range and "/" in content_range:
+                with contextlib.suppress(ValueError):
+                    total = int(content_range.rsplit("/", 1)[1])
+            errors = _stream_errors()
+            async with response["Body"] as raw:
+
+                async def body() -> AsyncIterator[bytes]:
+                    received = 0
+                    while True:
+                        try:
+                            chunk = await raw.read(CHUNK_SIZE)
+                        except errors as exc:
+                            raise StreamInterrupted(
+                                f"the body of {key} broke off ({type(exc).__name__})"
+                            ) from None
+                        if not chunk:
+                            break
+                        received += len(chunk)
+                        yield chunk
+                    if received < length:
+                        raise StreamInterrupted(f"the body of {key} ended early")
+
+                yield ObjectStream(
+                    key=key,
+                    etag=str(response.get("ETag", "")),
+                    total_size=total,
+                    start=start,
+                    metadata=dict(response.get("Metadata", {})),
+                    body=body(),
+                )
+
+    async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
+        response = await self._call(key, "head_object", Key=key)
+        info = ObjectInfo(
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=str(response.get("ETag", "")),
+            last_modified=response.get("LastModified"),
+        )
+        return info, dict(response.get("Metadata", {}))
+
+    async def put(
+        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+    ) -> None:
+        kwargs: dict[str, Any] = {
+            "Key": key,
+            "ContentType": "application/zip",
+            "Metadata": dict(metadata),
+        }
+        if if_absent:
+            kwargs["IfNoneMatch"] = "*"
+        with path.open("rb") as body:
+            await self._call(key, "put_object", Body=body, **kwargs)
+
+    async def presign(self, key: str, expires_in: int) -> str:
+        try:
+            url: str = await self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": key},
+                ExpiresIn=expires_in,
+            )
+        except Exception as exc:
+            raise self._translate(exc, key) from None
+        return url
