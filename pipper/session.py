@@ -17,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
+from packaging.version import Version
 
 from pipper.bundle import BundleMeta, extract_wheel, read_bundle
 from pipper.cache import Cache
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 class Progress:
     """Receives events of a run; the command line draws them, the default ignores them."""
 
-    def package(self, candidate: Candidate, source: Source) -> None: ...
+    def package(self, candidate: Candidate, source: str) -> None: ...
 
     def bytes(self, count: int) -> None: ...
 
@@ -48,13 +50,18 @@ class Progress:
 
 @dataclass(frozen=True)
 class Package:
-    """A resolved package with its bundle in the cache."""
+    """A resolved package with its bundle in the cache.
+
+    ``source`` is ``"installed"`` for a package the target environment already has at the chosen
+    version: its dependencies were read from the object's metadata and its body never fetched,
+    so ``path`` and ``meta`` are ``None``.
+    """
 
     candidate: Candidate
     digest: str
-    path: Path
-    source: Source
-    meta: BundleMeta
+    path: Path | None
+    source: Source | Literal["installed"]
+    meta: BundleMeta | None
     dependencies: tuple[str, ...]
     required_by: tuple[str | None, ...]
 
@@ -86,6 +93,7 @@ class _Job:
         self.done = anyio.Event()
         self.metadata: Mapping[str, str] = {}
         self.fetched: Fetched | None = None
+        self.kept = False
         self.error: BaseException | None = None
 
 
@@ -100,6 +108,7 @@ class Session:
         offline: bool = False,
         pre: bool = False,
         progress: Progress | None = None,
+        installed: Mapping[str, str] | None = None,
     ) -> None:
         self.repository = repository
         self.cache = cache
@@ -108,6 +117,7 @@ class Session:
         self.offline = offline
         self.pre = pre
         self.progress = progress or Progress()
+        self.installed = {k: Version(v) for k, v in (installed or {}).items()}
         self._jobs: dict[str, _Job] = {}
         self._tg: TaskGroup | None = None
         self._downloader: Downloader | None = None
@@ -154,6 +164,19 @@ class Session:
     async def _collect(self, resolution: Resolution) -> dict[str, Package]:
         packages: dict[str, Package] = {}
         for key, node in resolution.nodes.items():
+            job = self._job(node.candidate)
+            await job.done.wait()
+            if job.kept:
+                packages[key] = Package(
+                    candidate=node.candidate,
+                    digest=job.metadata.get("sha256", ""),
+                    path=None,
+                    source="installed",
+                    meta=None,
+                    dependencies=node.dependencies,
+                    required_by=node.required_by,
+                )
+                continue
             fetched = await self._finished(node.candidate)
             packages[key] = Package(
                 candidate=node.candidate,
@@ -184,12 +207,30 @@ class Session:
 
     async def _run_job(self, candidate: Candidate, job: _Job) -> None:
         try:
+            if self.installed.get(candidate.project) == candidate.parsed and await self._keep(
+                candidate, job
+            ):
+                return
             job.fetched = await self._fetch(candidate, job)
         except Exception as exc:
             job.error = exc
         finally:
             job.headers.set()
             job.done.set()
+
+    async def _keep(self, candidate: Candidate, job: _Job) -> bool:
+        """Learn an installed package's dependencies from one HEAD instead of its body."""
+        if self.storage is None or self.cache.lookup(
+            self.repository.id, candidate.key, candidate.etag
+        ):
+            return False
+        _, metadata = await self.storage.head(candidate.key)
+        if _dependencies_from_metadata(metadata) is None:
+            return False
+        job.metadata = metadata
+        job.kept = True
+        self.progress.package(candidate, "installed")
+        return True
 
     async def _fetch(self, candidate: Candidate, job: _Job) -> Fetched:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
@@ -261,6 +302,8 @@ def export(packages: Mapping[str, Package], directory: Path, *, extract: bool = 
     directory.mkdir(parents=True, exist_ok=True)
     links = 0
     for package in packages.values():
+        if package.path is None:
+            continue
         how = atomic_link_or_copy(package.path, directory / package.filename)
         links += how == "link"
         if extract:

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -62,6 +63,7 @@ class S3Server:
     log_path: Path | None = None
     _cleanup: list[str] = field(default_factory=list, repr=False)
     """Glob patterns of files the server leaves behind (weed's unix sockets in /tmp)."""
+    _owns_data_dir: bool = field(default=False, repr=False)
 
     def client(
         self,
@@ -110,6 +112,9 @@ class S3Server:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         self._cleanup.clear()
+        if self._owns_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self._owns_data_dir = False
 
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines) if self.log_path else ""
@@ -128,17 +133,25 @@ def start_server(
     access_key: str = DEFAULT_ACCESS_KEY,
     secret_key: str = DEFAULT_SECRET_KEY,
 ) -> S3Server:
-    """Start the server named by `kind`, else by `PIPPER_TEST_S3`, else SeaweedFS."""
-    kind = kind or server_kind()
-    if data_dir is None:
-        import tempfile
+    """Start the server named by `kind`, else by `PIPPER_TEST_S3`, else SeaweedFS.
 
+    Without `data_dir` it uses a temporary directory that `stop()` removes.
+    """
+    kind = kind or server_kind()
+    if kind not in KINDS:
+        raise ValueError(f"unknown S3 server kind {kind!r}; expected one of {', '.join(KINDS)}")
+    owned = data_dir is None
+    if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix=f"pipper-{kind}-"))
-    if kind == "seaweedfs":
-        return start_seaweedfs(data_dir, access_key=access_key, secret_key=secret_key)
-    if kind == "moto":
-        return start_moto(data_dir, access_key=access_key, secret_key=secret_key)
-    raise ValueError(f"unknown S3 server kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        start = start_seaweedfs if kind == "seaweedfs" else start_moto
+        server = start(data_dir, access_key=access_key, secret_key=secret_key)
+    except BaseException:
+        if owned:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    server._owns_data_dir = owned
+    return server
 
 
 def server_kind() -> str:

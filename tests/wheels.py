@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipper.bundle import write_bundle
+
 _CHUNK = 1024 * 1024
 _DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -117,8 +119,6 @@ def make_bundle(
     ``dependencies`` become the meta's ``dependencies`` (as a project's ``pipper.json`` would
     put them there); ``extra_meta`` is merged over that, so a test can also plant odd values.
     """
-    from pipper.bundle import write_bundle
-
     extra: dict[str, Any] = {}
     if dependencies:
         extra["dependencies"] = list(dependencies)

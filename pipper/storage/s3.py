@@ -11,6 +11,7 @@ that never contains a credential.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,8 @@ from pipper.storage.base import (
     ObjectStream,
     StreamInterrupted,
 )
+
+log = logging.getLogger(__name__)
 
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
@@ -139,6 +142,7 @@ class S3Storage:
             PartialCredentialsError,
         )
 
+        log.debug("%s failed: %s: %s", what, type(exc).__name__, " ".join(str(exc).split()))
         where = self.repository.describe()
         if isinstance(exc, PipperError):
             return exc
@@ -212,7 +216,7 @@ class S3Storage:
     async def get(
         self, key: str, *, start: int = 0, if_match: str | None = None
     ) -> AsyncIterator[ObjectStream]:
-        kwargs: dict[str, Any] = {"Key": key}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if start:
             kwargs["Range"] = f"bytes={start}-"
         if if_match:
@@ -235,7 +239,8 @@ class S3Storage:
                 with contextlib.suppress(ValueError):
                     total = int(content_range.rsplit("/", 1)[1])
             errors = _stream_errors()
-            async with response["Body"] as raw:
+            raw = response["Body"]
+            async with raw:
 
                 async def body() -> AsyncIterator[bytes]:
                     received = 0
