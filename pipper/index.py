@@ -126,7 +126,7 @@ class PackageIndex:
             found.append(
                 Candidate(
                     name=folder,
-                    version=version,
+                    version=str(Version(version)),
                     key=obj.key,
                     size=obj.size,
                     etag=obj.etag,
