@@ -109,13 +109,21 @@ def test_conflict_that_choosing_again_resolves(tmp_path: Path, repo: list[str]) 
     result = cli("download", "a", "b", "-d", str(tmp_path / "v"), "--json", *repo)
     assert result.exit_code == 0, result.stderr
     data = result.json()
-    assert versions_of(data) == {"a": "1.0.0", "b": "1.0.0", "c": "1.0.0", "d": "1.0.0", "e": "1.0.0"}
+    assert versions_of(data) == {
+        "a": "1.0.0",
+        "b": "1.0.0",
+        "c": "1.0.0",
+        "d": "1.0.0",
+        "e": "1.0.0",
+    }
     assert data["rounds"] == 2  # type: ignore[index]
     files = sorted(p.name for p in (tmp_path / "v").iterdir())
     assert "c-v2-0-0.pipper" not in files and "c-v1-0-0.pipper" in files
 
 
-def test_unresolvable_conflict_names_constraints_and_chains(tmp_path: Path, repo: list[str]) -> None:
+def test_unresolvable_conflict_names_constraints_and_chains(
+    tmp_path: Path, repo: list[str]
+) -> None:
     publish_graph(
         tmp_path,
         repo,
@@ -175,7 +183,9 @@ def test_prereleases_only_when_asked(tmp_path: Path, repo: list[str]) -> None:
         (">=1.0,<1.2", "1.1.5"),
     ],
 )
-def test_constraint_forms(tmp_path_factory: pytest.TempPathFactory, spec: str, expected: str) -> None:
+def test_constraint_forms(
+    tmp_path_factory: pytest.TempPathFactory, spec: str, expected: str
+) -> None:
     assert _constraint_repo is not None
     repo, out = _constraint_repo
     result = cli("download", f"lib{spec}", "-d", str(out), "--json", *repo)
@@ -187,9 +197,7 @@ _constraint_repo: tuple[list[str], Path] | None = None
 
 
 @pytest.fixture(autouse=True)
-def _publish_constraint_repo(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def _publish_constraint_repo(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """The constraint table shares one published repository (set up on its first case)."""
     global _constraint_repo
     if request.node.originalname != "test_constraint_forms":
@@ -233,7 +241,9 @@ def test_each_bundle_is_fetched_once_and_files_match_published_bytes(
     )
     proxy = make_proxy()
     out = tmp_path / "v"
-    result = cli("download", "top", "-d", str(out), "--json", "-b", bucket, "--endpoint-url", proxy.url)
+    result = cli(
+        "download", "top", "-d", str(out), "--json", "-b", bucket, "--endpoint-url", proxy.url
+    )
     assert result.exit_code == 0, result.stderr
     assert proxy.count("get") == 4
     for package in result.json()["packages"]:  # type: ignore[index]
@@ -255,7 +265,9 @@ def test_broken_bodies_are_resumed(
     faults = Faults(reset_rate=0.5, truncate_rate=0.5, only={"get"}, max_faults=3, seed=7)
     proxy = make_proxy(faults=faults)
     out = tmp_path / "v"
-    result = cli("download", "a", "-d", str(out), "--json", "-b", bucket, "--endpoint-url", proxy.url)
+    result = cli(
+        "download", "a", "-d", str(out), "--json", "-b", bucket, "--endpoint-url", proxy.url
+    )
     assert result.exit_code == 0, result.stderr
     assert proxy.faults_injected >= 3
     assert result.json()["retries"] >= 1  # type: ignore[index]
@@ -304,8 +316,19 @@ def test_extract_makes_a_find_links_folder(tmp_path: Path, repo: list[str]) -> N
     assert (out / "app_pkg-1.0.0-py3-none-any.whl").is_file()
     target = tmp_path / "target"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(out),
-         "--target", str(target), "app_pkg"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(out),
+            "--target",
+            str(target),
+            "app_pkg",
+        ],
         check=True,
     )
     assert (target / "lib_pkg" / "__init__.py").is_file()

@@ -52,7 +52,19 @@ def test_two_processes_share_one_cache(tmp_path: Path, bucket: str, s3_env: dict
     published = publish_graph(tmp_path, ["-b", bucket], graph, sizes={"p5": 2_000_000})
     cache = tmp_path / "shared-cache"
     procs = [
-        _spawn(["download", root, "-b", bucket, "--cache-dir", str(cache), "-d", str(tmp_path / f"o{n}")], {})
+        _spawn(
+            [
+                "download",
+                root,
+                "-b",
+                bucket,
+                "--cache-dir",
+                str(cache),
+                "-d",
+                str(tmp_path / f"o{n}"),
+            ],
+            {},
+        )
         for n, root in enumerate(["p0", "p3", "p6", "p0"])
     ]
     for proc in procs:
@@ -100,7 +112,10 @@ def test_download_killed_mid_body_leaves_cache_and_output_clean(
     assert rerun.returncode == 0, err
     assert _assert_cache_clean(cache) == 2
     _assert_output_clean(out, published)
-    assert sorted(p.name for p in out.glob("*.pipper")) == ["big-v1-0-0.pipper", "small-v1-0-0.pipper"]
+    assert sorted(p.name for p in out.glob("*.pipper")) == [
+        "big-v1-0-0.pipper",
+        "small-v1-0-0.pipper",
+    ]
 
 
 @pytest.mark.slow
