@@ -5,8 +5,10 @@ concurrently, each package gets the newest version that satisfies every constrai
 and the dependencies of all chosen versions are asked for concurrently (which, in a ``Session``,
 starts their downloads). When a constraint met later excludes a version chosen earlier, that
 package is chosen again and the walk starts over with the new choice kept (bounded by
-``max_rounds``). Where no version fits, the error names every constraint and the chain of
-packages that brought it in.
+``max_rounds``). When no version of a package fits, the version of one package that imposed a
+conflicting constraint is set aside and the walk starts over (so ``http 2.0`` needing
+``utils>=2`` gives way to ``http 1.0`` when ``models`` needs ``utils<2``). Where nothing fits
+even so, the error names every constraint and the chain of packages that brought it in.
 
 The resolver knows nothing of HTTP or files: it is handed two async callables, one that lists a
 package's candidates and one that returns a candidate's dependencies.
@@ -25,6 +27,11 @@ from pipper.index import Candidate
 from pipper.specs import PackageId
 
 ListVersions = Callable[[str], Awaitable[list[Candidate]]]
+
+
+class _Restart(Exception):
+    """A choice changed in a way that needs a fresh walk."""
+
 GetDependencies = Callable[[Candidate], Awaitable[list[PackageId]]]
 
 
@@ -61,7 +68,7 @@ class Resolver:
         *,
         pre: bool = False,
         prefer: Mapping[str, str] | None = None,
-        max_rounds: int = 25,
+        max_rounds: int = 100,
     ) -> None:
         self._versions = versions
         self._dependencies = dependencies
@@ -69,10 +76,16 @@ class Resolver:
         self._prefer = dict(prefer or {})
         self._max_rounds = max_rounds
         self._choices: dict[str, Candidate] = {}
+        self._excluded: dict[str, set[Candidate]] = {}
+        self._walk_edges: Mapping[str, list[Edge]] = {}
+        self._listings: dict[str, list[Candidate]] = {}
 
     async def resolve(self, roots: Sequence[PackageId]) -> Resolution:
         for round_number in range(1, self._max_rounds + 1):
-            result = await self._walk(roots, round_number)
+            try:
+                result = await self._walk(roots, round_number)
+            except _Restart:
+                continue
             if result is not None:
                 return result
         raise ResolutionError(
@@ -81,6 +94,7 @@ class Resolver:
 
     async def _walk(self, roots: Sequence[PackageId], round_number: int) -> Resolution | None:
         edges: dict[str, list[Edge]] = {}
+        self._walk_edges = edges
         first_parent: dict[str, str | None] = {}
         depth_of: dict[str, int] = {}
         deps_of: dict[str, list[PackageId]] = {}
@@ -99,6 +113,7 @@ class Resolver:
                     order.append(key)
             names = {edge.spec.key: edge.spec.name for edge in level}
             listings = await self._list_all({key: names[key] for key in new})
+            self._listings.update(listings)
             for key in new:
                 self._choose(key, listings[key], edges[key], first_parent, depth_of)
             # Constraints that arrived at packages chosen at an earlier level.
@@ -172,8 +187,10 @@ class Resolver:
             parent = edges[0].parent
             where = f" (required by {self._chain(parent, first_parent)})" if parent else ""
             raise NotFoundError(f"package {name} was not found in the repository{where}")
-        fitting = [c for c in listing if self._fits(c, edges)]
+        excluded = self._excluded.get(key, set())
+        fitting = [c for c in listing if self._fits(c, edges) and c not in excluded]
         if not fitting:
+            self._set_aside_a_parent(edges)
             raise ResolutionError(self._conflict(name, listing, edges, first_parent))
         current = self._choices.get(key)
         preferred = self._prefer.get(key)
@@ -186,6 +203,30 @@ class Resolver:
         else:
             choice = max(fitting, key=lambda c: c.parsed)
         self._choices[key] = choice
+
+    def _set_aside_a_parent(self, edges: Sequence[Edge]) -> None:
+        """Exclude the current version of the latest parent that has another version to offer.
+
+        Raises ``_Restart`` when one was set aside; returns when none can be.
+        """
+        for edge in reversed(edges):
+            parent = edge.parent
+            if parent is None or parent not in self._choices:
+                continue
+            current = self._choices[parent]
+            excluded = self._excluded.setdefault(parent, set())
+            others = [
+                c
+                for c in self._listings.get(parent, [])
+                if c != current
+                and c not in excluded
+                and self._fits(c, self._walk_edges.get(parent, []))
+            ]
+            if others:
+                excluded.add(current)
+                del self._choices[parent]
+                raise _Restart
+        return
 
     def _chain(self, key: str | None, first_parent: Mapping[str, str | None]) -> str:
         steps: list[str] = []

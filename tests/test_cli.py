@@ -204,3 +204,22 @@ def test_saved_repositories(
     saved = json.loads((Path(pipper_home.home) / "repositories.json").read_text())  # type: ignore[attr-defined]
     assert saved == {"repositories": {}, "default": None}
     assert cli("repository", "remove", "team").exit_code == 3
+
+
+def test_demo_runs_the_main_job_on_the_default_local_repository(
+    tmp_path: Path, pipper_home: object
+) -> None:
+    target = tmp_path / "demo"
+    first = cli("demo", "-d", str(target))
+    assert first.exit_code == 0, first.stderr
+    assert "8 published now" in first.stderr
+    assert sorted(p.name for p in (target / "vendor").iterdir()) == [
+        "demo_app-v1-0-0.pipper",
+        "demo_http-v2-0-0.pipper",
+        "demo_models-v1-0-0.pipper",
+        "demo_utils-v2-0-0.pipper",
+    ]
+    again = cli("demo", "-d", str(target))
+    assert again.exit_code == 0, again.stderr
+    assert "0 published now" in again.stderr
+    assert "(4 from cache, 0 fetched" in again.stderr

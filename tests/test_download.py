@@ -332,3 +332,27 @@ def test_extract_makes_a_find_links_folder(tmp_path: Path, repo: list[str]) -> N
         check=True,
     )
     assert (target / "lib_pkg" / "__init__.py").is_file()
+
+
+def test_a_parent_gives_way_when_its_constraint_cannot_be_met(
+    tmp_path: Path, repo: list[str]
+) -> None:
+    # http 2.0 needs utils>=2 but models needs utils<2: http falls back to 1.0.
+    publish_graph(
+        tmp_path,
+        repo,
+        {
+            "app": {"1.0.0": ["models", "http"]},
+            "http": {"1.0.0": ["utils"], "2.0.0": ["utils:>=2"]},
+            "models": {"1.0.0": ["utils:<2"]},
+            "utils": {"1.0.0": [], "2.0.0": []},
+        },
+    )
+    result = cli("download", "app", "-d", str(tmp_path / "v"), "--json", *repo)
+    assert result.exit_code == 0, result.stderr
+    assert versions_of(result.json()) == {
+        "app": "1.0.0",
+        "models": "1.0.0",
+        "http": "1.0.0",
+        "utils": "1.0.0",
+    }
