@@ -24,16 +24,25 @@ from anyio.abc import TaskGroup
 from packaging.version import Version
 
 from pipper.bundle import BundleMeta, extract_wheel, read_bundle
-from pipper.cache import Cache
+from pipper.cache import Cache, CacheHold
 from pipper.concurrency import task_group
 from pipper.config import Credentials, Repository
 from pipper.downloader import Downloader, Fetched, Source
-from pipper.errors import BundleError, OfflineError, PipperError
+from pipper.errors import (
+    BundleError,
+    IntegrityError,
+    NotFoundError,
+    OfflineError,
+    PipperError,
+    ResolutionError,
+)
 from pipper.fsutil import atomic_link_or_copy
 from pipper.index import Candidate, PackageIndex
+from pipper.lock import Lock, LockedPackage
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
 from pipper.storage import Storage, open_storage
+from pipper.versions import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +107,9 @@ class _Job:
 
 
 class Session:
+    _hold: CacheHold | None = None
+    """The shared cache lock, from the first run until ``close()`` (see ``cache``)."""
+
     def __init__(
         self,
         repository: Repository,
@@ -126,7 +138,13 @@ class Session:
     async def resolve(
         self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
     ) -> RunResult:
-        """Resolve ``roots`` and bring every bundle of the graph into the cache."""
+        """Resolve ``roots`` and bring every bundle of the graph into the cache.
+
+        Ids that are bundle URLs (``PackageId.url``) are fetched as they are: see ``fetch_urls``.
+        """
+        await self.hold_cache()
+        if any(root.url is not None for root in roots):
+            return await self.fetch_urls(roots, prefer=prefer)
         started = time.perf_counter()
         async with AsyncExitStack() as stack:
             if not self.offline:
@@ -280,6 +298,278 @@ class Session:
             return parse_package_ids(raw)
         except PipperError as exc:
             raise BundleError(f"{candidate.key} declares an invalid dependency: {exc}") from None
+
+    # -- the cache lock ------------------------------------------------------------------------
+
+    async def hold_cache(self, timeout: float = 600.0) -> None:
+        """Hold the cache's shared lock until ``close()``, so ``cache prune`` waits for this run.
+
+        Only a prune holds the lock exclusively, and only for the moments it takes; a run that
+        meets one waits for it rather than watching entries vanish.
+        """
+        if self._hold is not None and self._hold.held:
+            return
+        deadline = anyio.current_time() + timeout
+        told = False
+        while (hold := self.cache.try_hold()) is None:
+            if not told:
+                log.warning("waiting for 'pipper cache prune' to finish with %s", self.cache.root)
+                told = True
+            if anyio.current_time() >= deadline:
+                raise PipperError(
+                    f"the cache {self.cache.root} stayed locked by 'pipper cache prune' "
+                    f"for {timeout:.0f} s"
+                )
+            await anyio.sleep(0.1)
+        self._hold = hold
+
+    def close(self) -> None:
+        """Release the cache lock: call it once the run's files are no longer used.
+
+        The paths in a ``RunResult`` point into the cache, so keep the session open while they
+        are linked, copied or installed. A session that is never closed releases the lock when
+        it is garbage collected or the process ends.
+        """
+        if self._hold is not None:
+            self._hold.release()
+            self._hold = None
+
+    # -- a run from a lock file -----------------------------------------------------------------
+
+    async def fetch_locked(self, lock: Lock) -> RunResult:
+        """Bring exactly the lock's bundles into the cache: no listing, one round of GETs.
+
+        The locked sha256 is the cache key, so a package the cache holds costs no request; the
+        others are fetched all at once and must hash to the locked sha256. A package gone from
+        the repository, or published again with other bytes, fails with its name.
+        """
+        started = time.perf_counter()
+        await self.hold_cache()
+        if not lock.repository.same_place(self.repository):
+            log.warning(
+                "the lock was written for %s; fetching its packages from %s",
+                lock.repository.id,
+                self.repository.describe(),
+            )
+        self.progress.total(len(lock.packages))
+        fetched: dict[str, Fetched] = {}
+        missing: list[LockedPackage] = []
+
+        async def from_cache(package: LockedPackage) -> None:
+            hit = await self._locked_from_cache(package)
+            if hit is None:
+                missing.append(package)
+            else:
+                fetched[package.project] = hit
+
+        async with task_group() as tg:
+            for package in lock.packages:
+                tg.start_soon(from_cache, package)
+        requests = retries = fetched_bytes = 0
+        if missing:
+            if self.offline:
+                names = ", ".join(sorted(str(p) for p in missing))
+                raise OfflineError(
+                    f"not in the cache: {names}; run 'pipper cache warm --lock' once online"
+                )
+            async with open_storage(
+                self.repository, self.credentials, concurrency=self.concurrency
+            ) as storage:
+                downloader = Downloader(
+                    storage, self.cache, self.repository.id, on_bytes=self.progress.bytes
+                )
+                async with task_group() as tg:
+                    for package in sorted(missing, key=lambda p: -p.size):
+                        tg.start_soon(self._fetch_locked_one, downloader, package, fetched)
+                requests = getattr(storage, "requests", 0)
+            retries, fetched_bytes = downloader.retries, downloader.bytes
+        roots = _requested_projects(lock)
+        packages = {
+            package.project: Package(
+                candidate=fetched[package.project].candidate,
+                digest=package.sha256,
+                path=fetched[package.project].path,
+                source=fetched[package.project].source,
+                meta=fetched[package.project].meta,
+                dependencies=tuple(normalize_name(d) for d in package.dependencies),
+                required_by=(
+                    *((None,) if package.project in roots or not package.required_by else ()),
+                    *(normalize_name(r) for r in package.required_by),
+                ),
+            )
+            for package in lock.packages
+        }
+        return RunResult(
+            packages=packages,
+            rounds=0,
+            depth=0,
+            timings={"total": round(time.perf_counter() - started, 4)},
+            requests=requests,
+            listings=0,
+            retries=retries,
+            bytes_fetched=fetched_bytes,
+        )
+
+    async def _locked_from_cache(self, package: LockedPackage) -> Fetched | None:
+        path = await anyio.to_thread.run_sync(self.cache.verified, package.sha256)
+        if path is None:
+            return None
+        try:
+            meta = await anyio.to_thread.run_sync(
+                lambda: read_bundle(path, expect_name=package.name, expect_version=package.version)
+            )
+        except BundleError as exc:
+            raise BundleError(f"{package} in the lock: {exc}") from None
+        self.cache.touch(path)
+        candidate = _locked_candidate(package)
+        self.progress.package(candidate, "cache")
+        return Fetched(candidate, package.sha256, path, "cache", meta)
+
+    async def _fetch_locked_one(
+        self, downloader: Downloader, package: LockedPackage, into: dict[str, Fetched]
+    ) -> None:
+        def changed(actual: str) -> IntegrityError:
+            return IntegrityError(
+                f"{package} changed in the repository since the lock was written (sha256 "
+                f"{actual[:12]}..., locked {package.sha256[:12]}...): it was published again; "
+                "run 'pipper lock' again"
+            )
+
+        def check(metadata: Mapping[str, str]) -> None:
+            published = metadata.get("sha256", "").strip().lower()
+            if published and published != package.sha256:
+                raise changed(published)
+
+        candidate = _locked_candidate(package)
+        try:
+            fetched = await downloader.fetch(candidate, on_metadata=check)
+        except NotFoundError:
+            raise NotFoundError(
+                f"{package} is in the lock but no longer in {self.repository.describe()} "
+                f"({package.key}); run 'pipper lock' again"
+            ) from None
+        if fetched.digest != package.sha256:
+            raise changed(fetched.digest)
+        self.progress.package(candidate, "network")
+        into[package.project] = fetched
+
+    # -- bundle URLs --------------------------------------------------------------------------
+
+    async def fetch_urls(
+        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+    ) -> RunResult:
+        """Fetch the bundles URL ids name (no credentials needed); resolve the other ids.
+
+        A URL fixes one version of one package, so nothing is resolved for it: its bundle's
+        dependencies must be provided by the other URLs (``pipper authorize`` writes one per
+        package of a graph) or by the packages the named ids resolve to.
+        """
+        from pipper.urls import UrlFetcher
+
+        started = time.perf_counter()
+        await self.hold_cache()
+        urls = [root for root in roots if root.url is not None]
+        names = [root for root in roots if root.url is None]
+        if self.offline:
+            raise OfflineError(f"{urls[0]} is a URL: fetching it needs the network")
+        from_urls: dict[str, Fetched] = {}
+        named: list[RunResult] = []
+        async with UrlFetcher(
+            self.cache, concurrency=self.concurrency, on_bytes=self.progress.bytes
+        ) as fetcher:
+
+            async def one(root: PackageId) -> None:
+                fetched = await fetcher.fetch(root)
+                if not root.specifier.contains(fetched.candidate.parsed, prereleases=True):
+                    raise ResolutionError(
+                        f"{root} holds {fetched.candidate}, which {root.raw.split(',')[-1]} "
+                        "does not allow"
+                    )
+                self.progress.package(fetched.candidate, fetched.source)
+                from_urls[fetched.candidate.project] = fetched
+
+            async def resolve_names() -> None:
+                named.append(await self.resolve(names, prefer=prefer))
+
+            async with task_group() as tg:
+                for root in urls:
+                    tg.start_soon(one, root)
+                if names:
+                    tg.start_soon(resolve_names)
+        resolved = named[0] if named else None
+        packages = _url_graph(from_urls, resolved.packages if resolved else {})
+        return RunResult(
+            packages=packages,
+            rounds=resolved.rounds if resolved else 0,
+            depth=resolved.depth if resolved else 0,
+            timings={"total": round(time.perf_counter() - started, 4)},
+            requests=fetcher.requests + (resolved.requests if resolved else 0),
+            listings=resolved.listings if resolved else 0,
+            retries=fetcher.retries + (resolved.retries if resolved else 0),
+            bytes_fetched=fetcher.bytes + (resolved.bytes_fetched if resolved else 0),
+        )
+
+
+def _locked_candidate(package: LockedPackage) -> Candidate:
+    return Candidate(
+        name=package.name, version=package.version, key=package.key, size=package.size, etag=""
+    )
+
+
+def _requested_projects(lock: Lock) -> set[str]:
+    found: set[str] = set()
+    for text in lock.requested:
+        try:
+            found.update(p.key for p in parse_package_ids([text]))
+        except PipperError:
+            continue
+    return found
+
+
+def _url_graph(
+    from_urls: Mapping[str, Fetched], resolved: Mapping[str, Package]
+) -> dict[str, Package]:
+    """Join URL bundles and resolved packages, checking every URL bundle's dependencies."""
+    versions = {key: p.candidate for key, p in resolved.items()}
+    for key, fetched in from_urls.items():
+        other = versions.get(key)
+        if other is not None and other.parsed != fetched.candidate.parsed:
+            raise ResolutionError(
+                f"a URL gives {fetched.candidate}, but the packages resolved from the "
+                f"repository need {other}"
+            )
+        versions[key] = fetched.candidate
+    providers = "none of the URLs" + (" or resolved packages" if resolved else "")
+    dependencies: dict[str, tuple[str, ...]] = {}
+    for key, fetched in from_urls.items():
+        try:
+            needed = parse_package_ids(fetched.meta.dependencies)
+        except PipperError as exc:
+            raise BundleError(
+                f"{fetched.candidate} declares an invalid dependency: {exc}"
+            ) from None
+        for dependency in needed:
+            have = versions.get(dependency.key)
+            if have is None:
+                raise ResolutionError(
+                    f"{fetched.candidate} needs {dependency}, which {providers} provides"
+                )
+            if not dependency.specifier.contains(have.parsed, prereleases=True):
+                raise ResolutionError(f"{fetched.candidate} needs {dependency}, not {have}")
+        dependencies[key] = tuple(dict.fromkeys(d.key for d in needed))
+    packages = dict(resolved)
+    for key, fetched in from_urls.items():
+        parents = [k for k, deps in dependencies.items() if key in deps and k != key]
+        packages[key] = Package(
+            candidate=fetched.candidate,
+            digest=fetched.digest,
+            path=fetched.path,
+            source=fetched.source,
+            meta=fetched.meta,
+            dependencies=dependencies[key],
+            required_by=(None, *parents),
+        )
+    return packages
 
 
 def _dependencies_from_metadata(metadata: Mapping[str, str]) -> list[str] | None:

@@ -7,9 +7,14 @@ Each command lives in its own module; importing them registers them on ``app``. 
 from __future__ import annotations
 
 from pipper.cli import (  # noqa: F401  (registers the commands)
+    authorize,
     bundle,
+    cache,
+    demo,
     download,
     info,
+    install,
+    lock,
     publish,
     repository,
 )

@@ -49,6 +49,15 @@ PreOption = Annotated[bool, typer.Option("--pre", help="Allow prerelease version
 OfflineOption = Annotated[
     bool, typer.Option("--offline", help="Use only the cache; no network at all.")
 ]
+LockOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lock",
+        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no listing, "
+        "every sha256 checked, no request at all when the cache holds them.",
+        show_default=False,
+    ),
+]
 
 
 def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -117,6 +126,7 @@ def download(
     concurrency: ConcurrencyOption = None,
     cache_dir: CacheDirOption = None,
     json_output: JsonOption = False,
+    lock_file: LockOption = None,
     *,
     repo: RepoOptions,
 ) -> None:
@@ -127,6 +137,21 @@ def download(
     from pipper.cli._progress import progress_for
     from pipper.session import Session, export
 
+    if lock_file is not None:
+        from pipper.cli.lock import check_lock_alone, download_from_lock
+
+        check_lock_alone(ids, input_file, dev=dev, pre=pre)
+        download_from_lock(
+            lock_file,
+            repo,
+            directory=directory,
+            extract=extract,
+            offline=offline,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            json_output=json_output,
+        )
+        return
     package_ids = gather_ids(ids or [], input_file, dev=dev)
     repository = repo.resolve()
     credentials = None if offline or repository.is_local else repo.credentials_for(repository)
@@ -143,6 +168,7 @@ def download(
         result = run(lambda: session.resolve(package_ids))
     target = (directory or Path.cwd()).expanduser()
     export(result.packages, target, extract=extract)
+    session.close()
     if json_output:
         print_json(result_json(result, {"directory": str(target)}))
     else:

@@ -1,0 +1,148 @@
+"""``pipper authorize``: presigned GET URLs for a resolved graph, for jobs with no credentials.
+
+The output is the original's: ``{"dependencies": [url, ...]}``, a file ``pipper download -i`` and
+``pipper install -i`` read like any input file. A URL is a bearer secret until it expires, so it
+is only ever written to the output, never to a message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pipper.cli._common import (
+    CacheDirOption,
+    ConcurrencyOption,
+    RepoOptions,
+    concurrency_from,
+    gather_ids,
+    info,
+    open_cache,
+    run,
+    with_repository,
+)
+from pipper.cli.app import app
+from pipper.cli.download import DevOption, IdsArgument, InputOption, PreOption
+from pipper.errors import UsageError
+
+if TYPE_CHECKING:
+    from pipper.session import RunResult
+
+MAX_EXPIRY = 7 * 24 * 3600
+"""S3 refuses a SigV4 presigned URL valid for longer than seven days."""
+
+_EXPIRY = re.compile(r"([0-9]{1,12})\s*([smhd]?)", re.IGNORECASE | re.ASCII)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_expiry(text: str) -> int:
+    """``30s``, ``15m``, ``2h``, ``7d`` or plain seconds, as a number of seconds (1 s to 7 days)."""
+    match = _EXPIRY.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(
+            f"--expires {text.strip()[:40]!r} is not a duration: use seconds, or a number "
+            "with s, m, h or d (30s, 15m, 2h, 7d)"
+        )
+    seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds < 1:
+        raise UsageError("--expires must be at least one second")
+    if seconds > MAX_EXPIRY:
+        raise UsageError(
+            f"--expires {text.strip()} is too long: S3 allows at most 7 days (7d, {MAX_EXPIRY} s)"
+        )
+    return seconds
+
+
+@app.command()
+@with_repository
+def authorize(
+    ids: IdsArgument = None,
+    input_file: InputOption = None,
+    expires: Annotated[
+        str,
+        typer.Option(
+            "-e",
+            "--expires",
+            help="How long the URLs stay valid: seconds, or 30s, 15m, 2h, 7d (at most 7 days).",
+        ),
+    ] = "2h",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the URLs to this file (readable by its owner only). (default: stdout)",
+            show_default=False,
+        ),
+    ] = None,
+    dev: DevOption = False,
+    pre: PreOption = False,
+    concurrency: ConcurrencyOption = None,
+    cache_dir: CacheDirOption = None,
+    *,
+    repo: RepoOptions,
+) -> None:
+    """Resolve the dependency graph and print a presigned download URL for every package.
+
+    Anyone holding the output can fetch those exact bundles until the URLs expire, with no AWS
+    credentials: 'pipper download -i urls.json' or 'pipper install -i urls.json'.
+
+    Example: pipper authorize -i pipper.json -e 2h -o urls.json
+    """
+    from pipper.cli._progress import progress_for
+    from pipper.fsutil import atomic_write_bytes
+    from pipper.session import Session
+    from pipper.storage import open_storage
+
+    seconds = parse_expiry(expires)
+    package_ids = gather_ids(ids or [], input_file, dev=dev)
+    if any(p.url is not None for p in package_ids):
+        raise UsageError("give package names to authorize, not URLs")
+    repository = repo.resolve()
+    if repository.is_local:
+        raise UsageError(
+            f"{repository.describe()} is a local directory: only S3 objects have presigned URLs"
+        )
+    credentials = repo.credentials_for(repository)
+    session = Session(
+        repository,
+        open_cache(cache_dir),
+        credentials=credentials,
+        concurrency=concurrency_from(concurrency),
+        pre=pre,
+    )
+
+    async def go() -> tuple[RunResult, list[str]]:
+        result = await session.resolve(package_ids)
+        async with open_storage(repository, credentials) as storage:
+            urls = [
+                await storage.presign(p.candidate.key, seconds) for p in result.packages.values()
+            ]
+        return result, urls
+
+    try:
+        with progress_for("Resolving") as progress:
+            session.progress = progress
+            result, urls = run(go)
+    finally:
+        session.close()
+    data = (json.dumps({"dependencies": urls}, indent=2) + "\n").encode()
+    until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
+    if output is None:
+        sys.stdout.write(data.decode())
+        sys.stdout.flush()
+        info(f"Authorized {len(urls)} packages until {until}")
+        return
+    output = output.expanduser()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output, data, mode=0o600)
+    info(
+        f"Authorized {len(result.packages)} packages until {until} into {output} "
+        "(anyone with this file can download them until then)"
+    )

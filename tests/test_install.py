@@ -1,0 +1,474 @@
+"""``pipper install`` with real pip (and uv) into real virtual environments and folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipper.installer import (
+    LocalBundles,
+    _split_bundle_filename,
+    find_uv,
+    inspect_environment,
+    plan,
+)
+from pipper.session import Package
+from tests.conftest import MakeProxy
+from tests.helpers import cli, pipper, publish_graph
+from tests.wheels import make_bundle, make_wheel
+
+ALPHA_GRAPH = {
+    "alpha-pkg": {"1.0.0": ["beta:>=1", "gamma"]},
+    "beta": {"1.0.0": ["gamma"], "2.0.0": ["gamma"]},
+    "gamma": {"1.0.0": []},
+}
+APP_GRAPH = {
+    "app": {"1.0.0": ["lib", "base"], "2.0.0": ["lib", "base"]},
+    "lib": {"1.0.0": [], "2.0.0": []},
+    "base": {"1.0.0": []},
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_installers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """pip and uv see no configuration of this machine (its indexes, links and constraints)."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_")) or name == "VIRTUAL_ENV":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+
+
+@pytest.fixture(scope="module")
+def venv_with_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment with its own pip per module: creating one takes seconds."""
+    folder = tmp_path_factory.mktemp("venv-with-pip")
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, capture_output=True)
+    return folder / "bin" / "python"
+
+
+def fresh_venv(where: Path) -> Path:
+    """A pip-less environment (as uv makes them): pipper drives its own pip at it."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, capture_output=True
+    )
+    return where / "bin" / "python"
+
+
+def installed_in(python: Path) -> dict[str, str]:
+    """What ``python`` itself reports, independently of pipper's own inspection."""
+    code = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    return {k.replace("_", "-").lower(): v for k, v in json.loads(out.stdout).items()}
+
+
+def import_version(python: Path, module: str) -> str:
+    out = subprocess.run(
+        [str(python), "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def dist_infos(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.dist-info"))
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def actions(data: object) -> dict[str, str]:
+    assert isinstance(data, dict)
+    return {step["name"]: step["action"] for step in data["plan"]}
+
+
+def sources(data: object) -> dict[str, str]:
+    assert isinstance(data, dict)
+    return {step["name"]: step["source"] for step in data["plan"]}
+
+
+@pytest.fixture
+def s3_repo(s3_env: dict[str, str], bucket: str) -> list[str]:
+    return ["-b", bucket]
+
+
+@pytest.fixture
+def local_repo(tmp_path: Path) -> list[str]:
+    return ["-b", str(tmp_path / "repo")]
+
+
+# -- the plan and the pieces (no installer run) -------------------------------------------------
+
+
+def _package(name: str, version: str) -> Package:
+    from pipper.index import Candidate
+
+    candidate = Candidate(name=name, version=version, key=f"p/{name}/x.pipper", size=1, etag="e")
+    return Package(candidate, "", None, "installed", None, (), (None,))
+
+
+def test_plan_compares_with_what_is_installed() -> None:
+    packages = {
+        "new": _package("new", "1.0"),
+        "up": _package("up", "2.0"),
+        "down": _package("down", "1.0"),
+        "same": _package("same", "1.0.0"),
+    }
+    steps = plan(packages, {"up": "1.9", "down": "1.1", "same": "1.0", "other": "3"})
+    assert {s.name: (s.action, s.installed) for s in steps} == {
+        "new": ("install", None),
+        "up": ("upgrade", "1.9"),
+        "down": ("downgrade", "1.1"),
+        "same": ("keep", "1.0"),
+    }
+
+
+def test_vendor_file_names_split_into_name_and_version() -> None:
+    assert _split_bundle_filename("alpha-pkg-v1-2-3.pipper") == ("alpha-pkg", "1.2.3")
+    assert _split_bundle_filename("x-v2-v1-0-0__pre_rc1.pipper") == ("x-v2", "1.0.0-rc1")
+    assert _split_bundle_filename("notes.pipper") is None
+    assert _split_bundle_filename("x-v1-0-0.zip") is None
+
+
+def test_target_is_inspected_on_its_own(tmp_path: Path) -> None:
+    target = tmp_path / "t"
+    target.mkdir()
+    wheel = make_wheel(tmp_path / "w", "Some_Pkg", "1.2.0")
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(target)
+    found = inspect_environment(None, target)
+    assert found == {"some-pkg": "1.2.0"}
+    assert "pytest" in inspect_environment(None, None)  # the running interpreter's own
+
+
+def test_local_bundles_prefer_a_named_file_over_the_folder(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    make_bundle(vendor, "x", "1.0.0")
+    make_bundle(vendor, "x", "2.0.0")
+    elsewhere = make_bundle(tmp_path / "elsewhere", "x", "2.0.0")
+    bundles = LocalBundles()
+    pin = bundles.add_file(elsewhere)
+    bundles.add_folder(vendor)
+    assert str(pin) == "x==2.0.0"
+    assert [c.version for c in bundles.versions("x")] == ["1.0.0", "2.0.0"]
+    assert bundles.path(bundles.versions("x")[1]) == elsewhere
+
+
+def test_missing_uv_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setattr(sys, "executable", str(empty / "python"))
+    with pytest.raises(Exception, match="uv is not on PATH"):
+        find_uv()
+    make_bundle(tmp_path / "vendor", "x", "1.0.0")
+    result = cli("install", "--from", str(tmp_path / "vendor"), "x", "--installer", "uv")
+    assert result.exit_code == 2
+    assert "uv is not on PATH" in result.stderr
+
+
+# -- real installs -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_graph_naming_each_other_installs_and_imports(
+    tmp_path: Path, s3_repo: list[str], venv_with_pip: Path
+) -> None:
+    """The case the original fails: alpha's install_requires names private beta and gamma."""
+    publish_graph(tmp_path, s3_repo, ALPHA_GRAPH)
+    result = cli("install", "alpha-pkg", "--python", str(venv_with_pip), "--json", *s3_repo)
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert actions(data) == {"alpha_pkg": "install", "beta": "install", "gamma": "install"}
+    assert data["installer_ran"] is True  # type: ignore[index]
+    assert import_version(venv_with_pip, "alpha_pkg") == "1.0.0"
+    assert import_version(venv_with_pip, "beta") == "2.0.0"
+    assert import_version(venv_with_pip, "gamma") == "1.0.0"
+
+
+@pytest.mark.slow
+def test_target_holds_everything_and_ignores_pippers_environment(
+    tmp_path: Path, local_repo: list[str]
+) -> None:
+    # pipper's own environment has typer; a private "typer" 0.0.1 is still new to the folder.
+    publish_graph(tmp_path, local_repo, {"tool": {"1.0.0": ["typer"]}, "typer": {"0.0.1": []}})
+    target = tmp_path / "target"
+    result = cli("install", "tool", "--target", str(target), "--json", *local_repo)
+    assert result.exit_code == 0, result.stderr
+    assert actions(result.json()) == {"tool": "install", "typer": "install"}
+    assert dist_infos(target) == ["tool-1.0.0.dist-info", "typer-0.0.1.dist-info"]
+    assert (target / "typer" / "__init__.py").read_text().strip() == '__version__ = "0.0.1"'
+
+    before = snapshot(target)
+    again = cli("install", "tool", "--target", str(target), "--json", *local_repo)
+    assert again.exit_code == 0, again.stderr
+    assert actions(again.json()) == {"tool": "keep", "typer": "keep"}
+    assert again.json()["installer_ran"] is False  # type: ignore[index]
+    assert snapshot(target) == before
+
+
+@pytest.mark.slow
+def test_keep_upgrade_and_downgrade(
+    tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
+) -> None:
+    publish_graph(tmp_path, ["-b", bucket], APP_GRAPH)
+    python = fresh_venv(tmp_path / "venv")
+    proxy = make_proxy()
+    repo = ["-b", bucket, "--endpoint-url", proxy.url]
+
+    first = cli("install", "app:1.0.0", "lib:1.0.0", "--python", str(python), *repo)
+    assert first.exit_code == 0, first.stderr
+    assert "Installed 3 packages" in first.stderr
+    assert installed_in(python) == {"app": "1.0.0", "lib": "1.0.0", "base": "1.0.0"}
+
+    # Installed versions satisfy: kept, and with a cold cache no body is fetched at all.
+    proxy.reset()
+    cold = ["--cache-dir", str(tmp_path / "cold-cache")]
+    kept = cli("install", "app", "--python", str(python), "--json", *cold, *repo)
+    assert kept.exit_code == 0, kept.stderr
+    assert actions(kept.json()) == {"app": "keep", "lib": "keep", "base": "keep"}
+    assert set(sources(kept.json()).values()) == {"installed"}
+    assert proxy.count("get") == 0
+    assert kept.json()["installer_ran"] is False  # type: ignore[index]
+
+    # --upgrade: the newest allowed; base has nothing newer and is still not downloaded.
+    proxy.reset()
+    cold = ["--cache-dir", str(tmp_path / "cold-cache-2")]
+    up = cli("install", "app", "-u", "--python", str(python), "--json", *cold, *repo)
+    assert up.exit_code == 0, up.stderr
+    assert actions(up.json()) == {"app": "upgrade", "lib": "upgrade", "base": "keep"}
+    assert sources(up.json())["base"] == "installed"
+    fetched = sorted(r.path for r in proxy.requests if r.kind == "get")
+    assert len(fetched) == 2
+    assert not any("/base/" in path for path in fetched)
+    assert installed_in(python) == {"app": "2.0.0", "lib": "2.0.0", "base": "1.0.0"}
+
+    # An explicit older constraint downgrades.
+    down = cli("install", "lib:1.0.0", "--python", str(python), *repo)
+    assert down.exit_code == 0, down.stderr
+    assert "(1 downgraded)" in down.stderr
+    assert import_version(python, "lib") == "1.0.0"
+    assert installed_in(python) == {"app": "2.0.0", "lib": "1.0.0", "base": "1.0.0"}
+
+
+@pytest.mark.slow
+def test_target_upgrade_keeps_the_folder_clean(tmp_path: Path, s3_repo: list[str]) -> None:
+    """pip ignores what a --target folder holds: kept packages go in again and the old
+    version's files leave."""
+    publish_graph(tmp_path, s3_repo, APP_GRAPH)
+    target = tmp_path / "target"
+    first = cli("install", "app:1.0.0", "--target", str(target), *s3_repo)
+    assert first.exit_code == 0, first.stderr
+    cold = ["--cache-dir", str(tmp_path / "cold-cache")]
+    up = cli("install", "app:2.0.0", "--target", str(target), "--json", *cold, *s3_repo)
+    assert up.exit_code == 0, up.stderr
+    assert actions(up.json()) == {"app": "upgrade", "lib": "keep", "base": "keep"}
+    assert dist_infos(target) == [
+        "app-2.0.0.dist-info",
+        "base-1.0.0.dist-info",
+        "lib-2.0.0.dist-info",
+    ]
+    assert (target / "app" / "__init__.py").read_text().strip() == '__version__ = "2.0.0"'
+
+
+@pytest.mark.slow
+def test_dry_run_changes_nothing(tmp_path: Path, local_repo: list[str]) -> None:
+    publish_graph(tmp_path, local_repo, APP_GRAPH)
+    target = tmp_path / "target"
+    nothing = cli("install", "app", "--target", str(target), "--dry-run", *local_repo)
+    assert nothing.exit_code == 0, nothing.stderr
+    assert "install    app 2.0.0" in nothing.stdout
+    assert not target.exists()
+
+    assert cli("install", "app:1.0.0", "--target", str(target), *local_repo).exit_code == 0
+    before = snapshot(target)
+    dry = cli("install", "app", "-u", "--target", str(target), "--dry-run", *local_repo)
+    assert dry.exit_code == 0, dry.stderr
+    assert "upgrade    app 1.0.0 -> 2.0.0" in dry.stdout
+    assert "keep       base 1.0.0" in dry.stdout
+    as_json = cli("install", "app", "-u", "-t", str(target), "--dry-run", "--json", *local_repo)
+    assert actions(as_json.json()) == {"app": "upgrade", "lib": "keep", "base": "keep"}
+    assert as_json.json()["dry_run"] is True  # type: ignore[index]
+    assert snapshot(target) == before
+
+
+@pytest.mark.slow
+def test_pypi_requirement_joins_the_one_call_and_cannot_replace_a_private_package(
+    tmp_path: Path, local_repo: list[str]
+) -> None:
+    publish_graph(tmp_path, local_repo, {"app": {"1.0.0": []}})
+    links = tmp_path / "public-wheels"
+    make_wheel(links, "publicdep", "1.5.0")
+    make_wheel(links, "app", "9.9.9")  # a public impostor of the private package
+    empty_index = tmp_path / "empty-index"
+    empty_index.mkdir()
+    spec = tmp_path / "pipper.json"
+    spec.write_text(json.dumps({"dependencies": ["app"], "pypi": ["publicdep>=1", "app>=1"]}))
+    target = tmp_path / "target"
+    result = cli(
+        "--debug",
+        "install",
+        "-i",
+        str(spec),
+        "--target",
+        str(target),
+        "--find-links",
+        str(links),
+        "--index-url",
+        empty_index.as_uri(),
+        *local_repo,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert dist_infos(target) == ["app-1.0.0.dist-info", "publicdep-1.5.0.dist-info"]
+    done = [line for line in result.stderr.splitlines() if line.startswith("Successfully")]
+    assert len(done) == 1  # one installer process installed both
+    assert "app-1.0.0" in done[0] and "publicdep-1.5.0" in done[0]
+    assert "and 2 pypi requirements" in result.stderr
+
+
+@pytest.mark.slow
+def test_uv_installs_the_graph(tmp_path: Path, local_repo: list[str]) -> None:
+    try:
+        find_uv()
+    except Exception:
+        pytest.skip("uv is not installed")
+    publish_graph(tmp_path, local_repo, ALPHA_GRAPH)
+    python = fresh_venv(tmp_path / "venv")
+    result = cli(
+        "install", "alpha-pkg", "--python", str(tmp_path / "venv"), "--installer", "uv", *local_repo
+    )
+    assert result.exit_code == 0, result.stderr
+    assert installed_in(python) == {"alpha-pkg": "1.0.0", "beta": "2.0.0", "gamma": "1.0.0"}
+    down = cli("install", "beta:1.0.0", "--python", str(python), "--installer", "uv", *local_repo)
+    assert down.exit_code == 0, down.stderr
+    assert import_version(python, "beta") == "1.0.0"
+
+
+# -- vendored bundles ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Path:
+    folder = tmp_path / "vendor"
+    make_bundle(folder, "x", "1.0.0", dependencies=["y"], requires=["y"])
+    make_bundle(folder, "y", "1.0.0")
+    make_bundle(folder, "y", "2.0.0")
+    return folder
+
+
+def no_network_env(tmp_path: Path) -> dict[str, str]:
+    """A bucket configured behind an endpoint that answers nothing: any S3 call would fail."""
+    return {
+        "PIPPER_BUCKET": "never-used",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+
+
+@pytest.mark.slow
+def test_bundle_file_and_vendor_folder_install_without_network(
+    tmp_path: Path, vendor: Path
+) -> None:
+    env = no_network_env(tmp_path)
+    one = tmp_path / "one"
+    proc = pipper("install", str(vendor / "x-v1-0-0.pipper"), "--target", str(one), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert dist_infos(one) == ["x-1.0.0.dist-info", "y-2.0.0.dist-info"]
+
+    two = tmp_path / "two"
+    proc = pipper(
+        "install", "--from", str(vendor), "x", "y:1.0.0", "-t", str(two), "--json", env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert sources(data) == {"x": "local", "y": "local"}
+    assert dist_infos(two) == ["x-1.0.0.dist-info", "y-1.0.0.dist-info"]
+
+    missing = pipper("install", "--from", str(vendor), "z", "-t", str(tmp_path / "3"), env=env)
+    assert missing.returncode == 3
+    assert f"package z was not found in {vendor}" in missing.stderr
+
+
+@pytest.mark.slow
+def test_bundle_file_takes_what_its_folder_lacks_from_the_repository(
+    tmp_path: Path, s3_repo: list[str]
+) -> None:
+    publish_graph(tmp_path, s3_repo, {"z": {"1.0.0": []}})
+    vendor = tmp_path / "vendor"
+    bundle = make_bundle(vendor, "w", "1.0.0", dependencies=["z"], requires=["z"])
+    target = tmp_path / "target"
+    result = cli("install", str(bundle), "-t", str(target), "--json", *s3_repo)
+    assert result.exit_code == 0, result.stderr
+    assert sources(result.json()) == {"w": "local", "z": "network"}
+    assert dist_infos(target) == ["w-1.0.0.dist-info", "z-1.0.0.dist-info"]
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    make_bundle(vendor, "broken", "1.0.0", requires=["nonexistent-dep"])
+    result = cli("install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t"))
+    assert result.exit_code == 1
+    assert "ERROR: Could not find a version that satisfies" in result.stderr  # pip's own output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: pip install failed with exit code 1: No matching distribution")
+    assert "nonexistent-dep" in last
+
+
+@pytest.fixture
+def failing_python(tmp_path: Path) -> Path:
+    """An interpreter whose pip fails with exit code 23."""
+    script = tmp_path / "fake-python"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true}\'; exit 0; fi\n'
+        'echo "Collecting things"\n'
+        'echo "ERROR: the disk is full"\n'
+        "exit 23\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_installer_exit_code_becomes_pippers(
+    tmp_path: Path, vendor: Path, failing_python: Path
+) -> None:
+    result = cli("install", "--from", str(vendor), "x", "--python", str(failing_python))
+    assert result.exit_code == 23
+    assert "Collecting things" in result.stderr
+    assert "error: pip install failed with exit code 23: the disk is full" in result.stderr
+
+
+def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:
+    result = cli("install", "--from", str(vendor), "x", "--user", "-t", str(tmp_path / "t"))
+    assert result.exit_code == 2
+    assert "--user and --target" in result.stderr
+
+
+def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
+    result = cli("install", str(tmp_path / "nope-v1-0-0.pipper"))
+    assert result.exit_code == 2
+    assert "no such bundle file" in result.stderr
