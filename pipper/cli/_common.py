@@ -16,7 +16,7 @@ import os
 import sys
 import traceback
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -29,6 +29,7 @@ from pipper.errors import PipperError, UsageError
 if TYPE_CHECKING:
     from pipper.cache import Cache
     from pipper.config import Credentials, Repository
+    from pipper.session import RunResult, Session
     from pipper.specs import PackageId
 
 T = TypeVar("T")
@@ -201,9 +202,7 @@ _REPO_PARAMS: list[tuple[str, Any]] = [
         "region",
         Annotated[
             str | None,
-            typer.Option(
-                "--region", help="AWS region of the bucket.", rich_help_panel=_REPO_PANEL
-            ),
+            typer.Option("--region", help="AWS region of the bucket.", rich_help_panel=_REPO_PANEL),
         ],
     ),
     (
@@ -325,3 +324,41 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} TB"
+
+
+def open_session(
+    repo: RepoOptions,
+    *,
+    cache_dir: Path | None,
+    concurrency: int | None,
+    offline: bool = False,
+    pre: bool = False,
+    repository: Repository | None = None,
+    installed: Mapping[str, str] | None = None,
+) -> Session:
+    """The run's ``Session``: repository, credentials (none offline or for a local directory)
+    and cache, from the options every resolving command shares."""
+    from pipper.session import Session
+
+    repository = repository or repo.resolve()
+    credentials = None if offline or repository.is_local else repo.credentials_for(repository)
+    return Session(
+        repository,
+        open_cache(cache_dir),
+        credentials=credentials,
+        concurrency=concurrency_from(concurrency),
+        offline=offline,
+        pre=pre,
+        installed=installed,
+    )
+
+
+def resolve_with_progress(
+    session: Session, ids: Sequence[PackageId], label: str, *, enabled: bool = True
+) -> RunResult:
+    """Resolve and download ``ids``, drawing progress on a terminal."""
+    from pipper.cli._progress import progress_for
+
+    with progress_for(label, enabled=enabled) as progress:
+        session.progress = progress
+        return run(lambda: session.resolve(ids))

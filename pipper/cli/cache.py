@@ -18,13 +18,14 @@ from pipper.cli._common import (
     ConcurrencyOption,
     JsonOption,
     RepoOptions,
-    concurrency_from,
     err,
     gather_ids,
     human_size,
     info,
     open_cache,
+    open_session,
     print_json,
+    resolve_with_progress,
     run,
     with_repository,
 )
@@ -115,7 +116,6 @@ def cache_warm(
     Examples: pipper cache warm -i pipper.json; pipper cache warm --lock pipper.lock
     """
     from pipper.cli._progress import progress_for
-    from pipper.session import Session
 
     if lock_file is not None:
         from pipper.cli.lock import check_lock_alone, open_locked
@@ -132,19 +132,9 @@ def cache_warm(
             session.close()
     else:
         package_ids = gather_ids(ids or [], input_file, dev=dev)
-        repository = repo.resolve()
-        credentials = None if repository.is_local else repo.credentials_for(repository)
-        session = Session(
-            repository,
-            open_cache(cache_dir),
-            credentials=credentials,
-            concurrency=concurrency_from(concurrency),
-            pre=pre,
-        )
+        session = open_session(repo, cache_dir=cache_dir, concurrency=concurrency, pre=pre)
         try:
-            with progress_for("Warming", enabled=not json_output) as progress:
-                session.progress = progress
-                result = run(lambda: session.resolve(package_ids))
+            result = resolve_with_progress(session, package_ids, "Warming", enabled=not json_output)
         finally:
             session.close()
     _report_warm(result, session.cache.root, json_output)

@@ -12,13 +12,12 @@ from pipper.cli._common import (
     ConcurrencyOption,
     JsonOption,
     RepoOptions,
-    concurrency_from,
     gather_ids,
     human_size,
     info,
-    open_cache,
+    open_session,
     print_json,
-    run,
+    resolve_with_progress,
     with_repository,
 )
 from pipper.cli.app import app
@@ -134,8 +133,7 @@ def download(
 
     Example: pipper download -i pipper.json -d ./vendor
     """
-    from pipper.cli._progress import progress_for
-    from pipper.session import Session, export
+    from pipper.session import export
 
     if lock_file is not None:
         from pipper.cli.lock import check_lock_alone, download_from_lock
@@ -153,19 +151,10 @@ def download(
         )
         return
     package_ids = gather_ids(ids or [], input_file, dev=dev)
-    repository = repo.resolve()
-    credentials = None if offline or repository.is_local else repo.credentials_for(repository)
-    session = Session(
-        repository,
-        open_cache(cache_dir),
-        credentials=credentials,
-        concurrency=concurrency_from(concurrency),
-        offline=offline,
-        pre=pre,
+    session = open_session(
+        repo, cache_dir=cache_dir, concurrency=concurrency, offline=offline, pre=pre
     )
-    with progress_for("Downloading", enabled=not json_output) as progress:
-        session.progress = progress
-        result = run(lambda: session.resolve(package_ids))
+    result = resolve_with_progress(session, package_ids, "Downloading", enabled=not json_output)
     target = (directory or Path.cwd()).expanduser()
     export(result.packages, target, extract=extract)
     session.close()

@@ -18,10 +18,10 @@ from pipper.cli._common import (
     CacheDirOption,
     ConcurrencyOption,
     RepoOptions,
-    concurrency_from,
     gather_ids,
     info,
-    open_cache,
+    open_session,
+    resolve_with_progress,
     run,
     with_repository,
 )
@@ -109,17 +109,14 @@ def open_locked(
     Call ``session.close()`` once the files of the result are no longer used.
     """
     from pipper.lock import read_lock
-    from pipper.session import Session
 
     lock = read_lock(lock_file)
-    repository = repository_for_lock(lock, repo)
-    credentials = None if offline or repository.is_local else repo.credentials_for(repository)
-    session = Session(
-        repository,
-        open_cache(cache_dir),
-        credentials=credentials,
-        concurrency=concurrency_from(concurrency),
+    session = open_session(
+        repo,
+        cache_dir=cache_dir,
+        concurrency=concurrency,
         offline=offline,
+        repository=repository_for_lock(lock, repo),
     )
     return session, lock
 
@@ -182,9 +179,7 @@ def lock_command(
 
     Example: pipper lock -i pipper.json -o pipper.lock
     """
-    from pipper.cli._progress import progress_for
     from pipper.lock import lock_from_packages, write_lock
-    from pipper.session import Session
 
     package_ids = gather_ids(ids or [], input_file, dev=dev)
     urls = [p for p in package_ids if p.url is not None]
@@ -192,29 +187,20 @@ def lock_command(
         raise UsageError(
             f"{urls[0]} is a URL: a lock is resolved from a repository, so give package names"
         )
-    repository = repo.resolve()
-    credentials = None if offline or repository.is_local else repo.credentials_for(repository)
-    session = Session(
-        repository,
-        open_cache(cache_dir),
-        credentials=credentials,
-        concurrency=concurrency_from(concurrency),
-        offline=offline,
-        pre=pre,
+    session = open_session(
+        repo, cache_dir=cache_dir, concurrency=concurrency, offline=offline, pre=pre
     )
     try:
-        with progress_for("Locking") as progress:
-            session.progress = progress
-            result = run(lambda: session.resolve(package_ids))
+        result = resolve_with_progress(session, package_ids, "Locking")
     finally:
         session.close()
-    lock = lock_from_packages(result.packages, repository, package_ids)
+    lock = lock_from_packages(result.packages, session.repository, package_ids)
     if str(output) == "-":
         sys.stdout.write(lock.dumps().decode())
         sys.stdout.flush()
         return
     write_lock(lock, output)
     info(
-        f"Locked {len(lock.packages)} packages from {repository.describe()} into {output} "
+        f"Locked {len(lock.packages)} packages from {session.repository.describe()} into {output} "
         f"in {result.timings['total']:.2f}s"
     )
