@@ -4,8 +4,10 @@ The body goes to a temporary file inside the cache and is hashed as it streams, 
 held whole in memory. botocore retries failed requests but not a body that breaks off half way,
 so this module does: it resumes with a ranged GET tied to the first response's ETag (``If-Match``),
 which means a replaced object is never stitched to the old one's first half; if the object did
-change, it starts over. Only a download whose sha256 matches the object's ``sha256`` metadata and
-whose zip is a valid bundle for its key is renamed into place.
+change, it starts over. A request that cannot even be opened is not retried here: the storage
+has already retried it in rounds, and retrying it again would multiply the attempts. Only a
+download whose sha256 matches the object's ``sha256`` metadata and whose zip is a valid bundle
+for its key is renamed into place.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pipper.storage.base import ObjectChanged, Storage, StreamInterrupted
 
 log = logging.getLogger(__name__)
 
-Source = Literal["cache", "network"]
+Source = Literal["cache", "network", "local"]
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,7 @@ class Downloader:
                     handle.seek(0)
                     handle.truncate()
                     digest, offset, etag = hashlib.sha256(), 0, None
-                except (StreamInterrupted, NetworkError) as exc:
-                    if not isinstance(exc, StreamInterrupted) and offset == 0:
-                        raise
+                except StreamInterrupted:
                     failures += 1
                     self.retries += 1
                     if failures >= self.attempts:

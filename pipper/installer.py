@@ -30,32 +30,21 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import anyio
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from pipper.bundle import BundleMeta, extract_wheel, read_bundle
-from pipper.cache import Cache, sha256_file
-from pipper.config import Credentials, Repository
-from pipper.downloader import Downloader, Fetched
+from pipper.bundle import extract_wheel, read_bundle
 from pipper.errors import (
-    BundleError,
     InstallError,
-    NotFoundError,
-    OfflineError,
-    PipperError,
     UsageError,
 )
-from pipper.index import Candidate, PackageIndex
-from pipper.resolver import Resolver
-from pipper.session import Package, Progress, RunResult
-from pipper.specs import PackageId, parse_package_ids
-from pipper.storage import Storage, open_storage
+from pipper.index import Candidate
+from pipper.session import Package
+from pipper.specs import PackageId
 from pipper.versions import (
     BUNDLE_SUFFIX,
     NAME_PATTERN,
@@ -78,7 +67,6 @@ __all__ = [
     "needs_kept_wheels",
     "plan",
     "prune_target",
-    "resolve_local",
     "target_python",
 ]
 
@@ -682,214 +670,12 @@ class LocalBundles:
     def path(self, candidate: Candidate) -> Path:
         return self._paths[candidate]
 
+    @property
+    def root(self) -> Path:
+        return (self.folders or [p.parent for p in self._paths.values()] or [Path.cwd()])[0]
+
     def describe(self) -> str:
         folders = sorted(
             {str(f) for f in self.folders} | {str(p.parent) for p in self._paths.values()}
         )
         return ", ".join(folders) or "the bundles given"
-
-
-class _Remote:
-    """The repository behind local bundles, opened only when a dependency is not among them."""
-
-    def __init__(
-        self,
-        connect: Callable[[], tuple[Repository, Credentials | None]],
-        cache: Cache,
-        stack: AsyncExitStack,
-        *,
-        offline: bool,
-        concurrency: int,
-        progress: Progress,
-    ) -> None:
-        self._connect = connect
-        self._cache = cache
-        self._stack = stack
-        self._offline = offline
-        self._concurrency = concurrency
-        self._progress = progress
-        self._lock = anyio.Lock()
-        self._index: PackageIndex | None = None
-        self._downloader: Downloader | None = None
-        self._repository: Repository | None = None
-        self.storage: Storage | None = None
-        self._fetched: dict[str, Fetched] = {}
-        self._fetch_locks: dict[str, anyio.Lock] = {}
-
-    @property
-    def listings(self) -> int:
-        return self._index.listings if self._index else 0
-
-    @property
-    def bytes(self) -> int:
-        return self._downloader.bytes if self._downloader else 0
-
-    @property
-    def retries(self) -> int:
-        return self._downloader.retries if self._downloader else 0
-
-    async def _open(self) -> PackageIndex:
-        async with self._lock:
-            if self._index is None:
-                repository, credentials = self._connect()
-                if not self._offline:
-                    self.storage = await self._stack.enter_async_context(
-                        open_storage(repository, credentials, concurrency=self._concurrency)
-                    )
-                    self._downloader = Downloader(
-                        self.storage, self._cache, repository.id, on_bytes=self._progress.bytes
-                    )
-                self._repository = repository
-                self._index = PackageIndex(
-                    repository, self.storage, self._cache, offline=self._offline
-                )
-            return self._index
-
-    async def versions(self, name: str) -> list[Candidate]:
-        return await (await self._open()).versions(name)
-
-    async def fetch(self, candidate: Candidate) -> Fetched:
-        lock = self._fetch_locks.setdefault(candidate.key, anyio.Lock())
-        async with lock:
-            if candidate.key not in self._fetched:
-                self._fetched[candidate.key] = await self._fetch(candidate)
-        return self._fetched[candidate.key]
-
-    async def _fetch(self, candidate: Candidate) -> Fetched:
-        await self._open()
-        assert self._repository is not None
-        digest = self._cache.lookup(self._repository.id, candidate.key, candidate.etag)
-        if digest is not None:
-            path = await anyio.to_thread.run_sync(self._cache.verified, digest)
-            if path is not None:
-                meta = await anyio.to_thread.run_sync(
-                    lambda: read_bundle(
-                        path, expect_name=candidate.name, expect_version=candidate.version
-                    )
-                )
-                self._cache.touch(path)
-                self._progress.package(candidate, "cache")
-                return Fetched(candidate, digest, path, "cache", meta)
-        if self._downloader is None:
-            raise OfflineError(
-                f"{candidate} is not in the cache: run the same command once without --offline"
-            )
-        fetched = await self._downloader.fetch(candidate)
-        self._progress.package(candidate, "network")
-        return fetched
-
-
-async def resolve_local(
-    roots: Sequence[PackageId],
-    bundles: LocalBundles,
-    *,
-    cache: Cache,
-    pre: bool = False,
-    prefer: Mapping[str, str] | None = None,
-    repository: Callable[[], tuple[Repository, Credentials | None]] | None = None,
-    offline: bool = False,
-    concurrency: int = 32,
-    progress: Progress | None = None,
-) -> RunResult:
-    """Resolve ``roots`` over local bundles, and over ``repository`` for what they lack.
-
-    A package is taken from the bundles whenever they hold any version of it, so a vendored
-    folder decides alone; ``repository`` (called only if needed) supplies the rest, and without
-    it a missing package is an error that names the folders searched.
-    """
-    started = time.perf_counter()
-    progress = progress or Progress()
-    metas: dict[Candidate, BundleMeta] = {}
-    async with AsyncExitStack() as stack:
-        remote = (
-            _Remote(
-                repository,
-                cache,
-                stack,
-                offline=offline,
-                concurrency=concurrency,
-                progress=progress,
-            )
-            if repository is not None
-            else None
-        )
-
-        async def versions(name: str) -> list[Candidate]:
-            project = normalize_name(name)
-            if bundles.has(project) or remote is None:
-                return bundles.versions(project)
-            return await remote.versions(name)
-
-        async def dependencies(candidate: Candidate) -> list[PackageId]:
-            if bundles.has(candidate.project):
-                path = bundles.path(candidate)
-                meta = metas.get(candidate)
-                if meta is None:
-                    meta = await anyio.to_thread.run_sync(
-                        lambda: read_bundle(
-                            path, expect_name=candidate.name, expect_version=candidate.version
-                        )
-                    )
-                    metas[candidate] = meta
-                    progress.package(candidate, "cache")
-                raw = meta.dependencies
-            else:
-                assert remote is not None
-                raw = (await remote.fetch(candidate)).meta.dependencies
-            try:
-                return parse_package_ids(raw)
-            except PipperError as exc:
-                raise BundleError(f"{candidate} declares an invalid dependency: {exc}") from None
-
-        resolver = Resolver(versions, dependencies, pre=pre, prefer=prefer)
-        try:
-            resolution = await resolver.resolve(roots)
-        except NotFoundError as exc:
-            if remote is not None:
-                raise
-            where = f"in {bundles.describe()}"
-            raise NotFoundError(exc.message.replace("in the repository", where)) from None
-        resolved_at = time.perf_counter()
-        progress.total(len(resolution.nodes))
-        packages: dict[str, Package] = {}
-        for key, node in resolution.nodes.items():
-            candidate = node.candidate
-            if bundles.has(key):
-                path = bundles.path(candidate)
-                digest = await anyio.to_thread.run_sync(sha256_file, path)
-                packages[key] = Package(
-                    candidate=candidate,
-                    digest=digest,
-                    path=path,
-                    source="cache",
-                    meta=metas.get(candidate),
-                    dependencies=node.dependencies,
-                    required_by=node.required_by,
-                )
-            else:
-                assert remote is not None
-                found = await remote.fetch(candidate)
-                packages[key] = Package(
-                    candidate=candidate,
-                    digest=found.digest,
-                    path=found.path,
-                    source=found.source,
-                    meta=found.meta,
-                    dependencies=node.dependencies,
-                    required_by=node.required_by,
-                )
-        requests = getattr(remote.storage if remote else None, "requests", 0)
-    finished = time.perf_counter()
-    return RunResult(
-        packages=packages,
-        rounds=resolution.rounds,
-        depth=resolution.depth,
-        timings={
-            "resolve": round(resolved_at - started, 4),
-            "total": round(finished - started, 4),
-        },
-        requests=requests,
-        listings=remote.listings if remote else 0,
-        retries=remote.retries if remote else 0,
-        bytes_fetched=remote.bytes if remote else 0,
-    )

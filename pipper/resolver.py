@@ -69,7 +69,9 @@ class Resolver:
         pre: bool = False,
         prefer: Mapping[str, str] | None = None,
         max_rounds: int = 100,
+        where: str = "the repository",
     ) -> None:
+        self._where = where
         self._versions = versions
         self._dependencies = dependencies
         self._pre = pre
@@ -186,7 +188,7 @@ class Resolver:
         if not listing:
             parent = edges[0].parent
             where = f" (required by {self._chain(parent, first_parent)})" if parent else ""
-            raise NotFoundError(f"package {name} was not found in the repository{where}")
+            raise NotFoundError(f"package {name} was not found in {self._where}{where}")
         excluded = self._excluded.get(key, set())
         fitting = [c for c in listing if self._fits(c, edges) and c not in excluded]
         if not fitting:

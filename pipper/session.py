@@ -17,14 +17,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 from packaging.version import Version
 
 from pipper.bundle import BundleMeta, extract_wheel, read_bundle
-from pipper.cache import Cache, CacheHold
+from pipper.cache import Cache, CacheHold, sha256_file
 from pipper.concurrency import task_group
 from pipper.config import Credentials, Repository
 from pipper.downloader import Downloader, Fetched, Source
@@ -96,6 +96,23 @@ class RunResult:
         return sum(1 for p in self.packages.values() if p.source == "network")
 
 
+class LocalSource(Protocol):
+    """Bundles on disk that take precedence over the repository (``install --from DIR``)."""
+
+    def has(self, project: str) -> bool: ...
+
+    def versions(self, project: str) -> list[Candidate]: ...
+
+    def path(self, candidate: Candidate) -> Path: ...
+
+    def describe(self) -> str: ...
+
+    @property
+    def root(self) -> Path:
+        """A folder of the source, named where a repository location is needed."""
+        ...
+
+
 class _Job:
     def __init__(self) -> None:
         self.headers = anyio.Event()
@@ -121,8 +138,14 @@ class Session:
         pre: bool = False,
         progress: Progress | None = None,
         installed: Mapping[str, str] | None = None,
+        local: LocalSource | None = None,
+        remote: bool = True,
     ) -> None:
+        """``local`` bundles answer for every package they hold any version of; ``remote=False``
+        keeps the run off the repository entirely (a vendored folder decides alone)."""
         self.repository = repository
+        self.local = local
+        self.remote = remote
         self.cache = cache
         self.credentials = credentials
         self.concurrency = concurrency
@@ -147,7 +170,7 @@ class Session:
             return await self.fetch_urls(roots, prefer=prefer)
         started = time.perf_counter()
         async with AsyncExitStack() as stack:
-            if not self.offline:
+            if not self.offline and self.remote:
                 self.storage = await stack.enter_async_context(
                     open_storage(self.repository, self.credentials, concurrency=self.concurrency)
                 )
@@ -155,9 +178,19 @@ class Session:
                     self.storage, self.cache, self.repository.id, on_bytes=self.progress.bytes
                 )
             index = PackageIndex(self.repository, self.storage, self.cache, offline=self.offline)
+
+            async def versions(name: str) -> list[Candidate]:
+                if self._is_local(normalize_name(name)):
+                    assert self.local is not None
+                    return self.local.versions(normalize_name(name))
+                return await index.versions(name) if self.remote else []
+
+            where = self.local.describe() if self.local and not self.remote else "the repository"
             async with task_group() as tg:
                 self._tg = tg
-                resolver = Resolver(index.versions, self.dependencies, pre=self.pre, prefer=prefer)
+                resolver = Resolver(
+                    versions, self.dependencies, pre=self.pre, prefer=prefer, where=where
+                )
                 resolution = await resolver.resolve(roots)
                 resolved_at = time.perf_counter()
                 self.progress.total(len(resolution.nodes))
@@ -223,8 +256,14 @@ class Session:
             self._tg.start_soon(self._run_job, candidate, job)
         return job
 
+    def _is_local(self, project: str) -> bool:
+        return self.local is not None and self.local.has(project)
+
     async def _run_job(self, candidate: Candidate, job: _Job) -> None:
         try:
+            if self._is_local(candidate.project):
+                job.fetched = await self._fetch_local(candidate)
+                return
             if self.installed.get(candidate.project) == candidate.parsed and await self._keep(
                 candidate, job
             ):
@@ -249,6 +288,16 @@ class Session:
         job.kept = True
         self.progress.package(candidate, "installed")
         return True
+
+    async def _fetch_local(self, candidate: Candidate) -> Fetched:
+        assert self.local is not None
+        path = self.local.path(candidate)
+        meta = await anyio.to_thread.run_sync(
+            lambda: read_bundle(path, expect_name=candidate.name, expect_version=candidate.version)
+        )
+        digest = await anyio.to_thread.run_sync(sha256_file, path)
+        self.progress.package(candidate, "local")
+        return Fetched(candidate, digest, path, "local", meta)
 
     async def _fetch(self, candidate: Candidate, job: _Job) -> Fetched:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)

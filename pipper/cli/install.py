@@ -27,7 +27,7 @@ from pipper.cli._common import (
 )
 from pipper.cli.app import app
 from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption, result_json
-from pipper.errors import PipperError, UsageError
+from pipper.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pipper.cache import Cache
     from pipper.config import Credentials, Repository
     from pipper.installer import Installer, Outcome, Step
-    from pipper.session import RunResult, Session
+    from pipper.session import LocalSource, RunResult, Session
     from pipper.specs import PackageId
 
     Connect = Callable[[], tuple[Repository, Credentials | None]]
@@ -164,7 +164,6 @@ def install(
     prefer = None if upgrade else installed
     cache = open_cache(cache_dir)
     workers = concurrency_from(concurrency)
-    local: set[str] = set()
 
     def connect() -> tuple[Repository, Credentials | None]:
         repository = repo.resolve()
@@ -173,31 +172,26 @@ def install(
 
     with contextlib.ExitStack() as cleanup:
         with progress_for("Resolving", enabled=not json_output) as progress:
+            bundles: core.LocalBundles | None = None
             if files or folders:
                 if any(i.url is not None for i in package_ids):
                     raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
                 bundles = core.LocalBundles()
-                roots = [bundles.add_file(f) for f in files]
+                package_ids = _merge([bundles.add_file(f) for f in files] + package_ids)
                 for folder in [*folders, *(f.parent for f in files)]:
                     bundles.add_folder(folder)
-                if not folders:
-                    _hold_cache(cache, cleanup)
-                result = run(
-                    lambda: core.resolve_local(
-                        _merge(roots + package_ids),
-                        bundles,
-                        cache=cache,
-                        pre=pre,
-                        prefer=prefer,
-                        repository=None if folders else connect,
-                        offline=offline,
-                        concurrency=workers,
-                        progress=progress,
-                    )
+            if package_ids:
+                session = _session(
+                    connect,
+                    cache,
+                    installed,
+                    pre,
+                    offline,
+                    workers,
+                    cleanup,
+                    local=bundles,
+                    remote=not folders,
                 )
-                local = {key for key in result.packages if bundles.has(key)}
-            elif package_ids:
-                session = _session(connect, cache, installed, pre, offline, workers, cleanup)
                 session.progress = progress
                 result = run(lambda: session.resolve(package_ids, prefer=prefer))
             else:
@@ -212,7 +206,7 @@ def install(
         where = _where(python_path, target_dir, user)
         if dry_run:
             if json_output:
-                print_json(_json(result, steps, local, pypi, where, which, dry_run=True))
+                print_json(_json(result, steps, pypi, where, which, dry_run=True))
             else:
                 _print_plan(steps, pypi, where)
             return
@@ -229,7 +223,7 @@ def install(
             stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
         )
     if json_output:
-        print_json(_json(result, steps, local, pypi, where, which, dry_run=False, outcome=outcome))
+        print_json(_json(result, steps, pypi, where, which, dry_run=False, outcome=outcome))
     else:
         info(_summary(outcome, time.perf_counter() - started, where))
 
@@ -242,11 +236,18 @@ def _session(
     offline: bool,
     concurrency: int,
     cleanup: contextlib.ExitStack,
+    *,
+    local: LocalSource | None = None,
+    remote: bool = True,
 ) -> Session:
     """A session whose cache hold lasts until the wheels are installed (``cleanup`` closes it)."""
+    from pipper.config import Repository
     from pipper.session import Session
 
-    repository, credentials = connect()
+    # Without a remote the repository is never read; the first local folder stands in for it.
+    repository, credentials = (
+        connect() if remote or local is None else (Repository(None, local_path=local.root), None)
+    )
     session = Session(
         repository,
         cache,
@@ -255,21 +256,11 @@ def _session(
         offline=offline,
         pre=pre,
         installed=installed,
+        local=local,
+        remote=remote,
     )
     cleanup.callback(session.close)
     return session
-
-
-def _hold_cache(cache: Cache, cleanup: contextlib.ExitStack) -> None:
-    """Keep ``cache prune`` away while bundles from the cache are being installed."""
-    hold = cache.wait_hold(
-        exclusive=False,
-        timeout=600,
-        on_wait=lambda _: info(f"waiting for 'pipper cache prune' to finish with {cache.root}"),
-    )
-    if hold is None:
-        raise PipperError(f"the cache {cache.root} stayed locked by 'pipper cache prune'")
-    cleanup.enter_context(hold)
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
@@ -393,7 +384,6 @@ def _count(n: int) -> str:
 def _json(
     result: RunResult,
     steps: list[Step],
-    local: set[str],
     pypi: tuple[str, ...],
     where: str,
     installer: str,
@@ -402,7 +392,7 @@ def _json(
     outcome: Outcome | None = None,
 ) -> dict[str, Any]:
     def source(step: Step) -> str:
-        return "local" if step.project in local else step.package.source
+        return step.package.source
 
     data = result_json(
         result,
