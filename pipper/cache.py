@@ -101,7 +101,6 @@ class Cache:
 
     def remember(self, repo_id: str, key: str, etag: str, digest: str, size: int) -> None:
         path = self._index_path(repo_id, key, etag)
-        path.parent.mkdir(parents=True, exist_ok=True)
         record = {"repository": repo_id, "key": key, "etag": etag, "sha256": digest, "size": size}
         atomic_write_bytes(path, json.dumps(record).encode())
 
@@ -125,9 +124,12 @@ class Cache:
     def commit(self, tmp: Path, digest: str) -> Path:
         """Move a finished, verified download into place under its digest."""
         target = self.blob_path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
         return target
 
     def entries(self) -> Iterator[CacheEntry]:
@@ -168,6 +170,13 @@ class Cache:
             for o in objects
         ]
         atomic_write_bytes(path, json.dumps({"repository": repo_id, "objects": data}).encode())
+
+    def listing_age(self, repo_id: str, name: str) -> float | None:
+        """Seconds since the listing was remembered, or None when it never was."""
+        try:
+            return time.time() - self._listing_path(repo_id, name).stat().st_mtime
+        except OSError:
+            return None
 
     def load_listing(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
         try:

@@ -23,8 +23,11 @@ TMP_PREFIX = ".tmp-"
 @contextlib.contextmanager
 def temp_file(directory: Path, suffix: str = "") -> Iterator[tuple[Path, BinaryIO]]:
     """A new temporary file in ``directory``; removed unless the caller moved it away."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix, dir=directory)
+    try:
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix, dir=directory)
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix, dir=directory)
     path = Path(name)
     try:
         with os.fdopen(fd, "w+b") as handle:

@@ -4,11 +4,18 @@ A package's versions are the keys under ``<prefix>/<name>/``; one listing gives 
 key, size and ETag. Names are matched with PEP 503 normalisation, so ``Alpha-Pkg``, ``alpha_pkg``
 and ``alpha.pkg`` find the same folder whichever spelling the original wrote. Each listing is
 remembered in the cache, so an ``--offline`` run resolves with no network at all.
+
+With ``whole_prefix`` (a resolving run), the first question lists the whole prefix in one request
+of up to ``CATALOG_KEYS`` keys. A repository that fits (most do: 1,000 keys is hundreds of
+packages) then answers every later question with no request at all, which takes one round trip
+per level and one request per package off a cold run, and leaves a warm run one LIST in all.
+A larger repository is remembered as such for a day and listed package by package.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,6 +29,11 @@ from pipper.storage.base import ObjectInfo, Storage
 from pipper.versions import normalize_name, parse_bundle_key
 
 log = logging.getLogger(__name__)
+
+CATALOG_KEYS = 1000
+_CATALOG = "@catalog"  # cache names that no PEP 503 name can take
+_TOO_BIG = "@too-big"
+_TOO_BIG_FOR = 86400.0
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,13 @@ class PackageIndex:
         cache: Cache | None,
         *,
         offline: bool = False,
+        whole_prefix: bool = False,
     ) -> None:
         self.repository = repository
+        self.whole_prefix = whole_prefix
+        self._catalog: dict[str, list[ObjectInfo]] | None = None
+        self._catalog_tried = False
+        self._catalog_lock = anyio.Lock()
         self.storage = storage
         self.cache = cache
         self.offline = offline
@@ -93,15 +110,69 @@ class PackageIndex:
                 self._versions[project] = self._candidates(objects)
         return self._versions[project]
 
+    def _root(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def _group(self, objects: Sequence[ObjectInfo]) -> dict[str, list[ObjectInfo]]:
+        """Objects of a whole-prefix listing by package, keeping only ``<name>/<file>`` keys."""
+        root = self._root()
+        grouped: dict[str, list[ObjectInfo]] = {}
+        for obj in objects:
+            folder, sep, filename = obj.key[len(root) :].partition("/")
+            if sep and filename and "/" not in filename:
+                grouped.setdefault(normalize_name(folder), []).append(obj)
+        return grouped
+
+    async def _from_catalog(self, project: str) -> list[ObjectInfo] | None:
+        """The package's objects from one listing of the whole prefix; None when too large."""
+        async with self._catalog_lock:
+            if not self._catalog_tried:
+                self._catalog_tried = True
+                self._catalog = await self._list_catalog()
+        return None if self._catalog is None else self._catalog.get(project, [])
+
+    async def _list_catalog(self) -> dict[str, list[ObjectInfo]] | None:
+        assert self.storage is not None
+        repo_id = self.repository.id
+        age = self.cache.listing_age(repo_id, _TOO_BIG) if self.cache else None
+        if age is not None and age < _TOO_BIG_FOR:
+            return None
+        listing = await self.storage.list(self._root(), limit=CATALOG_KEYS)
+        self.listings += 1
+        if listing.truncated:
+            if self.cache is not None:
+                self.cache.save_listing(repo_id, _TOO_BIG, [])
+            return None
+        if self.cache is not None:
+            self.cache.save_listing(repo_id, _CATALOG, listing.objects)
+        return self._group(listing.objects)
+
+    def _remembered(self, project: str) -> list[ObjectInfo] | None:
+        """The newest remembered listing of a package: its own, or the whole prefix's."""
+        if self.cache is None:
+            return None
+        repo_id = self.repository.id
+        own_age = self.cache.listing_age(repo_id, project)
+        catalog_age = self.cache.listing_age(repo_id, _CATALOG)
+        if catalog_age is not None and (own_age is None or catalog_age < own_age):
+            catalog = self.cache.load_listing(repo_id, _CATALOG)
+            if catalog is not None:
+                return self._group(catalog).get(project, [])
+        return self.cache.load_listing(repo_id, project)
+
     async def _objects(self, name: str, project: str) -> list[ObjectInfo]:
         repo_id = self.repository.id
         if self.offline or self.storage is None:
-            remembered = self.cache.load_listing(repo_id, project) if self.cache else None
+            remembered = self._remembered(project)
             if remembered is None:
                 raise OfflineError(
                     f"{name} is not in the cache: run the same command once without --offline"
                 )
             return remembered
+        if self.whole_prefix:
+            found = await self._from_catalog(project)
+            if found is not None:
+                return found
         listing = await self.storage.list(self._package_prefix(name), delimiter="/")
         self.listings += 1
         objects = list(listing.objects)

@@ -177,7 +177,9 @@ class Session:
                 self._downloader = Downloader(
                     self.storage, self.cache, self.repository.id, on_bytes=self.progress.bytes
                 )
-            index = PackageIndex(self.repository, self.storage, self.cache, offline=self.offline)
+            index = PackageIndex(
+                self.repository, self.storage, self.cache, offline=self.offline, whole_prefix=True
+            )
 
             async def versions(name: str) -> list[Candidate]:
                 if self._is_local(normalize_name(name)):

@@ -62,7 +62,7 @@ def test_warm_run_fetches_no_body_and_offline_makes_no_request(
     warm = cli("download", "a", "-d", str(tmp_path / "warm"), "--json", *repo)
     assert warm.exit_code == 0, warm.stderr
     assert proxy.count("get") == 0
-    assert proxy.count("list") == 3
+    assert proxy.count("list") == 1  # one listing of the whole prefix answers every package
     assert {p["source"] for p in warm.json()["packages"]} == {"cache"}  # type: ignore[index]
 
     proxy.reset()
@@ -356,3 +356,28 @@ def test_a_parent_gives_way_when_its_constraint_cannot_be_met(
         "http": "1.0.0",
         "utils": "1.0.0",
     }
+
+
+def test_a_repository_too_large_for_one_listing_is_listed_package_by_package(
+    tmp_path: Path,
+    bucket: str,
+    s3_env: dict[str, str],
+    make_proxy: MakeProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pipper.index
+
+    monkeypatch.setattr(pipper.index, "CATALOG_KEYS", 2)
+    graph = {"a": {"1.0.0": ["b"]}, "b": {"1.0.0": ["c"]}, "c": {"1.0.0": [], "2.0.0": []}}
+    publish_graph(tmp_path, ["-b", bucket], graph)
+    proxy = make_proxy()
+    repo = ["-b", bucket, "--endpoint-url", proxy.url]
+    first = cli("download", "a", "-d", str(tmp_path / "1"), "--json", *repo)
+    assert versions_of(first.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}
+    assert proxy.count("list") == 1 + 3  # the truncated whole-prefix page, then one each
+    proxy.reset()
+    second = cli("download", "a", "-d", str(tmp_path / "2"), "--json", *repo)
+    assert versions_of(second.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}
+    assert proxy.count("list") == 3  # "too large" is remembered
+    offline = cli("download", "a", "-d", str(tmp_path / "3"), "--offline", "--json", *repo)
+    assert versions_of(offline.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}

@@ -60,12 +60,15 @@ class Listing:
 
     objects: tuple[ObjectInfo, ...]
     prefixes: tuple[str, ...] = ()
+    truncated: bool = False  # ``limit`` stopped the listing before its end
 
 
 class Storage(Protocol):
     """What pipper needs from a store; every method may raise a ``PipperError``."""
 
-    async def list(self, prefix: str, *, delimiter: str | None = None) -> Listing: ...
+    async def list(
+        self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
+    ) -> Listing: ...
 
     def get(
         self, key: str, *, start: int = 0, if_match: str | None = None

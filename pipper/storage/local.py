@@ -46,7 +46,9 @@ class LocalStorage:
             last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
         )
 
-    async def list(self, prefix: str, *, delimiter: str | None = None) -> Listing:
+    async def list(
+        self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
+    ) -> Listing:
         base, _, stem = prefix.rpartition("/")
         directory = self._path(base) if base else self.root
         objects: list[ObjectInfo] = []
@@ -60,6 +62,8 @@ class LocalStorage:
                 for fn in sorted(filenames):
                     key = fn if rel == "." else f"{rel}/{fn}"
                     if key.startswith(prefix) and not fn.startswith(".tmp-"):
+                        if limit is not None and len(objects) >= limit:
+                            return Listing(tuple(objects), truncated=True)
                         objects.append(self._info(key, Path(dirpath) / fn))
             return Listing(tuple(objects))
         for entry in sorted(os.scandir(directory), key=lambda e: e.name):
