@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,7 @@ from pipper.fsutil import TMP_PREFIX, atomic_write_bytes
 from pipper.storage.base import CHUNK_SIZE, ObjectInfo
 
 HASH_CHUNK = 4 * CHUNK_SIZE
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 STALE_TMP_SECONDS = 24 * 3600
 """A temporary file this old belongs to a process that died; prune removes it."""
 
@@ -95,7 +97,10 @@ class Cache:
             digest = str(record["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if record.get("key") != key or not self.blob_path(digest).is_file():
+        # The record is data on disk: never let it name a path outside the store.
+        if not _DIGEST.fullmatch(digest) or record.get("key") != key:
+            return None
+        if not self.blob_path(digest).is_file():
             return None
         return digest
 

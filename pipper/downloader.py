@@ -119,7 +119,11 @@ class Downloader:
                     tmp, expect_name=candidate.name, expect_version=candidate.version
                 )
             except BundleError as exc:
-                raise BundleError(f"{candidate.key}: {exc}") from None
+                # The reason, without the name of a temporary file that is about to vanish.
+                reason = exc.message.removeprefix(f"{tmp}: ")
+                raise BundleError(
+                    f"{candidate.key}: {reason}; the download was discarded"
+                ) from None
             path = self.cache.commit(tmp, hexdigest)
         self.cache.remember(self.repo_id, candidate.key, candidate.etag, hexdigest, offset)
         if etag and etag != candidate.etag:

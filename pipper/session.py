@@ -210,7 +210,8 @@ class Session:
             },
             requests=requests,
             listings=index.listings,
-            retries=self._downloader.retries if self._downloader else 0,
+            retries=(self._downloader.retries if self._downloader else 0)
+            + getattr(self.storage, "retries", 0),
             bytes_fetched=self._downloader.bytes if self._downloader else 0,
         )
 
@@ -240,7 +241,12 @@ class Session:
                 dependencies=node.dependencies,
                 required_by=node.required_by,
             )
-            declared = {d.key for d in parse_package_ids(fetched.meta.dependencies)}
+            try:
+                declared = {d.key for d in parse_package_ids(fetched.meta.dependencies)}
+            except PipperError as exc:
+                raise BundleError(
+                    f"{node.candidate.key} declares an invalid dependency: {exc}"
+                ) from None
             if declared != set(node.dependencies):
                 raise BundleError(
                     f"{node.candidate.key}: its S3 metadata and its package.meta name "
@@ -291,6 +297,17 @@ class Session:
         self.progress.package(candidate, "installed")
         return True
 
+    async def _cached_meta(self, path: Path, candidate: Candidate) -> BundleMeta | None:
+        """A cached bundle's meta; None when it is not the bundle its index record names."""
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: read_bundle(
+                    path, expect_name=candidate.name, expect_version=candidate.version
+                )
+            )
+        except BundleError:
+            return None
+
     async def _fetch_local(self, candidate: Candidate) -> Fetched:
         assert self.local is not None
         path = self.local.path(candidate)
@@ -305,12 +322,8 @@ class Session:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
             path = await anyio.to_thread.run_sync(self.cache.verified, digest)
-            if path is not None:
-                meta = await anyio.to_thread.run_sync(
-                    lambda: read_bundle(
-                        path, expect_name=candidate.name, expect_version=candidate.version
-                    )
-                )
+            meta = await self._cached_meta(path, candidate) if path is not None else None
+            if path is not None and meta is not None:
                 self.cache.touch(path)
                 self.progress.package(candidate, "cache")
                 return Fetched(candidate, digest, path, "cache", meta)

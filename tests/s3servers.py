@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,11 +181,13 @@ def start_seaweedfs(
     access_key: str = DEFAULT_ACCESS_KEY,
     secret_key: str = DEFAULT_SECRET_KEY,
     attempts: int = 3,
+    extra_args: Sequence[str] = (),
 ) -> S3Server:
     """Run `weed mini` with every port explicit, so several can run side by side.
 
     Ports are probed then released before the server binds them, so another process can win a
-    port in between; a start that dies that way is retried with fresh ports.
+    port in between; a start that dies that way is retried with fresh ports. `extra_args` are
+    appended to the command line (for example `-s3.config=identities.json`).
     """
     weed = find_executable("weed")
     if weed is None:
@@ -211,9 +213,13 @@ def start_seaweedfs(
             "-s3.port.lance=0",
             "-s3.autoCreateBucket=false",
             "-s3.allowDeleteBucketNotEmpty=false",
+            # Each bucket that receives data takes a volume; the default of about 75 runs out
+            # in a full test session ("No writable volumes").
+            "-volume.max=1000",
         ]
         for name in _SEAWEED_COMPONENTS:
             cmd += [f"-{name}.port={port[name]}", f"-{name}.port.grpc={port[name] + _GRPC_OFFSET}"]
+        cmd += list(extra_args)
         env = _child_env(access_key, secret_key)
         server = _spawn(
             cmd,

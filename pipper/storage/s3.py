@@ -2,17 +2,33 @@
 
 One client per run, one ``CapacityLimiter`` over every request (listings, heads, gets, puts),
 and a connection pool at least as large as the limiter so the pool never silently caps the
-concurrency. botocore's ``standard`` retry mode covers 5xx, ``SlowDown`` and timeouts before a
-body starts; a body that breaks off later surfaces as ``StreamInterrupted`` for the downloader to
-resume. Every botocore error is translated here into a ``PipperError`` with a one-line message
-that never contains a credential.
+concurrency. botocore's ``standard`` retry mode covers 5xx, ``SlowDown``, broken connections and
+timeouts before a body starts; a body that breaks off later surfaces as ``StreamInterrupted`` for
+the downloader to resume. Every botocore error is translated here into a ``PipperError`` with a
+one-line message that never contains a credential.
+
+Retries come in rounds. botocore's backoff doubles with every attempt up to 20 s, so many
+attempts in one botocore call would make a store that never recovers cost minutes; a round is
+therefore short (``ATTEMPTS_PER_ROUND``), and a read that still fails (listing, HEAD, opening a
+GET: all idempotent) gets up to ``ROUNDS`` rounds, each starting botocore's backoff over. A run
+with one request in five throttled then finishes, and a store that fails every request is
+given up on within seconds. A write gets another round only when the store answered with a
+server error (it stored nothing then): after a broken connection the first attempt may have
+landed, and repeating a conditional PUT would report the version as already published.
+``retries`` counts every HTTP attempt beyond the first of each request.
+
+``PIPPER_READ_TIMEOUT`` (seconds, default 60) bounds how long one read from a socket may wait: a
+response that stalls longer is abandoned and retried (before its body by botocore, during its
+body by a ranged resume), so a stalled connection costs that long rather than hanging the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +41,7 @@ from pipper.errors import (
     NetworkError,
     NotFoundError,
     PipperError,
+    UsageError,
     VersionExistsError,
 )
 from pipper.storage.base import (
@@ -37,6 +54,11 @@ from pipper.storage.base import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_READ_TIMEOUT = 60.0
+MAX_READ_TIMEOUT = 3600.0
+ATTEMPTS_PER_ROUND = 3
+ROUNDS = 4
 
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
@@ -69,6 +91,22 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def read_timeout_from_env(default: float = DEFAULT_READ_TIMEOUT) -> float:
+    """``PIPPER_READ_TIMEOUT`` in seconds, else ``default``; a bad value is a usage error."""
+    text = os.environ.get("PIPPER_READ_TIMEOUT", "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise UsageError(f"PIPPER_READ_TIMEOUT must be a number of seconds, not {text!r}") from None
+    if not 0 < seconds <= MAX_READ_TIMEOUT:
+        raise UsageError(
+            f"PIPPER_READ_TIMEOUT must be more than 0 and at most {MAX_READ_TIMEOUT:.0f}"
+        )
+    return seconds
+
+
 class S3Storage:
     """A ``Storage`` over one bucket; enter it once per run with ``async with``."""
 
@@ -78,8 +116,9 @@ class S3Storage:
         credentials: Credentials,
         *,
         concurrency: int = 32,
-        max_attempts: int = 5,
-        read_timeout: float = 60.0,
+        max_attempts: int = ATTEMPTS_PER_ROUND,
+        rounds: int = ROUNDS,
+        read_timeout: float | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         assert repository.bucket is not None
@@ -88,12 +127,14 @@ class S3Storage:
         self._credentials = credentials
         self._concurrency = concurrency
         self._max_attempts = max_attempts
-        self._read_timeout = read_timeout
+        self._rounds = rounds
+        self._read_timeout = read_timeout if read_timeout is not None else read_timeout_from_env()
         self._connect_timeout = connect_timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: Any = None
         self.requests = 0
+        self.attempts = 0
 
     async def __aenter__(self) -> S3Storage:
         import aioboto3
@@ -108,10 +149,15 @@ class S3Storage:
         )
         config = AioConfig(
             max_pool_connections=max(self._concurrency + 4, 10),
-            retries={"mode": "standard", "max_attempts": self._max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self._max_attempts},
             read_timeout=self._read_timeout,
             connect_timeout=self._connect_timeout,
             signature_version="s3v4",
+            # Every bundle is checked against its own sha256, and botocore's CRC checks and
+            # parameter validation cost CPU on every request: on 2 cores, requests are the budget.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            parameter_validation=False,
         )
         try:
             self._client = await self._stack.enter_async_context(
@@ -124,7 +170,16 @@ class S3Storage:
             )
         except Exception as exc:
             raise self._translate(exc, "connect") from None
+        self._client.meta.events.register("before-send.s3", self._count_attempt)
         return self
+
+    def _count_attempt(self, **_: Any) -> None:
+        self.attempts += 1
+
+    @property
+    def retries(self) -> int:
+        """HTTP attempts beyond the first of each request (botocore's retries and ours)."""
+        return max(0, self.attempts - self.requests)
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -177,19 +232,37 @@ class S3Storage:
         return PipperError(f"S3 request failed for {what}: {type(exc).__name__}")
 
     async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        """A read (listing, HEAD) with every round it may need."""
         async with self._limiter:
-            self.requests += 1
-            try:
-                return await getattr(self._client, method)(Bucket=self.bucket, **kwargs)
-            except Exception as exc:
-                raise self._translate(exc, what) from None
+            return await self._rounds_of(
+                what, lambda: getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+            )
 
-    async def list(self, prefix: str, *, delimiter: str | None = None) -> Listing:
+    async def _rounds_of(
+        self, what: str, attempt: Callable[[], Awaitable[Any]], *, write: bool = False
+    ) -> Any:
+        """One request, in rounds of botocore attempts; the caller holds the limiter."""
+        self.requests += 1
+        for round_ in range(1, self._rounds + 1):
+            try:
+                return await attempt()
+            except Exception as exc:
+                error = self._translate(exc, what)
+                again = isinstance(error, NetworkError) and (not write or _server_answered(exc))
+            if round_ == self._rounds or not again:
+                raise error
+            log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
+            await _pause(round_)
+        raise AssertionError("unreachable")
+
+    async def list(
+        self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
+    ) -> Listing:
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
+            kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": min(limit or 1000, 1000)}
             if delimiter:
                 kwargs["Delimiter"] = delimiter
             if token:
@@ -207,6 +280,8 @@ class S3Storage:
             prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
             if not page.get("IsTruncated"):
                 break
+            if limit is not None and len(objects) + len(prefixes) >= limit:
+                return Listing(tuple(objects), tuple(prefixes), truncated=True)
             token = page.get("NextContinuationToken")
             if not token:
                 break
@@ -222,16 +297,12 @@ class S3Storage:
         if if_match:
             kwargs["IfMatch"] = if_match
         async with self._limiter:
-            self.requests += 1
             try:
-                response = await self._client.get_object(**kwargs)
-            except Exception as exc:
-                error = self._translate(exc, key)
-                if if_match and isinstance(error, VersionExistsError):
+                response = await self._rounds_of(key, lambda: self._client.get_object(**kwargs))
+            except VersionExistsError:
+                if if_match:
                     raise ObjectChanged(f"{key} changed while it was being downloaded") from None
-                if isinstance(error, NetworkError) and not isinstance(error, NotFoundError):
-                    raise StreamInterrupted(str(error)) from None
-                raise error from None
+                raise
             length = int(response.get("ContentLength", 0))
             total = length + start
             content_range = response.get("ContentRange")
@@ -287,8 +358,13 @@ class S3Storage:
         }
         if if_absent:
             kwargs["IfNoneMatch"] = "*"
-        with path.open("rb") as body:
-            await self._call(key, "put_object", Body=body, **kwargs)
+
+        async def attempt() -> None:
+            with path.open("rb") as body:  # per round: never where the last round left it
+                await self._client.put_object(Bucket=self.bucket, Body=body, **kwargs)
+
+        async with self._limiter:
+            await self._rounds_of(key, attempt, write=True)
 
     async def presign(self, key: str, expires_in: int) -> str:
         try:
@@ -300,3 +376,18 @@ class S3Storage:
         except Exception as exc:
             raise self._translate(exc, key) from None
         return url
+
+
+def _server_answered(exc: BaseException) -> bool:
+    """True when the store sent a 5xx response, rather than the connection failing."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status is not None and int(status) >= 500
+
+
+async def _pause(round_: int) -> None:
+    """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
+    await anyio.sleep(min(2.0, 0.25 * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
