@@ -116,6 +116,8 @@ class Cache:
 
         A damaged blob is removed here so the caller fetches it again.
         """
+        if not _DIGEST.fullmatch(digest):
+            return None  # a name from a header or a record, never a path
         path = self.blob_path(digest)
         try:
             actual = sha256_file(path)

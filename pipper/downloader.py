@@ -16,7 +16,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -85,6 +85,9 @@ class Downloader:
                             metadata = stream.metadata
                             if on_metadata is not None:
                                 on_metadata(metadata)
+                            known = await self._known(candidate, metadata, etag, stream.total_size)
+                            if known is not None:
+                                return known
                         async for chunk in stream.chunks():
                             handle.write(chunk)
                             digest.update(chunk)
@@ -125,7 +128,44 @@ class Downloader:
                     f"{candidate.key}: {reason}; the download was discarded"
                 ) from None
             path = self.cache.commit(tmp, hexdigest)
-        self.cache.remember(self.repo_id, candidate.key, candidate.etag, hexdigest, offset)
-        if etag and etag != candidate.etag:
-            self.cache.remember(self.repo_id, candidate.key, etag, hexdigest, offset)
-        return Fetched(candidate, hexdigest, path, "network", meta)
+        self._remember(candidate, etag, hexdigest, offset)
+        return Fetched(_completed(candidate, offset, etag), hexdigest, path, "network", meta)
+
+    def _remember(self, candidate: Candidate, etag: str | None, digest: str, size: int) -> None:
+        for tag in {candidate.etag, etag or ""} - {""}:
+            self.cache.remember(self.repo_id, candidate.key, tag, digest, size)
+
+    async def _known(
+        self, candidate: Candidate, metadata: Mapping[str, str], etag: str, size: int
+    ) -> Fetched | None:
+        """The cached bundle these response headers describe, so its body need not be read.
+
+        The object's ``sha256`` metadata names the blob; without it, the ETag index may.
+        """
+        published = metadata.get("sha256", "").strip().lower()
+        digest = published or (
+            self.cache.lookup(self.repo_id, candidate.key, etag) if etag else None
+        )
+        if not digest:
+            return None
+        path = await anyio.to_thread.run_sync(self.cache.verified, digest)
+        if path is None:
+            return None
+        try:
+            meta = await anyio.to_thread.run_sync(
+                lambda: read_bundle(
+                    path, expect_name=candidate.name, expect_version=candidate.version
+                )
+            )
+        except BundleError:
+            return None
+        self.cache.touch(path)
+        self._remember(candidate, etag, digest, size)
+        return Fetched(_completed(candidate, size, etag), digest, path, "cache", meta)
+
+
+def _completed(candidate: Candidate, size: int, etag: str | None) -> Candidate:
+    """A candidate known only by its key (a URL) gets the size and ETag the response gave."""
+    if candidate.etag or not etag:
+        return candidate
+    return replace(candidate, size=size, etag=etag)

@@ -528,7 +528,7 @@ class Session:
         dependencies must be provided by the other URLs (``pipper authorize`` writes one per
         package of a graph) or by the packages the named ids resolve to.
         """
-        from pipper.urls import UrlFetcher
+        from pipper.urls import REPOSITORY_ID, HttpStorage, fetch_url
 
         started = time.perf_counter()
         await self.hold_cache()
@@ -538,12 +538,11 @@ class Session:
             raise OfflineError(f"{urls[0]} is a URL: fetching it needs the network")
         from_urls: dict[str, Fetched] = {}
         named: list[RunResult] = []
-        async with UrlFetcher(
-            self.cache, concurrency=self.concurrency, on_bytes=self.progress.bytes
-        ) as fetcher:
+        async with HttpStorage(concurrency=self.concurrency) as http:
+            downloader = Downloader(http, self.cache, REPOSITORY_ID, on_bytes=self.progress.bytes)
 
             async def one(root: PackageId) -> None:
-                fetched = await fetcher.fetch(root)
+                fetched = await fetch_url(downloader, http, root)
                 if not root.specifier.contains(fetched.candidate.parsed, prereleases=True):
                     raise ResolutionError(
                         f"{root} holds {fetched.candidate}, which {root.raw.split(',')[-1]} "
@@ -567,10 +566,10 @@ class Session:
             rounds=resolved.rounds if resolved else 0,
             depth=resolved.depth if resolved else 0,
             timings={"total": round(time.perf_counter() - started, 4)},
-            requests=fetcher.requests + (resolved.requests if resolved else 0),
+            requests=http.requests + (resolved.requests if resolved else 0),
             listings=resolved.listings if resolved else 0,
-            retries=fetcher.retries + (resolved.retries if resolved else 0),
-            bytes_fetched=fetcher.bytes + (resolved.bytes_fetched if resolved else 0),
+            retries=downloader.retries + (resolved.retries if resolved else 0),
+            bytes_fetched=downloader.bytes + (resolved.bytes_fetched if resolved else 0),
         )
 
 

@@ -1,54 +1,50 @@
 """Bundles fetched by URL: presigned S3 GETs from ``pipper authorize``, or any http(s) URL.
 
-A CI job handed such URLs needs no credentials at all, so this path never touches botocore: one
-aiohttp session, one plain GET per URL, the body streamed to a temporary file in the cache and
-hashed as it arrives. The object's ``x-amz-meta-sha256`` header, when present, is both the check
-on the bytes and the cache key: a bundle the cache already holds is known from the headers and its
-body is never read. Without that header the (origin, path, ETag) index of the cache plays the same
-part. A body that breaks off is resumed with a ranged GET tied to the ETag, as in ``downloader``
-(a presigned URL signs only the host, so the extra headers are allowed).
+A CI job handed such URLs needs no credentials at all, so this path never touches botocore:
+``HttpStorage`` is a ``Storage`` whose objects are URLs, read with one aiohttp session, and the
+ordinary ``Downloader`` does the rest (streaming, hashing, resuming with ``Range`` and
+``If-Match``, which a presigned URL allows since it signs only the host; checking the
+``x-amz-meta-sha256`` header; committing to the cache; knowing a cached bundle from its headers
+without reading its body).
 
-The URL's query string is its signature: messages show URLs only through ``redact_url``.
+The URL's query string is its signature: the storage keys, the cache and every message use the
+URL without it (``redact_url``); only ``HttpStorage`` holds the full URL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import random
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from pipper.bundle import read_bundle
-from pipper.cache import Cache
-from pipper.downloader import Fetched
-from pipper.errors import (
-    AccessDeniedError,
-    BundleError,
-    IntegrityError,
-    NetworkError,
-    NotFoundError,
-    PipperError,
-    UsageError,
-)
-from pipper.fsutil import temp_file
+from pipper.downloader import Downloader, Fetched
+from pipper.errors import AccessDeniedError, NotFoundError, PipperError, UsageError
 from pipper.index import Candidate
 from pipper.specs import PackageId, redact_url
-from pipper.storage.base import CHUNK_SIZE
+from pipper.storage.base import (
+    CHUNK_SIZE,
+    Listing,
+    ObjectChanged,
+    ObjectInfo,
+    ObjectStream,
+    StreamInterrupted,
+)
 from pipper.versions import BUNDLE_SUFFIX, parse_safe_version
 
 log = logging.getLogger(__name__)
 
-SHA256_HEADER = "x-amz-meta-sha256"
-_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+METADATA_PREFIX = "x-amz-meta-"
+REPOSITORY_ID = "urls"  # what the cache records these bundles under
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -99,41 +95,24 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class _Retry(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Changed(_Retry):
-    """The ETag a resumed GET was tied to is gone: the object was replaced mid-download."""
-
-
-class UrlFetcher:
-    """Fetches bundle URLs into one cache; enter it once per run with ``async with``."""
+class HttpStorage:
+    """A read-only ``Storage`` whose keys are URLs without their query; enter it per run."""
 
     def __init__(
         self,
-        cache: Cache,
         *,
         concurrency: int = 32,
-        attempts: int = 6,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
-        on_bytes: Callable[[int], None] | None = None,
     ) -> None:
-        self.cache = cache
-        self.attempts = attempts
-        self.on_bytes = on_bytes
         self.requests = 0
-        self.retries = 0
-        self.bytes = 0
         self._concurrency = concurrency
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._timeouts = (connect_timeout, read_timeout)
         self._session: Any = None
+        self._urls: dict[str, str] = {}
 
-    async def __aenter__(self) -> UrlFetcher:
+    async def __aenter__(self) -> HttpStorage:
         import aiohttp
 
         connect, read = self._timeouts
@@ -151,145 +130,114 @@ class UrlFetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def fetch(self, package: PackageId) -> Fetched:
-        """The bundle behind ``package.url``, verified and committed to the cache."""
+    def candidate(self, package: PackageId) -> Candidate:
+        """The candidate a URL id names, keyed by the URL without its signature."""
+        target = UrlTarget.of(package)
+        self._urls[target.shown] = target.url
+        return Candidate(
+            name=target.name, version=target.version, key=target.shown, size=0, etag=""
+        )
+
+    @asynccontextmanager
+    async def get(
+        self, key: str, *, start: int = 0, if_match: str | None = None
+    ) -> AsyncIterator[ObjectStream]:
         import aiohttp
         from yarl import URL
 
-        target = UrlTarget.of(package)
-        assert self._session is not None, "enter the UrlFetcher first"
-        url = URL(target.url, encoded=True)
-        with temp_file(self.cache.tmp, suffix=".part") as (tmp, handle):
-            digest = hashlib.sha256()
-            offset = 0
-            etag: str | None = None
-            published: str | None = None
-            failures = 0
-            while True:
-                headers = {"Range": f"bytes={offset}-", "If-Match": etag} if offset and etag else {}
-                try:
-                    async with self._limiter:
-                        self.requests += 1
-                        async with self._session.get(url, headers=headers) as response:
-                            status = response.status
-                            if status == 412 and headers:
-                                raise _Changed("the object changed during the download")
-                            if status >= 400:
-                                raise await self._http_error(target, response)
-                            if status != 206 and offset:
-                                handle.seek(0)
-                                handle.truncate()
-                                digest, offset = hashlib.sha256(), 0
-                            if etag is None:
-                                etag = response.headers.get("ETag", "")
-                                published = _sha256_header(response.headers.get(SHA256_HEADER))
-                                hit = await self._from_cache(target, published, etag)
-                                if hit is not None:
-                                    return hit
-                            async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                                handle.write(chunk)
-                                digest.update(chunk)
-                                offset += len(chunk)
-                                self.bytes += len(chunk)
-                                if self.on_bytes is not None:
-                                    self.on_bytes(len(chunk))
-                    break
-                except (_Retry, aiohttp.ClientError, TimeoutError) as exc:
-                    reason = exc.reason if isinstance(exc, _Retry) else type(exc).__name__
-                    if isinstance(exc, _Changed):
-                        log.warning("%s changed during the download; starting again", target.shown)
-                        handle.seek(0)
-                        handle.truncate()
-                        digest, offset, etag = hashlib.sha256(), 0, None
-                    failures += 1
-                    self.retries += 1
-                    if failures >= self.attempts:
-                        raise NetworkError(
-                            f"giving up on {target.shown} after {failures} failed attempts "
-                            f"({reason})"
-                        ) from None
-                    await anyio.sleep(min(2.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
-            handle.flush()
-            hexdigest = digest.hexdigest()
-            if published and published != hexdigest:
-                raise IntegrityError(
-                    f"{target.shown}: sha256 {hexdigest[:12]}... does not match the published "
-                    f"{published[:12]}...; the download was discarded"
-                )
+        assert self._session is not None, "enter the HttpStorage first"
+        headers = {"Range": f"bytes={start}-", "If-Match": if_match} if start and if_match else {}
+        errors = (aiohttp.ClientError, TimeoutError)
+        async with self._limiter:
+            self.requests += 1
             try:
-                meta = await anyio.to_thread.run_sync(
-                    lambda: read_bundle(tmp, expect_name=target.name, expect_version=target.version)
+                response = await self._session.get(
+                    URL(self._urls[key], encoded=True), headers=headers
                 )
-            except BundleError as exc:
-                raise BundleError(f"{target.shown}: {exc}") from None
-            path = self.cache.commit(tmp, hexdigest)
-        if etag:
-            self.cache.remember(target.origin, target.path, etag, hexdigest, offset)
-        return Fetched(_candidate(target, offset, etag), hexdigest, path, "network", meta)
+            except errors as exc:
+                raise StreamInterrupted(f"{key}: {type(exc).__name__}") from None
+            async with response:
+                if response.status == 412 and headers:
+                    raise ObjectChanged(f"{key} changed while it was being downloaded")
+                if response.status >= 400:
+                    raise await _http_error(key, response)
+                skip = start if response.status != 206 else 0  # the server ignored the Range
 
-    async def _from_cache(
-        self, target: UrlTarget, published: str | None, etag: str
-    ) -> Fetched | None:
-        digest = published or (
-            self.cache.lookup(target.origin, target.path, etag) if etag else None
+                async def body() -> AsyncIterator[bytes]:
+                    left = skip
+                    try:
+                        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                            if left:
+                                cut, left = min(left, len(chunk)), left - min(left, len(chunk))
+                                chunk = chunk[cut:]
+                            if chunk:
+                                yield chunk
+                    except errors as exc:
+                        raise StreamInterrupted(
+                            f"the body of {key} broke off ({type(exc).__name__})"
+                        ) from None
+
+                length = int(response.headers.get("Content-Length", 0))
+                yield ObjectStream(
+                    key=key,
+                    etag=response.headers.get("ETag", ""),
+                    total_size=length - skip + start,
+                    start=start,
+                    metadata={
+                        name[len(METADATA_PREFIX) :]: value
+                        for name, value in response.headers.items()
+                        if name.lower().startswith(METADATA_PREFIX)
+                    },
+                    body=body(),
+                )
+
+    async def list(
+        self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
+    ) -> Listing:
+        raise UsageError("bundle URLs cannot be listed")
+
+    async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
+        raise UsageError("bundle URLs are only read whole")
+
+    async def put(
+        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+    ) -> None:
+        raise UsageError("bundle URLs are read-only")
+
+    async def presign(self, key: str, expires_in: int) -> str:
+        raise UsageError("bundle URLs are already presigned")
+
+
+async def fetch_url(downloader: Downloader, storage: HttpStorage, package: PackageId) -> Fetched:
+    """The bundle behind ``package.url``, verified and in the cache."""
+    return await downloader.fetch(storage.candidate(package))
+
+
+async def _http_error(key: str, response: Any) -> Exception:
+    status = int(response.status)
+    if status in _RETRY_STATUSES:
+        return StreamInterrupted(f"{key}: HTTP {status}")
+    try:
+        text = (await response.content.read(4096)).decode("utf-8", "replace")
+    except Exception:
+        text = ""
+    if status == 403 and "expired" in text.lower():
+        return AccessDeniedError(
+            f"the URL of {key} has expired: ask for new URLs ('pipper authorize')"
         )
-        if digest is None:
-            return None
-        path = await anyio.to_thread.run_sync(self.cache.verified, digest)
-        if path is None:
-            return None
-        try:
-            meta = await anyio.to_thread.run_sync(
-                lambda: read_bundle(path, expect_name=target.name, expect_version=target.version)
-            )
-        except BundleError as exc:
-            raise BundleError(f"{target.shown}: {exc}") from None
-        self.cache.touch(path)
-        if etag and published:
-            self.cache.remember(target.origin, target.path, etag, digest, path.stat().st_size)
-        return Fetched(_candidate(target, path.stat().st_size, etag), digest, path, "cache", meta)
-
-    @staticmethod
-    async def _http_error(target: UrlTarget, response: Any) -> Exception:
-        status = int(response.status)
-        if status in _RETRY_STATUSES:
-            return _Retry(f"HTTP {status}")
-        try:
-            text = (await response.content.read(4096)).decode("utf-8", "replace")
-        except Exception:
-            text = ""
-        what = f"{target.name} {target.version} ({target.shown})"
-        if status == 403 and "expired" in text.lower():
-            return AccessDeniedError(
-                f"the URL of {what} has expired: ask for new URLs ('pipper authorize')"
-            )
-        if status in (401, 403):
-            return AccessDeniedError(
-                f"access denied to {what} (HTTP {status}): the URL is not (or no longer) valid"
-            )
-        if status == 404:
-            return NotFoundError(f"no bundle at the URL of {what} (HTTP 404)")
-        code = re.search(r"<Code>([^<]{1,64})</Code>", text)
-        detail = f" {code.group(1)}" if code else ""
-        return PipperError(f"fetching {what} failed: HTTP {status}{detail}")
-
-
-def _sha256_header(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip().lower()
-    return value if _SHA256.fullmatch(value) else None
-
-
-def _candidate(target: UrlTarget, size: int, etag: str | None) -> Candidate:
-    return Candidate(
-        name=target.name,
-        version=target.version,
-        key=target.shown,
-        size=size,
-        etag=etag or "",
-    )
+    if status in (401, 403):
+        return AccessDeniedError(
+            f"access denied to {key} (HTTP {status}): the URL is not (or no longer) valid"
+        )
+    if status == 404:
+        return NotFoundError(f"no bundle at {key} (HTTP 404)")
+    code = re.search(r"<Code>([^<]{1,64})</Code>", text)
+    detail = f" {code.group(1)}" if code else ""
+    return PipperError(f"fetching {key} failed: HTTP {status}{detail}")

@@ -381,3 +381,27 @@ def test_a_repository_too_large_for_one_listing_is_listed_package_by_package(
     assert proxy.count("list") == 3  # "too large" is remembered
     offline = cli("download", "a", "-d", str(tmp_path / "3"), "--offline", "--json", *repo)
     assert versions_of(offline.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}
+
+
+def test_a_hostile_sha256_header_never_names_a_file(
+    tmp_path: Path, s3_server: S3Server, bucket: str, s3_env: dict[str, str]
+) -> None:
+    bundles = publish_graph(tmp_path, ["-b", bucket], {"a": {"1.0.0": []}, "b": {"1.0.0": []}})
+    client = s3_server.client()
+    key = "pipper/a/v1-0-0.pipper"
+    # blobs/sha256/<digest[:2]>/<digest> with this "digest" would be tmp_path / "victim.txt"
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=(bundles / "a-v1-0-0.pipper").read_bytes(),
+        Metadata={"sha256": "../../../victim.txt"},
+    )
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    cache = tmp_path / "c" / "cache"
+    args = ["--cache-dir", str(cache), "-d", str(tmp_path / "v"), "-b", bucket]
+    warm = cli("download", "b", *args)
+    assert warm.exit_code == 0, warm.stderr  # the cache's folders exist, so ".." resolves
+    result = cli("download", "a", *args)
+    assert result.exit_code == 7
+    assert victim.read_text() == "precious"
