@@ -64,3 +64,24 @@ def atomic_link_or_copy(source: Path, target: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return how
+
+
+def read_small_file(path: Path, limit: int, kind: str) -> bytes:
+    """A user-named file (``kind``: "input file", "lock file") of at most ``limit`` bytes.
+
+    Every problem is a ``UsageError`` naming the file, and an oversized file is never read whole.
+    """
+    from pipper.errors import UsageError
+
+    try:
+        with path.open("rb") as stream:
+            blob = stream.read(limit + 1)
+    except FileNotFoundError:
+        raise UsageError(f"no such {kind}: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not the {kind} it should be") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {kind} {path}: {exc.strerror or exc}") from None
+    if len(blob) > limit:
+        raise UsageError(f"{path}: {kind} is larger than {limit // 2**20} MiB")
+    return blob

@@ -24,7 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.config import Repository
 from pipper.errors import UsageError
-from pipper.fsutil import atomic_write_bytes
+from pipper.fsutil import atomic_write_bytes, read_small_file
 from pipper.specs import PackageId, validate_name
 from pipper.versions import BUNDLE_SUFFIX, normalize_name, parse_safe_version
 
@@ -198,17 +198,9 @@ def write_lock(lock: Lock, path: Path) -> None:
 
 def read_lock(path: Path) -> Lock:
     """Read and check a lock file; every problem is a ``UsageError`` naming the file."""
-    try:
-        with path.open("rb") as stream:
-            blob = stream.read(MAX_LOCK_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"no such lock file: {path} (write one with 'pipper lock')") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a lock file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read lock file {path}: {exc.strerror or exc}") from None
-    if len(blob) > MAX_LOCK_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_LOCK_BYTES // 2**20} MiB; not a lock file")
+    if not path.exists():
+        raise UsageError(f"no such lock file: {path} (write one with 'pipper lock')")
+    blob = read_small_file(path, MAX_LOCK_BYTES, "lock file")
     try:
         document = json.loads(blob.decode("utf-8"))
     except UnicodeDecodeError:

@@ -21,6 +21,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from pipper.errors import UsageError
+from pipper.fsutil import read_small_file
 from pipper.versions import (
     BUNDLE_SUFFIX,
     NAME_PATTERN,
@@ -231,17 +232,7 @@ def _kind(value: object) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        with path.open("rb") as stream:
-            blob = stream.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"no such input file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not an input file") from None
-    except OSError as error:
-        raise UsageError(f"cannot read input file {path}: {error.strerror or error}") from None
-    if len(blob) > MAX_INPUT_BYTES:
-        raise UsageError(f"{path}: input file is larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    blob = read_small_file(path, MAX_INPUT_BYTES, "input file")
     try:
         return blob.decode("utf-8-sig")
     except UnicodeDecodeError as error:
