@@ -155,9 +155,12 @@ class PackageIndex:
         own_age = self.cache.listing_age(repo_id, project)
         catalog_age = self.cache.listing_age(repo_id, _CATALOG)
         if catalog_age is not None and (own_age is None or catalog_age < own_age):
-            catalog = self.cache.load_listing(repo_id, _CATALOG)
-            if catalog is not None:
-                return self._group(catalog).get(project, [])
+            if not self._catalog_tried:
+                self._catalog_tried = True
+                catalog = self.cache.load_listing(repo_id, _CATALOG)
+                self._catalog = self._group(catalog) if catalog is not None else None
+            if self._catalog is not None:
+                return self._catalog.get(project, [])
         return self.cache.load_listing(repo_id, project)
 
     async def _objects(self, name: str, project: str) -> list[ObjectInfo]:
