@@ -148,20 +148,31 @@ class Downloader:
         )
         if not digest:
             return None
-        path = await anyio.to_thread.run_sync(self.cache.verified, digest)
+        found = await from_cache(self.cache, digest, candidate)
+        if found is None:
+            return None
+        self._remember(candidate, etag, digest, size)
+        return replace(found, candidate=_completed(candidate, size, etag))
+
+
+async def from_cache(cache: Cache, digest: str, candidate: Candidate) -> Fetched | None:
+    """The cached bundle ``digest`` names, rehashed and checked to be ``candidate``'s; else None.
+
+    One worker-thread hop does the hashing and the zip check, off the event loop.
+    """
+
+    def check() -> Fetched | None:
+        path = cache.verified(digest)
         if path is None:
             return None
         try:
-            meta = await anyio.to_thread.run_sync(
-                lambda: read_bundle(
-                    path, expect_name=candidate.name, expect_version=candidate.version
-                )
-            )
+            meta = read_bundle(path, expect_name=candidate.name, expect_version=candidate.version)
         except BundleError:
             return None
-        self.cache.touch(path)
-        self._remember(candidate, etag, digest, size)
-        return Fetched(_completed(candidate, size, etag), digest, path, "cache", meta)
+        cache.touch(path)
+        return Fetched(candidate, digest, path, "cache", meta)
+
+    return await anyio.to_thread.run_sync(check)
 
 
 def _completed(candidate: Candidate, size: int, etag: str | None) -> Candidate:

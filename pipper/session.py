@@ -27,7 +27,7 @@ from pipper.bundle import BundleMeta, extract_wheel, read_bundle
 from pipper.cache import Cache, CacheHold, sha256_file
 from pipper.concurrency import task_group
 from pipper.config import Credentials, Repository
-from pipper.downloader import Downloader, Fetched, Source
+from pipper.downloader import Downloader, Fetched, Source, from_cache
 from pipper.errors import (
     BundleError,
     IntegrityError,
@@ -297,17 +297,6 @@ class Session:
         self.progress.package(candidate, "installed")
         return True
 
-    async def _cached_meta(self, path: Path, candidate: Candidate) -> BundleMeta | None:
-        """A cached bundle's meta; None when it is not the bundle its index record names."""
-        try:
-            return await anyio.to_thread.run_sync(
-                lambda: read_bundle(
-                    path, expect_name=candidate.name, expect_version=candidate.version
-                )
-            )
-        except BundleError:
-            return None
-
     async def _fetch_local(self, candidate: Candidate) -> Fetched:
         assert self.local is not None
         path = self.local.path(candidate)
@@ -321,12 +310,10 @@ class Session:
     async def _fetch(self, candidate: Candidate, job: _Job) -> Fetched:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
-            path = await anyio.to_thread.run_sync(self.cache.verified, digest)
-            meta = await self._cached_meta(path, candidate) if path is not None else None
-            if path is not None and meta is not None:
-                self.cache.touch(path)
+            found = await from_cache(self.cache, digest, candidate)
+            if found is not None:
                 self.progress.package(candidate, "cache")
-                return Fetched(candidate, digest, path, "cache", meta)
+                return found
             log.warning("cache entry for %s was damaged; fetching it again", candidate.key)
         if self._downloader is None:
             raise OfflineError(
