@@ -81,8 +81,12 @@ _PROBE_TIMEOUT = 120
 _NOT_FOUND = ("No matching distribution", "not found in the provided package locations")
 
 # Printed by the interpreter being inspected: it may be any Python 3.8+, so standard library only.
+# The working directory is not part of an environment: a project's own *.egg-info lying there
+# must not count as installed (``-c`` puts "" first on sys.path).
 _PROBE = """\
-import importlib.metadata as m, importlib.util as u, json, sys
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import importlib.metadata as m, importlib.util as u, json
 found = {}
 for d in m.distributions():
     name = d.metadata["Name"]
@@ -157,8 +161,10 @@ def inspect_environment(python: Path | None, target: Path | None) -> dict[str, s
             for d in importlib.metadata.distributions(path=[str(target)])
         )
     if python is None:
+        paths = [p for p in sys.path if p not in ("", ".", os.getcwd())]
         return _versions(
-            (d.metadata["Name"], d.version) for d in importlib.metadata.distributions()
+            (d.metadata["Name"], d.version)
+            for d in importlib.metadata.distributions(path=paths)
         )
     return _versions(_probe(python)[0].items())
 

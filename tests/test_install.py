@@ -68,7 +68,9 @@ def installed_in(python: Path) -> dict[str, str]:
         "import importlib.metadata as m, json; "
         "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
     )
-    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(python), "-c", code], check=True, capture_output=True, text=True, cwd=python.parent
+    )
     return {k.replace("_", "-").lower(): v for k, v in json.loads(out.stdout).items()}
 
 
@@ -472,3 +474,16 @@ def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
     result = cli("install", str(tmp_path / "nope-v1-0-0.pipper"))
     assert result.exit_code == 2
     assert "no such bundle file" in result.stderr
+
+
+def test_the_working_directory_is_not_part_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipper import installer
+
+    stray = tmp_path / "stray_pkg-9.9.dist-info"
+    stray.mkdir()
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray_pkg\nVersion: 9.9\n")
+    monkeypatch.chdir(tmp_path)
+    assert "stray-pkg" not in installer.inspect_environment(Path(sys.executable), None)
+    assert "stray-pkg" not in installer.inspect_environment(None, None)
