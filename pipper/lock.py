@@ -106,15 +106,6 @@ class LockedRepository:
             local_path=str(repository.local_path) if repository.local_path else None,
         )
 
-    def to_repository(self) -> Repository:
-        return Repository(
-            bucket=self.bucket,
-            root_prefix=self.root_prefix,
-            endpoint_url=self.endpoint_url,
-            region=self.region,
-            local_path=Path(self.local_path) if self.local_path else None,
-        )
-
     def same_place(self, repository: Repository) -> bool:
         """Whether ``repository`` is this one, whichever endpoint URL reaches it."""
         return _place(self.id) == _place(repository.id)

@@ -7,7 +7,6 @@ same version cannot both win here either.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -133,12 +132,3 @@ class LocalStorage:
 
     async def aclose(self) -> None:
         return None
-
-
-def file_sha256(path: Path) -> str:
-    """Hash a file in chunks; used where a local object has no stored digest."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
