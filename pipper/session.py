@@ -525,7 +525,10 @@ class Session:
             raise OfflineError(f"{urls[0]} is a URL: fetching it needs the network")
         from_urls: dict[str, Fetched] = {}
         named: list[RunResult] = []
-        async with HttpStorage(concurrency=self.concurrency) as http:
+        from pipper.storage.s3 import read_timeout_from_env
+
+        timeout = read_timeout_from_env()
+        async with HttpStorage(concurrency=self.concurrency, read_timeout=timeout) as http:
             downloader = Downloader(http, self.cache, REPOSITORY_ID, on_bytes=self.progress.bytes)
 
             async def one(root: PackageId) -> None:
