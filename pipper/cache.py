@@ -4,7 +4,8 @@ Layout under the cache root::
 
     blobs/sha256/<ab>/<digest>      a bundle, named by the sha256 of its bytes
     index/<repo>/<hash>.json         (repository, key, ETag) -> digest, so a warm run needs no GET
-    listings/<repo>/<name>.json      the last listing of a package, so --offline needs no network
+    listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
+                                     prefix), so --offline needs no network
     tmp/                             downloads in progress (never read as finished entries)
     lock                             the flock that keeps ``prune`` away from running sessions
 
