@@ -462,19 +462,10 @@ class Session:
         )
 
     async def _locked_from_cache(self, package: LockedPackage) -> Fetched | None:
-        path = await anyio.to_thread.run_sync(self.cache.verified, package.sha256)
-        if path is None:
-            return None
-        try:
-            meta = await anyio.to_thread.run_sync(
-                lambda: read_bundle(path, expect_name=package.name, expect_version=package.version)
-            )
-        except BundleError as exc:
-            raise BundleError(f"{package} in the lock: {exc}") from None
-        self.cache.touch(path)
-        candidate = _locked_candidate(package)
-        self.progress.package(candidate, "cache")
-        return Fetched(candidate, package.sha256, path, "cache", meta)
+        hit = await from_cache(self.cache, package.sha256, _locked_candidate(package))
+        if hit is not None:
+            self.progress.package(hit.candidate, "cache")
+        return hit
 
     async def _fetch_locked_one(
         self, downloader: Downloader, package: LockedPackage, into: dict[str, Fetched]
