@@ -360,19 +360,7 @@ class Session:
         """
         if self._hold is not None and self._hold.held:
             return
-        deadline = anyio.current_time() + timeout
-        told = False
-        while (hold := self.cache.try_hold()) is None:
-            if not told:
-                log.warning("waiting for 'pipper cache prune' to finish with %s", self.cache.root)
-                told = True
-            if anyio.current_time() >= deadline:
-                raise PipperError(
-                    f"the cache {self.cache.root} stayed locked by 'pipper cache prune' "
-                    f"for {timeout:.0f} s"
-                )
-            await anyio.sleep(0.1)
-        self._hold = hold
+        self._hold = await self.cache.hold_for_run(timeout=timeout)
 
     def close(self) -> None:
         """Release the cache lock: call it once the run's files are no longer used.
