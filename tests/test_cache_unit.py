@@ -18,6 +18,7 @@ import pytest
 
 from pipper.cache import Cache, CacheHold, sha256_file
 from pipper.cache.blobs import remove_if_same
+from pipper.cache.records import COMPACT_AT, short
 from pipper.errors import PipperError
 from pipper.fsutil import temp_file
 from pipper.storage.base import ObjectInfo
@@ -101,6 +102,10 @@ def test_touch_marks_a_blob_as_used(cache: Cache) -> None:
 # -- records and listings ------------------------------------------------------------------------
 
 
+def _index_files(cache: Cache) -> list[Path]:
+    return sorted(p for p in (cache.root / "index").rglob("*") if p.is_file())
+
+
 def test_a_record_finds_its_blob_while_the_blob_is_there(cache: Cache) -> None:
     data = b"bundle"
     path = _put_blob(cache, data)
@@ -113,19 +118,66 @@ def test_a_record_finds_its_blob_while_the_blob_is_there(cache: Cache) -> None:
     assert cache.lookup(REPO, KEY, '"etag-1"') is None
 
 
-def test_a_record_that_names_no_digest_or_another_key_is_a_miss(cache: Cache) -> None:
+def test_the_records_of_a_run_are_one_file_written_when_the_hold_goes(cache: Cache) -> None:
+    hold = anyio.run(lambda: cache.hold_for_run(timeout=0))
+    digests = []
+    for n in range(50):
+        data = f"bundle {n}".encode()
+        _put_blob(cache, data)
+        digests.append(_digest(data))
+        cache.remember(REPO, f"pipper/p{n}/v1.pipper", f'"{n}"', digests[-1], len(data))
+    assert _index_files(cache) == []
+    hold.release()
+    assert len(_index_files(cache)) == 1
+    again = Cache(cache.root)
+    for n in range(50):
+        assert again.lookup(REPO, f"pipper/p{n}/v1.pipper", f'"{n}"') == digests[n]
+
+
+def test_many_flushes_are_merged_into_one_file_without_losing_a_record(cache: Cache) -> None:
+    data = b"bundle"
+    _put_blob(cache, data)
+    for n in range(COMPACT_AT + 3):
+        writer = Cache(cache.root)
+        writer.remember(REPO, f"pipper/p{n}/v1.pipper", '"e"', _digest(data), len(data))
+        writer.records.flush()
+        assert len(_index_files(cache)) < COMPACT_AT
+    reader = Cache(cache.root)
+    for n in range(COMPACT_AT + 3):
+        assert reader.lookup(REPO, f"pipper/p{n}/v1.pipper", '"e"') == _digest(data)
+
+
+def test_a_record_file_of_an_earlier_version_is_still_read(cache: Cache) -> None:
+    data = b"bundle"
+    _put_blob(cache, data)
+    name = short(KEY + chr(0) + '"e"')
+    old = cache.root / "index" / short(REPO) / f"{name}.json"
+    old.parent.mkdir(parents=True)
+    record = {"repository": REPO, "key": KEY, "etag": '"e"', "sha256": _digest(data), "size": 6}
+    old.write_text(json.dumps(record))
+    assert cache.lookup(REPO, KEY, '"e"') == _digest(data)
+    assert [r["sha256"] for r in cache.records.all()] == [_digest(data)]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"{not json",
+        b"[]",
+        b'{"records": 5}',
+        json.dumps({"records": [{"key": KEY, "etag": '"e"', "sha256": "../../victim"}]}).encode(),
+        json.dumps({"records": [{"key": KEY, "etag": '"e"', "sha256": 5}]}).encode(),
+        json.dumps({"records": [{"key": "pipper/other/v1.pipper", "etag": '"e"'}]}).encode(),
+    ],
+)
+def test_a_record_that_names_no_digest_is_a_miss(cache: Cache, damaged: bytes) -> None:
     data = b"bundle"
     _put_blob(cache, data)
     cache.remember(REPO, KEY, '"e"', _digest(data), len(data))
-    (record,) = [p for p, _ in cache.records.all()]
-    for damaged in (
-        b"{not json",
-        b"[]",
-        json.dumps({"key": KEY, "sha256": "../../victim"}).encode(),
-        json.dumps({"key": "pipper/other/v1.pipper", "sha256": _digest(data)}).encode(),
-    ):
-        record.write_bytes(damaged)
-        assert cache.lookup(REPO, KEY, '"e"') is None
+    cache.records.flush()
+    (record,) = _index_files(cache)
+    record.write_bytes(damaged)
+    assert Cache(cache.root).lookup(REPO, KEY, '"e"') is None
 
 
 def test_a_listing_comes_back_as_it_was_saved(cache: Cache) -> None:

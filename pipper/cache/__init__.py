@@ -3,7 +3,7 @@
 Layout under the cache root::
 
     blobs/sha256/<ab>/<digest>      a bundle, named by the sha256 of its bytes   (blobs.py)
-    index/<repo>/<hash>.json         (repository, key, ETag) -> digest, so a warm run needs no GET
+    index/<repo>/<run>.json          (repository, key, ETag) -> digest, so a warm run needs no GET
     listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
                                      prefix), so --offline needs no network        (records.py)
     tmp/                             downloads in progress (never read as finished entries)
@@ -21,6 +21,7 @@ file whose bytes no longer match its name is thrown away and fetched again.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -65,6 +66,8 @@ class Cache:
         self.listings = Listings(root / "listings")
         self.tmp = root / "tmp"
         self.lock = CacheLock(root)
+        # Records of a run used without a hold are still written, when the cache goes away.
+        weakref.finalize(self, self.records.flush)
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class Cache:
         return digest
 
     def remember(self, repo_id: str, key: str, etag: str, digest: str, size: int) -> None:
+        """Record which blob an object is; written when the run's hold is released."""
         self.records.remember(repo_id, key, etag, digest, size)
 
     # -- remembered listings -----------------------------------------------------------------
@@ -132,6 +136,7 @@ class Cache:
             raise PipperError(
                 f"the cache {self.root} stayed locked by 'pipper cache prune' for {timeout:.0f} s"
             )
+        hold.before_release(self.records.flush)
         return hold
 
     def holders(self) -> int | None:

@@ -31,24 +31,41 @@ OnWait = Callable[[int | None], None]
 
 
 class CacheHold:
-    """A held cache lock, released by ``release()``, when garbage collected, or at exit."""
+    """A held cache lock, released by ``release()``, when garbage collected, or at exit.
+
+    ``before_release`` hooks run just before the lock is let go, still under it: a run writes
+    what it learnt into the index there, where a prune cannot be running.
+    """
 
     def __init__(self, fd: int | None) -> None:
-        self._finalizer = weakref.finalize(self, os.close, fd) if fd is not None else None
+        self._fd = fd
+        self._hooks: list[Callable[[], None]] = []
+        self._finalizer = weakref.finalize(self, _release, fd, self._hooks)
 
     @property
     def held(self) -> bool:
-        return self._finalizer is not None and self._finalizer.alive
+        return self._fd is not None and self._finalizer.alive
+
+    def before_release(self, hook: Callable[[], None]) -> None:
+        self._hooks.append(hook)
 
     def release(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer()
+        self._finalizer()
 
     def __enter__(self) -> CacheHold:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _release(fd: int | None, hooks: list[Callable[[], None]]) -> None:
+    try:
+        for hook in hooks:
+            hook()
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 class CacheLock:

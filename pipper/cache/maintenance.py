@@ -66,9 +66,10 @@ class PruneReport:
 
 def stats(cache: Cache) -> CacheStats:
     """What the cache holds: every blob, and per repository the blobs its index names."""
+    cache.records.flush()
     blobs = {entry.digest: entry for entry in cache.entries()}
     by_repository: dict[str, set[str]] = {}
-    for _, record in cache.records.all():
+    for record in cache.records.all():
         digest = record.get("sha256")
         if isinstance(digest, str) and digest in blobs:
             by_repository.setdefault(str(record.get("repository", "?")), set()).add(digest)
@@ -122,6 +123,7 @@ def prune(
     them with ``everything``) and index records whose blob is gone. Remembered listings go with
     ``everything``, or when older than ``older_than``.
     """
+    cache.records.flush()
     now = time.time() if now is None else now
     cutoff = None if older_than is None else now - older_than
     removed, removed_size, kept, kept_size = 0, 0, 0, 0
@@ -133,12 +135,9 @@ def prune(
         else:
             kept += 1
             kept_size += entry.size
-    records = 0
-    for path, record in list(cache.records.all()):
-        digest = record.get("sha256")
-        gone = not isinstance(digest, str) or not cache.blob_path(digest).is_file()
-        if (everything or gone) and _unlink(path):
-            records += 1
+    records = cache.records.rewrite_all(
+        keep=lambda record: not everything and cache.blob_path(str(record["sha256"])).is_file()
+    )
     listings = 0
     for path in list(cache.listings.files()):
         old = cutoff is not None and _mtime(path) < cutoff
