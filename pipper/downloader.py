@@ -25,7 +25,6 @@ import anyio
 from pipper.bundle import BundleMeta, read_bundle
 from pipper.cache import Cache
 from pipper.errors import BundleError, IntegrityError, NetworkError
-from pipper.fsutil import temp_file
 from pipper.index import Candidate
 from pipper.storage.base import ObjectChanged, Storage, StreamInterrupted
 
@@ -69,7 +68,8 @@ class Downloader:
         *,
         on_metadata: Callable[[Mapping[str, str]], None] | None = None,
     ) -> Fetched:
-        with temp_file(self.cache.tmp, suffix=".part") as (tmp, handle):
+        with self.cache.pending(suffix=".part") as part:
+            tmp, handle = part.path, part.handle
             digest = hashlib.sha256()
             offset = 0
             etag: str | None = None
@@ -127,7 +127,7 @@ class Downloader:
                 raise BundleError(
                     f"{candidate.key}: {reason}; the download was discarded"
                 ) from None
-            path = self.cache.commit(tmp, hexdigest)
+            path = part.commit(hexdigest)
         self._remember(candidate, etag, hexdigest, offset)
         return Fetched(_completed(candidate, offset, etag), hexdigest, path, "network", meta)
 

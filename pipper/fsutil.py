@@ -15,9 +15,11 @@ the cost.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -142,21 +144,30 @@ def atomic_write_bytes(
 def atomic_link_or_copy(source: Path, target: Path) -> str:
     """Place ``source`` at ``target`` by hard link when the file system allows, else by copy.
 
-    Returns ``"link"`` or ``"copy"``. Either way ``target`` appears in one step.
+    Returns ``"link"`` or ``"copy"``. Either way ``target`` appears in one step, and it is a
+    regular file: ``source`` is opened without following a link (a link there is an error),
+    and what lands at ``target`` is the very file that was opened, or a copy of its bytes.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / temp_name(f"-{target.name}")
-    try:
+    src_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(src_fd, "rb") as src:
+        opened = os.fstat(src_fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(source))
+        tmp = target.parent / temp_name(f"-{target.name}")
         try:
-            os.link(source, tmp)
-            how = "link"
-        except OSError:
-            shutil.copyfile(source, tmp)
-            how = "copy"
-        replace_into(tmp, target, fsync=False)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return how
+            with contextlib.suppress(OSError):
+                os.link(source, tmp, follow_symlinks=False)
+                linked = os.lstat(tmp)
+                if (linked.st_dev, linked.st_ino) == (opened.st_dev, opened.st_ino):
+                    replace_into(tmp, target, fsync=False)
+                    return "link"
+            tmp.unlink(missing_ok=True)  # no link possible, or the name was swapped meanwhile
+            with atomic_writer(target, fsync=False, mode=0o644) as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+            return "copy"
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def read_small_file(path: Path, limit: int, kind: str) -> bytes:

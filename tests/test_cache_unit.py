@@ -17,10 +17,9 @@ import anyio
 import pytest
 
 from pipper.cache import Cache, CacheHold, sha256_file
-from pipper.cache.blobs import remove_if_same
+from pipper.cache.layout import walk
 from pipper.cache.records import COMPACT_AT, short
 from pipper.errors import PipperError
-from pipper.fsutil import temp_file
 from pipper.storage.base import ObjectInfo
 
 REPO = "s3://bucket/pipper"
@@ -33,15 +32,16 @@ def _digest(data: bytes) -> str:
 
 def _put_blob(cache: Cache, data: bytes) -> Path:
     """Commit ``data`` the way a download does: a temporary file in tmp/, then ``commit``."""
-    with temp_file(cache.tmp, suffix=".part") as (tmp, handle):
-        handle.write(data)
-        handle.flush()
-        return cache.commit(tmp, _digest(data))
+    with cache.pending() as part:
+        part.handle.write(data)
+        return part.commit(_digest(data))
 
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Cache:
-    return Cache(tmp_path / "cache")
+    made = Cache(tmp_path / "cache")
+    made.prepare()
+    return made
 
 
 # -- blobs ---------------------------------------------------------------------------------------
@@ -86,9 +86,11 @@ def test_the_damaged_copy_is_removed_but_never_a_good_one_committed_meanwhile(
     with path.open("rb") as handle:  # what a verifier hashed ...
         hashed = os.fstat(handle.fileno())
     _put_blob(cache, data)  # ... while another process committed a good copy
-    remove_if_same(path, hashed)
-    assert path.read_bytes() == data
-    remove_if_same(path, os.stat(path))
+    with walk(cache.root, ("blobs", "sha256", path.parent.name), fixed=2, create=False) as shard:
+        assert shard is not None
+        assert not shard.remove_if_same(path.name, hashed)
+        assert path.read_bytes() == data
+        assert shard.remove_if_same(path.name, os.stat(path))
     assert not path.exists()
 
 
@@ -356,4 +358,5 @@ def test_prune_by_age_then_everything(cache: Cache) -> None:
     assert (everything.entries, everything.kept, everything.records) == (1, 0, 1)
     assert everything.listings == 1 and everything.tmp_files == 1
     assert list(cache.entries()) == []
-    assert not any(p.is_file() for p in cache.root.rglob("*") if p.name != "lock")
+    left = {p.name for p in cache.root.rglob("*") if p.is_file()}
+    assert left == {"CACHEDIR.TAG"}

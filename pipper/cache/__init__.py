@@ -9,13 +9,16 @@ Layout under the cache root::
     tmp/                             downloads in progress (never read as finished entries)
     lock                             the flock that keeps ``prune`` away from running runs
                                                                                     (locking.py)
+    CACHEDIR.TAG                     marks the folder as a cache               (layout.py)
 
-``cache info``, ``verify`` and ``prune`` live in ``maintenance.py``. ``Cache`` is the one object
-the rest of pipper holds: it puts the parts together and answers for all of them.
+``cache info``, ``verify`` and ``prune`` live in ``maintenance.py``; how every path below the
+root is reached without following a link, in ``layout.py``. ``Cache`` is the one object the rest
+of pipper holds: it puts the parts together and answers for all of them.
 
 Every write is atomic (``fsutil``), so several pipper processes can share one cache and a kill
 at any moment leaves no partial file under a final name. A blob is rehashed before it is used: a
-file whose bytes no longer match its name is thrown away and fetched again.
+file whose bytes no longer match its name, or anything that is not a regular file where a file
+belongs, is thrown away and fetched again.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from pipper.cache import maintenance
-from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, sha256_file, sha256_of
+from pipper.cache import layout, maintenance
+from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, PendingBlob, sha256_file, sha256_of
+from pipper.cache.layout import UnsafeCacheError
 from pipper.cache.locking import CacheHold, CacheLock
 from pipper.cache.maintenance import (
     STALE_TMP_SECONDS,
@@ -48,6 +53,7 @@ __all__ = [
     "CacheStats",
     "PruneReport",
     "RepositoryUsage",
+    "UnsafeCacheError",
     "VerifyReport",
     "sha256_file",
     "sha256_of",
@@ -61,13 +67,19 @@ class Cache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.blobs = Blobs(root / "blobs" / "sha256")
-        self.records = Records(root / "index")
-        self.listings = Listings(root / "listings")
+        self.blobs = Blobs(root)
+        self.records = Records(root)
+        self.listings = Listings(root)
         self.tmp = root / "tmp"
         self.lock = CacheLock(root)
         # Records of a run used without a hold are still written, when the cache goes away.
         weakref.finalize(self, self.records.flush)
+
+    def prepare(self) -> None:
+        """What a run does before it uses the cache: refuse one whose folders are links
+        (``UnsafeCacheError``), and make and mark the folder (``CACHEDIR.TAG``) if it can."""
+        layout.check(self.root, strict=False)
+        layout.mark(self.root)
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -78,9 +90,9 @@ class Cache:
         """The blob's path if it exists and its bytes still hash to its name; else None."""
         return self.blobs.verified(digest)
 
-    def commit(self, tmp: Path, digest: str) -> Path:
-        """Move a finished, verified download into place under its digest."""
-        return self.blobs.commit(tmp, digest)
+    def pending(self, suffix: str = ".part") -> AbstractContextManager[PendingBlob]:
+        """A new file in ``tmp/`` for a download; ``commit(digest)`` puts it in place."""
+        return self.blobs.pending(suffix)
 
     def entries(self) -> Iterator[CacheEntry]:
         return self.blobs.entries()
@@ -93,7 +105,7 @@ class Cache:
     def lookup(self, repo_id: str, key: str, etag: str) -> str | None:
         """The digest recorded for this object, if its blob is still present."""
         digest = self.records.lookup(repo_id, key, etag)
-        if digest is None or not self.blobs.path(digest).is_file():
+        if digest is None or not self.blobs.present(digest):
             return None
         return digest
 
@@ -128,6 +140,8 @@ class Cache:
         meets one waits for it rather than watching entries vanish.
         """
 
+        self.prepare()
+
         def waiting(_: int | None) -> None:
             log.warning("waiting for 'pipper cache prune' to finish with %s", self.root)
 
@@ -143,6 +157,11 @@ class Cache:
         return self.lock.holders()
 
     # -- maintenance -------------------------------------------------------------------------
+
+    def check_removable(self) -> None:
+        """Refuse (``UnsafeCacheError``) a folder that is no marked cache, or whose folders are
+        links or another user's: what ``verify`` and ``prune`` check before they remove."""
+        maintenance.check_removable(self)
 
     def stats(self) -> CacheStats:
         return maintenance.stats(self)

@@ -3,18 +3,26 @@
 ``prune`` must be called holding the exclusive lock (see ``pipper.cache.locking``), so no run is
 using what it removes. ``verify`` needs no exclusive lock: it only removes blobs whose bytes are
 already wrong, which no run would use either.
+
+Both remove files, so both first make sure the folder is a pipper cache (``CACHEDIR.TAG``) whose
+folders are real folders of the cache root's owner (``layout.check``), and then act only through
+open folders, never through a path a link could redirect: a link planted anywhere below the
+root is refused or removed itself, never followed.
 """
 
 from __future__ import annotations
 
-import contextlib
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from os import stat_result
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipper.cache import layout
 from pipper.cache.blobs import CacheEntry, rehash
+from pipper.cache.layout import Folder, UnsafeCacheError, subfolders, walk
 from pipper.fsutil import TMP_PREFIX
 
 if TYPE_CHECKING:
@@ -55,6 +63,8 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class PruneReport:
+    """What a prune actually removed (and kept)."""
+
     entries: int
     size: int
     kept: int
@@ -62,6 +72,20 @@ class PruneReport:
     records: int
     listings: int
     tmp_files: int
+    damaged: int = 0
+    """Things that were no regular file where a blob belongs (links, FIFOs, folders)."""
+
+
+def check_removable(cache: Cache) -> None:
+    """Refuse (``UnsafeCacheError``) to remove anything from a folder that is not a marked
+    pipper cache, or whose folders are links or another user's."""
+    if not layout.is_marked(cache.root):
+        raise UnsafeCacheError(
+            f"{cache.root} is not marked as a pipper cache (no {layout.TAG_NAME} in it), so "
+            "nothing was removed; pipper marks a cache when a download, lock or install first "
+            "uses it"
+        )
+    layout.check(cache.root, strict=True)
 
 
 def stats(cache: Cache) -> CacheStats:
@@ -75,7 +99,7 @@ def stats(cache: Cache) -> CacheStats:
             by_repository.setdefault(str(record.get("repository", "?")), set()).add(digest)
     indexed = set().union(*by_repository.values()) if by_repository else set()
     unindexed = [entry for digest, entry in blobs.items() if digest not in indexed]
-    temporary = list(_files(cache.tmp))
+    temporary = [st for _, _, st in _temporary(cache)]
     return CacheStats(
         root=cache.root,
         entries=len(blobs),
@@ -90,22 +114,29 @@ def stats(cache: Cache) -> CacheStats:
         ),
         unindexed_entries=len(unindexed),
         unindexed_size=sum(entry.size for entry in unindexed),
-        listings=sum(1 for _ in cache.listings.files()),
+        listings=sum(1 for _ in cache.listings.walk()),
         tmp_files=len(temporary),
-        tmp_size=sum(_size(p) for p in temporary),
+        tmp_size=sum(st.st_size for st in temporary),
     )
 
 
 def verify(cache: Cache, on_entry: Callable[[CacheEntry], None] | None = None) -> VerifyReport:
-    """Rehash every blob; remove (and report) those whose bytes no longer match their name."""
+    """Rehash every blob; remove (and report) those whose bytes no longer match their name,
+    and anything that is no regular file where a blob belongs."""
+    check_removable(cache)
     checked, size = 0, 0
     damaged: list[CacheEntry] = []
-    for entry in cache.entries():
+    for shard, found in cache.blobs.walk():
+        try:
+            st = found.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        entry = CacheEntry(found.name, shard.path / found.name, st.st_size, st.st_mtime)
         if on_entry is not None:
             on_entry(entry)
         checked += 1
-        size += entry.size
-        if rehash(entry.path, entry.digest) is False:
+        size += st.st_size
+        if rehash(shard, found.name, found.name) is False:
             damaged.append(entry)
     return VerifyReport(checked=checked, size=size, damaged=tuple(damaged))
 
@@ -120,41 +151,44 @@ def prune(
     """Remove blobs not used for ``older_than`` seconds, or every entry with ``everything``.
 
     Always removes what no running process can need: temporary files older than a day (all of
-    them with ``everything``) and index records whose blob is gone. Remembered listings go with
-    ``everything``, or when older than ``older_than``.
+    them with ``everything``), index records whose blob is gone and things that are no regular
+    file where a blob belongs. Remembered listings go with ``everything``, or when older than
+    ``older_than``. Every count in the report is of files really removed.
     """
     cache.records.flush()
+    check_removable(cache)
     now = time.time() if now is None else now
     cutoff = None if older_than is None else now - older_than
-    removed, removed_size, kept, kept_size = 0, 0, 0, 0
-    for entry in list(cache.entries()):
-        if everything or (cutoff is not None and entry.mtime < cutoff):
-            if _unlink(entry.path):
+    removed, removed_size, kept, kept_size, damaged = 0, 0, 0, 0, 0
+    for shard, found in cache.blobs.walk():
+        st = shard.lstat(found.name)
+        if st is None:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            damaged += shard.remove_if_same(found.name, st)
+        elif everything or (cutoff is not None and st.st_mtime < cutoff):
+            if shard.remove_if_same(found.name, st):
                 removed += 1
-                removed_size += entry.size
+                removed_size += st.st_size
         else:
             kept += 1
-            kept_size += entry.size
+            kept_size += st.st_size
     records = cache.records.rewrite_all(
-        keep=lambda record: not everything and cache.blob_path(str(record["sha256"])).is_file()
+        keep=lambda record: not everything and cache.blobs.present(str(record["sha256"]))
     )
     listings = 0
-    for path in list(cache.listings.files()):
-        old = cutoff is not None and _mtime(path) < cutoff
-        if (everything or old) and _unlink(path):
+    for folder, name in cache.listings.walk():
+        st = folder.lstat(name)
+        old = st is not None and cutoff is not None and st.st_mtime < cutoff
+        if (everything or old) and folder.unlink(name):
             listings += 1
     tmp_files = 0
     stale = now - STALE_TMP_SECONDS
-    folders = (cache.tmp, cache.records.folder, cache.listings.folder, cache.blobs.folder)
-    for folder in folders:
-        for path in list(_files(folder)):
-            in_tmp = folder == cache.tmp
-            if not (in_tmp or path.name.startswith(TMP_PREFIX)):
-                continue
-            if (everything or _mtime(path) < stale) and _unlink(path):
-                tmp_files += 1
-    for folder in folders[1:]:
-        _remove_empty_dirs(folder)
+    for folder, name, st in _temporary(cache):
+        if (everything or st.st_mtime < stale) and folder.remove_if_same(name, st):
+            tmp_files += 1
+    for parent, folder in _entry_folders(cache):
+        parent.rmdir(folder.path.name)
     return PruneReport(
         entries=removed,
         size=removed_size,
@@ -163,39 +197,25 @@ def prune(
         records=records,
         listings=listings,
         tmp_files=tmp_files,
+        damaged=damaged,
     )
 
 
-def _files(folder: Path) -> Iterator[Path]:
-    if folder.is_dir():
-        yield from sorted(p for p in folder.rglob("*") if p.is_file())
+def _entry_folders(cache: Cache) -> Iterator[tuple[Folder, Folder]]:
+    """Every blob shard and repository folder, with its parent."""
+    for parts in (("blobs", "sha256"), ("index",), ("listings",)):
+        yield from subfolders(cache.root, parts)
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return float("inf")
-
-
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _remove_empty_dirs(root: Path) -> None:
-    if not root.is_dir():
-        return
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+def _temporary(cache: Cache) -> Iterator[tuple[Folder, str, stat_result]]:
+    """Every file in ``tmp/``, and every temporary file left in another folder of the cache."""
+    with walk(cache.root, ("tmp",), fixed=1, create=False) as tmp:
+        if tmp is not None:
+            for entry in tmp.entries():
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    yield tmp, entry.name, st
+    for _, folder in _entry_folders(cache):
+        for entry in folder.entries():
+            if entry.name.startswith(TMP_PREFIX):
+                yield folder, entry.name, entry.stat(follow_symlinks=False)

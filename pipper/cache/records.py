@@ -1,10 +1,10 @@
 """What the cache remembers about a repository: which blob an object is, and its listings.
 
 ``index/<repo>/*.json`` maps (repository, key, ETag) to the sha256 of the bytes, so a warm run
-recognises a bundle from a listing alone and needs no GET. ``listings/<repo>/<name>.json``
-is the last listing of a package (``@catalog.json``: of the whole prefix), so ``--offline``
-needs no network. Both are hints read from disk: a record that cannot be parsed, names another
-key, or names something that is not a digest is a miss, never a path.
+recognises a bundle from a listing alone and needs no GET. ``listings/<repo>/<name>.json`` is
+the last listing of a package (``@catalog.json``: of the whole prefix), so ``--offline`` needs
+no network. Both are hints read from disk, with a size cap: a record that cannot be parsed,
+names another key, or names something that is not a digest is a miss, never a path.
 """
 
 from __future__ import annotations
@@ -14,30 +14,18 @@ import json
 import logging
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from pipper.cache.blobs import DIGEST
-from pipper.fsutil import TMP_PREFIX, atomic_write_bytes
+from pipper.cache.layout import Folder, UnsafeCacheError, subfolders, walk
+from pipper.fsutil import TMP_PREFIX
 from pipper.storage.base import ObjectInfo
 
 log = logging.getLogger(__name__)
-
-
-def short(text: str) -> str:
-    """A fixed-length file name for any text (a repository id, a key and its ETag)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def json_files(folder: Path) -> Iterator[Path]:
-    """Finished ``*.json`` files below ``folder`` (temporary files skipped), sorted."""
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*.json")):
-            if path.is_file() and not path.name.startswith(TMP_PREFIX):
-                yield path
-
 
 Record = dict[str, object]
 
@@ -46,6 +34,24 @@ COMPACT_AT = 16
 
 FLUSH_AT = 1000
 """Records kept in memory before they are written without waiting for the end of the run."""
+
+INDEX_LIMIT = 64 * 2**20
+"""The largest index file read (about 250,000 records); anything larger is not ours."""
+
+LISTING_LIMIT = 256 * 2**20
+"""The largest listing read (about a million keys)."""
+
+
+def short(text: str) -> str:
+    """A fixed-length file name for any text (a repository id, a key and its ETag)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def json_entries(folder: Folder) -> Iterator[str]:
+    """Names of the finished ``*.json`` files of ``folder`` (temporary files skipped)."""
+    for entry in folder.entries():
+        if entry.name.endswith(".json") and not entry.name.startswith(TMP_PREFIX):
+            yield entry.name
 
 
 class Records:
@@ -60,19 +66,17 @@ class Records:
     as earlier versions wrote them, are read too.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folder = root / "index"
         self._known: dict[str, dict[tuple[str, str], str]] = {}
         self._pending: dict[str, list[Record]] = {}
-
-    def _repo_folder(self, repo_id: str) -> Path:
-        return self.folder / short(repo_id)
 
     def lookup(self, repo_id: str, key: str, etag: str) -> str | None:
         """The digest recorded for this object, or None."""
         known = self._known.get(repo_id)
         if known is None:
-            known = self._known[repo_id] = self._load(self._repo_folder(repo_id))
+            known = self._known[repo_id] = self._load(repo_id)
             known.update(_entries(self._pending.get(repo_id, [])))
         return known.get((key, etag))
 
@@ -93,90 +97,80 @@ class Records:
         while self._pending:
             repo_id, records = self._pending.popitem()
             try:
-                self._write(self._repo_folder(repo_id), repo_id, records)
-                if len(list(self._files(self._repo_folder(repo_id)))) >= COMPACT_AT:
-                    self.rewrite(repo_id, keep=lambda record: True)
-            except OSError as exc:
+                with walk(self.root, ("index", short(repo_id)), fixed=1, create=True) as folder:
+                    assert folder is not None
+                    _write(folder, repo_id, records)
+                    if sum(1 for _ in json_entries(folder)) >= COMPACT_AT:
+                        _rewrite(folder, lambda record: True)
+            except (OSError, UnsafeCacheError) as exc:
                 log.debug("could not write the index of %s: %s", repo_id, exc)
 
-    def rewrite(self, repo_id: str, keep: Callable[[Record], bool]) -> int:
-        """Merge a repository's files into one, keeping the records ``keep`` accepts.
-
-        Returns how many records were dropped. The merged file is written before any file it
-        replaces is removed, and only files that were read are removed.
-        """
-        return self._rewrite(self._repo_folder(repo_id), repo_id, keep)
-
     def rewrite_all(self, keep: Callable[[Record], bool]) -> int:
-        """``rewrite`` every repository's folder (``prune``); returns the records dropped."""
-        if not self.folder.is_dir():
-            return 0
-        dropped = 0
-        for folder in sorted(p for p in self.folder.iterdir() if p.is_dir()):
-            dropped += self._rewrite(folder, None, keep)
-        return dropped
+        """Merge each repository's files into one, keeping the records ``keep`` accepts
+        (``prune``); returns how many records were dropped."""
+        return sum(_rewrite(folder, keep) for _, folder in subfolders(self.root, ("index",)))
 
     def all(self) -> Iterator[Record]:
         """Every readable record of every repository (for ``cache info``)."""
-        if not self.folder.is_dir():
-            return
-        for folder in sorted(p for p in self.folder.iterdir() if p.is_dir()):
-            for _, records in self._read(folder):
+        for _, folder in subfolders(self.root, ("index",)):
+            for _, records in _read(folder):
                 yield from records
 
-    # -- files ---------------------------------------------------------------------------
-
-    def _files(self, folder: Path) -> Iterator[Path]:
-        return json_files(folder)
-
-    def _load(self, folder: Path) -> dict[tuple[str, str], str]:
+    def _load(self, repo_id: str) -> dict[tuple[str, str], str]:
         """A repository's whole index, read again if a merge removed a file meanwhile."""
-        for _ in range(3):
-            vanished: list[Path] = []
-            known = dict(_entries([r for _, rs in self._read(folder, vanished) for r in rs]))
-            if not vanished:
-                break
+        known: dict[tuple[str, str], str] = {}
+        with walk(self.root, ("index", short(repo_id)), fixed=1, create=False) as folder:
+            for _ in range(3 if folder is not None else 0):
+                assert folder is not None
+                vanished: list[str] = []
+                known = dict(_entries([r for _, rs in _read(folder, vanished) for r in rs]))
+                if not vanished:
+                    break
         return known
 
-    def _read(
-        self, folder: Path, vanished: list[Path] | None = None
-    ) -> Iterator[tuple[Path, list[Record]]]:
-        """Each file of a folder with its valid records, oldest file first."""
-        for path in self._files(folder):
-            try:
-                data = json.loads(path.read_bytes())
-            except FileNotFoundError:
-                if vanished is not None:
-                    vanished.append(path)
-                continue
-            except (OSError, ValueError, RecursionError):
-                continue
-            yield path, _valid(data)
 
-    def _write(self, folder: Path, repo_id: str, records: Sequence[Record]) -> None:
-        doc = {"repository": repo_id, "records": list(records)}
-        name = f"{time.time_ns():016x}-{os.getpid()}-{secrets.token_hex(4)}.json"
-        atomic_write_bytes(folder / name, json.dumps(doc, separators=(",", ":")).encode())
+def _read(folder: Folder, vanished: list[str] | None = None) -> Iterator[tuple[str, list[Record]]]:
+    """Each file of a repository's folder with its valid records, oldest file first."""
+    for name in json_entries(folder):
+        data = folder.read(name, INDEX_LIMIT)
+        if data is None:
+            if vanished is not None:
+                vanished.append(name)
+            continue
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError):
+            continue
+        yield name, _valid(doc)
 
-    def _rewrite(self, folder: Path, repo_id: str | None, keep: Callable[[Record], bool]) -> int:
-        read: list[Path] = []
-        merged: dict[tuple[str, str], Record] = {}
-        dropped = 0
-        for path, records in self._read(folder):
-            read.append(path)
-            for record in records:
-                repo_id = repo_id or str(record.get("repository") or "")
-                if keep(record):
-                    merged[(str(record["key"]), str(record["etag"]))] = record
-                else:
-                    dropped += 1
-        if merged:
-            for record in merged.values():
-                record.pop("repository", None)
-            self._write(folder, repo_id or "?", list(merged.values()))
-        for path in read:
-            path.unlink(missing_ok=True)
-        return dropped
+
+def _write(folder: Folder, repo_id: str, records: Sequence[Record]) -> None:
+    doc = {"repository": repo_id, "records": list(records)}
+    name = f"{time.time_ns():016x}-{os.getpid()}-{secrets.token_hex(4)}.json"
+    folder.write(name, json.dumps(doc, separators=(",", ":")).encode())
+
+
+def _rewrite(folder: Folder, keep: Callable[[Record], bool]) -> int:
+    """Merge the folder's files into one; the merged file is written before any file it
+    replaces is removed, and only files that were read are removed. Returns the records
+    dropped."""
+    read: list[str] = []
+    merged: dict[tuple[str, str], Record] = {}
+    repo_id, dropped = "", 0
+    for name, records in _read(folder):
+        read.append(name)
+        for found in records:
+            repo_id = repo_id or str(found.get("repository") or "")
+            record = {k: v for k, v in found.items() if k != "repository"}
+            if keep(record):
+                merged[(str(record["key"]), str(record["etag"]))] = record
+            else:
+                dropped += 1
+    if merged:
+        _write(folder, repo_id or "?", list(merged.values()))
+    for name in read:
+        folder.unlink(name)
+    return dropped
 
 
 def _valid(data: object) -> list[Record]:
@@ -208,13 +202,12 @@ def _entries(records: Sequence[Record]) -> Iterator[tuple[tuple[str, str], str]]
 class Listings:
     """The remembered listings of each repository."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def _path(self, repo_id: str, name: str) -> Path:
-        return self.folder / short(repo_id) / f"{name}.json"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folder = root / "listings"
 
     def save(self, repo_id: str, name: str, objects: Sequence[ObjectInfo]) -> None:
+        """Remember a listing (best effort: a read-only cache keeps what it has)."""
         data = [
             {
                 "key": o.key,
@@ -224,19 +217,29 @@ class Listings:
             }
             for o in objects
         ]
-        path = self._path(repo_id, name)
-        atomic_write_bytes(path, json.dumps({"repository": repo_id, "objects": data}).encode())
+        doc = json.dumps({"repository": repo_id, "objects": data}).encode()
+        try:
+            with walk(self.root, ("listings", short(repo_id)), fixed=1, create=True) as folder:
+                assert folder is not None
+                folder.write(f"{name}.json", doc)
+        except OSError as exc:
+            log.debug("could not remember the listing of %s: %s", name, exc)
 
     def age(self, repo_id: str, name: str) -> float | None:
         """Seconds since the listing was remembered, or None when it never was."""
-        try:
-            return time.time() - self._path(repo_id, name).stat().st_mtime
-        except OSError:
+        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
+            st = folder.lstat(f"{name}.json") if folder is not None else None
+        if st is None or not stat.S_ISREG(st.st_mode):
             return None
+        return time.time() - st.st_mtime
 
     def load(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
+        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
+            raw = folder.read(f"{name}.json", LISTING_LIMIT) if folder is not None else None
+        if raw is None:
+            return None
         try:
-            data = json.loads(self._path(repo_id, name).read_bytes())
+            data = json.loads(raw)
             return [
                 ObjectInfo(
                     key=str(o["key"]),
@@ -248,8 +251,11 @@ class Listings:
                 )
                 for o in data["objects"]
             ]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
 
-    def files(self) -> Iterator[Path]:
-        return json_files(self.folder)
+    def walk(self) -> Iterator[tuple[Folder, str]]:
+        """Every remembered listing, with its open folder."""
+        for _, folder in subfolders(self.root, ("listings",)):
+            for name in json_entries(folder):
+                yield folder, name

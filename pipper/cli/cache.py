@@ -151,6 +151,10 @@ def _report_warm(result: RunResult, root: Path, json_output: bool) -> None:
 def cache_verify(cache_dir: CacheDirOption = None) -> None:
     """Rehash every entry; remove and report the damaged ones (exit 1 if there were any)."""
     cache = open_cache(cache_dir)
+    if not cache.root.is_dir():
+        info(f"Nothing to verify: {cache.root} does not exist")
+        return
+    cache.check_removable()  # before the lock file is made in a folder that is no cache
     hold = cache.lock.wait_hold(exclusive=False, timeout=600, on_wait=_waiting_for_prune)
     if hold is None:
         raise PipperError("the cache stayed locked by 'pipper cache prune'; nothing was verified")
@@ -205,6 +209,7 @@ def cache_prune(
     if not cache.root.is_dir():
         info(f"Nothing to prune: {cache.root} does not exist")
         return
+    cache.check_removable()
     hold = cache.lock.wait_hold(exclusive=True, timeout=wait, on_wait=_waiting_for_others)
     if hold is None:
         raise PipperError(
@@ -216,11 +221,16 @@ def cache_prune(
             older_than=older_than * DAY if older_than is not None else None,
             everything=everything,
         )
-    extras = []
-    if report.tmp_files:
-        extras.append(f"{report.tmp_files} temporary files")
-    if report.listings:
-        extras.append(f"{report.listings} listings")
+    extras = [
+        f"{count} {what}"
+        for count, what in (
+            (report.tmp_files, "temporary files"),
+            (report.listings, "listings"),
+            (report.records, "index records"),
+            (report.damaged, "damaged entries (not regular files)"),
+        )
+        if count
+    ]
     more = f", {', '.join(extras)}" if extras else ""
     info(
         f"Removed {report.entries} entries ({human_size(report.size)}){more}; "
