@@ -190,15 +190,39 @@ def read_bundle(
     *,
     expect_name: str | None = None,
     expect_version: str | None = None,
+    whole: bool = False,
 ) -> BundleMeta:
     """Validate a bundle without extracting anything and return its meta.
 
     ``expect_name``/``expect_version`` are what the bundle's key in the store promised; a
-    bundle uploaded under another package's key is refused rather than installed.
+    bundle uploaded under another package's key is refused rather than installed. ``whole``
+    also reads every entry to its end (streamed), so each entry's CRC-32 is checked: for an
+    object without ``sha256`` metadata (everything the original wrote) that is the only
+    check that a transfer damaged no byte, and it runs before a download is cached.
     """
     path = Path(path)
     with _open_zip(path) as zf:
-        return _validate(path, zf, expect_name, expect_version)
+        meta = _validate(path, zf, expect_name, expect_version)
+        if whole:
+            _check_crcs(path, zf)
+        return meta
+
+
+def is_whole(handle: IO[bytes]) -> bool:
+    """True when ``handle`` holds a zip whose every entry's bytes match their CRC-32
+    (``cache verify``: a blob that hashes to its name may still be a damaged transfer that an
+    earlier version cached)."""
+    try:
+        with zipfile.ZipFile(handle) as zf:
+            _check_crcs(Path("bundle"), zf)
+    except (BundleError, *_ZIP_ERRORS):
+        return False
+    return True
+
+
+def _check_crcs(path: Path, zf: zipfile.ZipFile) -> None:
+    for info in zf.infolist():
+        _copy_limited(path, zf, info, None, MAX_WHEEL_BYTES)
 
 
 def extract_wheel(bundle: Path, dest_dir: Path) -> Path:
@@ -298,9 +322,10 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 
 def _copy_limited(
-    bundle: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes], limit: int
+    bundle: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes] | None, limit: int
 ) -> None:
-    """Copy an entry, refusing once more than ``limit`` real bytes came out of it."""
+    """Copy an entry (to nowhere without ``out``), refusing once more than ``limit`` real bytes
+    came out of it; zipfile checks the entry's CRC-32 when its last byte is read."""
     copied = 0
     try:
         src = zf.open(info)
@@ -317,7 +342,8 @@ def _copy_limited(
             copied += len(chunk)
             if copied > limit:
                 raise BundleError(f"{bundle}: {info.filename} holds more bytes than it declares")
-            out.write(chunk)
+            if out is not None:
+                out.write(chunk)
 
 
 def _check_entry(path: Path, info: zipfile.ZipInfo) -> None:

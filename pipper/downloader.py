@@ -119,7 +119,7 @@ class Downloader:
                 )
             try:
                 meta = read_bundle(
-                    tmp, expect_name=candidate.name, expect_version=candidate.version
+                    tmp, expect_name=candidate.name, expect_version=candidate.version, whole=True
                 )
             except BundleError as exc:
                 # The reason, without the name of a temporary file that is about to vanish.

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliResult, Graph, cli, pipper, publish_graph
+from tests.s3servers import S3Server
+from tests.wheels import make_bundle
 
 GRAPH: Graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
 APP, LIB = "app-v1-0-0.pipper", "lib-v1-0-0.pipper"
@@ -395,3 +397,59 @@ def test_placing_a_file_never_places_a_link(tmp_path: Path) -> None:
     assert atomic_link_or_copy(real, out / "placed.pipper") == "link"
     assert os.path.samefile(real, out / "placed.pipper")
     assert [p.name for p in out.iterdir()] == ["placed.pipper"]
+
+
+# -- a bundle damaged in transfer is never cached -----------------------------------------------
+
+
+def _flipped(bundle: Path) -> bytes:
+    """The bundle with one byte changed inside its stored wheel: the zip still opens, its meta
+    still reads, only the wheel entry's CRC-32 tells."""
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
+def test_a_bundle_damaged_in_transfer_is_never_cached(
+    tmp_path: Path, s3_server: S3Server, bucket: str, s3_env: dict[str, str]
+) -> None:
+    """An object the original published (no ``sha256`` metadata) whose bytes were damaged."""
+    bundles = tmp_path / "bundles"
+    make_bundle(bundles, "lib", "1.0.0", payload_size=100_000)
+    s3_server.client().put_object(
+        Bucket=bucket, Key="pipper/lib/v1-0-0.pipper", Body=_flipped(bundles / LIB)
+    )
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    args = ["-b", bucket, "--cache-dir", str(cache)]
+    for _ in range(2):  # and the second run does not find it cached either
+        result = cli("download", "lib", "-d", str(out), *args)
+        assert result.exit_code == 7
+        line = one_error(result)
+        assert "pipper/lib/v1-0-0.pipper" in line and "CRC" in line, line
+        assert ".tmp-" not in line
+        assert not any(p.is_file() for p in (cache / "blobs").rglob("*"))
+        assert not (cache / "index").exists() or not any((cache / "index").rglob("*.json"))
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_cache_verify_finds_a_bundle_an_earlier_version_cached_damaged(tmp_path: Path) -> None:
+    from pipper.cache import Cache
+
+    bundles = tmp_path / "bundles"
+    make_bundle(bundles, "lib", "1.0.0", payload_size=100_000)
+    cache = Cache(tmp_path / "cache")
+    cache.prepare()
+    damaged = _flipped(bundles / LIB)
+    digest = hashlib.sha256(damaged).hexdigest()
+    with cache.pending() as part:
+        part.handle.write(damaged)  # hashes to its name: only the CRC tells
+        part.commit(digest)
+    with cache.pending() as part:
+        part.handle.write((bundles / LIB).read_bytes())
+        part.commit(sha256(bundles / LIB))
+    result = cli("cache", "verify", "--cache-dir", str(cache.root))
+    assert result.exit_code == 1
+    assert f"damaged: {digest}" in result.stderr
+    assert "1 of 2 cache entries were damaged" in result.stderr
+    assert not blob(cache.root, digest).exists()
+    assert blob(cache.root, sha256(bundles / LIB)).is_file()

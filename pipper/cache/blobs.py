@@ -17,7 +17,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -45,9 +45,12 @@ def sha256_file(path: Path) -> str:
         return sha256_of(handle)
 
 
-def rehash(folder: Folder, name: str, digest: str) -> bool | None:
-    """True when the blob ``name`` in ``folder`` hashes to ``digest``; False when it does not,
-    or is no regular file (either way it was removed); None when there is no such blob.
+def rehash(
+    folder: Folder, name: str, digest: str, *, also: Callable[[BinaryIO], bool] | None = None
+) -> bool | None:
+    """True when the blob ``name`` in ``folder`` hashes to ``digest`` (and passes ``also``, a
+    further check of the same open file); False when it does not, or is no regular file
+    (either way it was removed); None when there is no such blob.
 
     The file hashed is the one removed (same inode), so a good copy that another process
     committed while this one was hashing the damaged one is never thrown away.
@@ -60,8 +63,11 @@ def rehash(folder: Folder, name: str, digest: str) -> bool | None:
         return None if stat.S_ISREG(before.st_mode) else False
     with os.fdopen(fd, "rb") as handle:
         st = os.fstat(fd)
-        actual = sha256_of(handle)
-    if actual == digest:
+        intact = sha256_of(handle) == digest
+        if intact and also is not None:
+            handle.seek(0)
+            intact = also(handle)
+    if intact:
         return True
     folder.remove_if_same(name, st)
     return False

@@ -20,6 +20,7 @@ from os import stat_result
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipper.bundle import is_whole
 from pipper.cache import layout
 from pipper.cache.blobs import CacheEntry, rehash
 from pipper.cache.layout import Folder, UnsafeCacheError, subfolders, walk
@@ -121,8 +122,9 @@ def stats(cache: Cache) -> CacheStats:
 
 
 def verify(cache: Cache, on_entry: Callable[[CacheEntry], None] | None = None) -> VerifyReport:
-    """Rehash every blob; remove (and report) those whose bytes no longer match their name,
-    and anything that is no regular file where a blob belongs."""
+    """Rehash every blob; remove (and report) those whose bytes no longer match their name or
+    whose zip entries fail their CRC-32, and anything that is no regular file where a blob
+    belongs."""
     check_removable(cache)
     checked, size = 0, 0
     damaged: list[CacheEntry] = []
@@ -136,7 +138,7 @@ def verify(cache: Cache, on_entry: Callable[[CacheEntry], None] | None = None) -
             on_entry(entry)
         checked += 1
         size += st.st_size
-        if rehash(shard, found.name, found.name) is False:
+        if rehash(shard, found.name, found.name, also=is_whole) is False:
             damaged.append(entry)
     return VerifyReport(checked=checked, size=size, damaged=tuple(damaged))
 
