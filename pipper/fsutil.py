@@ -19,10 +19,13 @@ import errno
 import os
 import secrets
 import shutil
+import signal
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from types import FrameType
+from typing import Any, BinaryIO
 
 TMP_PREFIX = ".tmp-"
 
@@ -36,20 +39,25 @@ def temp_name(suffix: str = "") -> str:
 
 @contextlib.contextmanager
 def temp_file(
-    directory: Path, suffix: str = "", *, dir_fd: int | None = None
+    directory: Path,
+    suffix: str = "",
+    *,
+    dir_fd: int | None = None,
+    at_fault: Path | None = None,
 ) -> Iterator[tuple[Path, BinaryIO]]:
-    """A new temporary file in ``directory``; removed unless the caller moved it away.
+    """A new temporary file in ``directory``; removed unless the caller moved it away, also
+    when the process is told to stop (SIGTERM).
 
     With ``dir_fd`` (an open descriptor of ``directory``) the file is created relative to it,
     so a folder swapped for a link meanwhile cannot redirect it; ``directory`` then only names
-    the file in messages.
+    the file in messages. A file-system error while it is written names ``at_fault`` (the
+    final name, or the folder), never the temporary name that is gone by the time it is read.
     """
     while True:
         name = temp_name(suffix)
         try:
-            fd = os.open(
-                name if dir_fd is not None else directory / name, _CREATE, 0o600, dir_fd=dir_fd
-            )
+            where = name if dir_fd is not None else directory / name
+            fd = os.open(where, _CREATE, 0o600, dir_fd=dir_fd)
         except FileExistsError:
             continue
         except FileNotFoundError:
@@ -59,12 +67,56 @@ def temp_file(
             continue
         break
     path = directory / name
+    _LIVE.add(path)
+    _remove_on_sigterm()
     try:
         with os.fdopen(fd, "w+b") as handle:
             yield path, handle
+    except OSError as exc:
+        _blame(exc, path, at_fault or directory)
+        raise
     finally:
+        _LIVE.discard(path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name if dir_fd is not None else path, dir_fd=dir_fd)
+
+
+_LIVE: set[Path] = set()
+"""Temporary files of this process that are not finished yet."""
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
+
+
+def _blame(exc: OSError, tmp: Path, at_fault: Path) -> None:
+    """Make ``exc`` name ``at_fault`` when it names ``tmp`` (or no file, for a disk error)."""
+    names_tmp = str(tmp) in (exc.filename, exc.filename2)
+    if names_tmp or (exc.filename is None and exc.errno in _DISK_ERRORS):
+        exc.filename, exc.filename2 = str(at_fault), None
+
+
+def _remove_on_sigterm() -> None:
+    """Once per process (from the main thread): on SIGTERM, remove the unfinished temporary
+    files, then end as SIGTERM would have (or as the handler that was there says)."""
+    global _previous
+    if _previous is not None or threading.current_thread() is not threading.main_thread():
+        return
+    _previous = signal.getsignal(signal.SIGTERM)
+    if _previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+_previous: Callable[[int, FrameType | None], Any] | int | None = None
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    for path in list(_LIVE):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    if callable(_previous):
+        _previous(signum, frame)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def replace_into(
@@ -93,10 +145,16 @@ def replace_into(
     elif mode is not None:
         os.chmod(_name(tmp, src_dir_fd), mode, dir_fd=src_dir_fd, follow_symlinks=False)
     source, dest = _name(tmp, src_dir_fd), _name(target, dst_dir_fd)
-    if exclusive:
-        os.link(source, dest, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
-    else:
-        os.replace(source, dest, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+    try:
+        if exclusive:
+            os.link(
+                source, dest, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False
+            )
+        else:
+            os.replace(source, dest, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+    except OSError as exc:
+        _blame(exc, tmp, target)
+        raise
     if fsync:
         _fsync_folder(target.parent, dst_dir_fd)
 
@@ -114,7 +172,7 @@ def atomic_writer(
 
     ``dir_fd``: an open descriptor of ``path``'s folder, to write relative to it.
     """
-    with temp_file(path.parent, dir_fd=dir_fd) as (tmp, handle):
+    with temp_file(path.parent, dir_fd=dir_fd, at_fault=path) as (tmp, handle):
         yield handle
         replace_into(
             tmp,

@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliResult, Graph, cli, pipper, publish_graph
+from tests.conftest import MakeProxy
+from tests.helpers import REPO_ROOT, CliResult, Graph, cli, pipper, publish_graph
+from tests.proxy import Faults
 from tests.s3servers import S3Server
 from tests.wheels import make_bundle
 
@@ -453,3 +458,119 @@ def test_cache_verify_finds_a_bundle_an_earlier_version_cached_damaged(tmp_path:
     assert "1 of 2 cache entries were damaged" in result.stderr
     assert not blob(cache.root, digest).exists()
     assert blob(cache.root, sha256(bundles / LIB)).is_file()
+
+
+# -- smaller: SIGTERM, caps, the path at fault, full or read-only folders ----------------------
+
+
+def test_sigterm_mid_download_leaves_no_temporary_file(
+    tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
+) -> None:
+    publish_graph(tmp_path, ["-b", bucket], {"big": {"1.0.0": []}}, sizes={"big": 3_000_000})
+    stall = make_proxy(faults=Faults(stall_rate=1.0, stall_seconds=30, only={"get"}))
+    cache = tmp_path / "cache"
+    where = ["-b", bucket, "--endpoint-url", stall.url, "--cache-dir", str(cache)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipper", "download", "big", *where, "-d", str(tmp_path / "out")],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size for p in (cache / "tmp").glob("*.part")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the download never started writing its body"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == -signal.SIGTERM
+    assert list((cache / "tmp").iterdir()) == []
+    assert [p for p in cache.rglob(".tmp-*")] == []
+
+
+def test_records_and_listings_are_read_with_a_size_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipper.cache import Cache, records
+    from pipper.storage.base import ObjectInfo
+
+    cache = Cache(tmp_path / "cache")
+    many = [ObjectInfo(key=f"pipper/p/v{n}.pipper", size=n, etag=f'"{n}"') for n in range(50)]
+    cache.save_listing("s3://b/pipper", "p", many)
+    digest = "ab" * 32
+    cache.records.remember("s3://b/pipper", "pipper/p/v1.pipper", '"1"', digest, 1)
+    cache.records.flush()
+    assert Cache(cache.root).load_listing("s3://b/pipper", "p") == many
+    assert Cache(cache.root).records.lookup("s3://b/pipper", "pipper/p/v1.pipper", '"1"') == digest
+    monkeypatch.setattr(records, "LISTING_LIMIT", 1000, raising=False)
+    monkeypatch.setattr(records, "INDEX_LIMIT", 50, raising=False)
+    assert Cache(cache.root).load_listing("s3://b/pipper", "p") is None
+    assert Cache(cache.root).records.lookup("s3://b/pipper", "pipper/p/v1.pipper", '"1"') is None
+
+
+def test_an_error_names_the_path_at_fault_not_a_temporary_file(tmp_path: Path, warm: Warm) -> None:
+    out = tmp_path / "out"
+    (out / LIB).mkdir(parents=True)  # the output's name is taken by a folder
+    result = warm.run("download", "app", "-d", str(out))
+    assert result.exit_code != 0
+    line = one_error(result)
+    assert ".tmp-" not in line and str(out / LIB) in line, line
+
+
+def _in_own_mounts(script: str, *args: str) -> list[str]:
+    """A command run in a mount namespace of its own (``unshare``), where ``script`` (sh) sets
+    up its mounts first; the test's own view of the file system is never changed."""
+    return ["unshare", "-rm", "sh", "-c", f'{script} && exec "$@"', "sh", *args]
+
+
+def _pipper_mounted(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pipper ARGS`` as a real process, after ``script`` set up its own mounts."""
+    return subprocess.run(
+        _in_own_mounts(script, sys.executable, "-m", "pipper", *args),
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _can_mount(tmp_path: Path) -> bool:
+    probe = subprocess.run(
+        _in_own_mounts(f"mount -t tmpfs tmpfs {tmp_path}", "true"), capture_output=True
+    )
+    return shutil.which("unshare") is not None and probe.returncode == 0
+
+
+def test_a_full_output_folder_is_not_reported_as_a_full_cache(tmp_path: Path, warm: Warm) -> None:
+    if not _can_mount(tmp_path):
+        pytest.skip("this machine lets no process mount a small tmpfs (unshare -rm)")
+    out = tmp_path / "full"
+    out.mkdir()
+    mount = f"mount -t tmpfs -o size=32k tmpfs {out}"
+    args = [*warm.repo, "--cache-dir", str(warm.cache), "-d", str(out)]
+    result = _pipper_mounted(mount, "download", "app", *args)
+    assert result.returncode != 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "No space left" in line, result.stderr
+    assert str(out) in line and str(warm.cache) not in line and ".tmp-" not in line, line
+
+
+def test_a_read_only_warm_cache_serves_an_online_download(
+    tmp_path: Path, bucket: str, s3_env: dict[str, str]
+) -> None:
+    if not _can_mount(tmp_path):
+        pytest.skip("this machine lets no process mount a read-only view (unshare -rm)")
+    published = publish_graph(tmp_path, ["-b", bucket], GRAPH)
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    args = ["-b", bucket, "--cache-dir", str(cache)]
+    assert cli("cache", "warm", "app", *args).exit_code == 0
+    read_only = f"mount --bind {cache} {cache} && mount -o remount,ro,bind {cache} {cache}"
+    result = _pipper_mounted(read_only, "download", "app", "-d", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    for name in (APP, LIB):
+        assert sha256(out / name) == sha256(published / name)

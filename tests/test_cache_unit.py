@@ -21,6 +21,7 @@ from pipper.cache.layout import walk
 from pipper.cache.records import COMPACT_AT, short
 from pipper.errors import PipperError
 from pipper.storage.base import ObjectInfo
+from tests.wheels import make_bundle
 
 REPO = "s3://bucket/pipper"
 KEY = "pipper/lib/v1-0-0.pipper"
@@ -318,15 +319,16 @@ def test_stats_count_blobs_per_repository(cache: Cache) -> None:
     assert (stats.tmp_files, stats.tmp_size) == (1, 5)
 
 
-def test_verify_removes_only_the_damaged_blobs(cache: Cache) -> None:
-    good, bad = _put_blob(cache, b"good"), _put_blob(cache, b"bad")
+def test_verify_removes_only_the_damaged_blobs(cache: Cache, tmp_path: Path) -> None:
+    bundles = [make_bundle(tmp_path / "b", name, "1.0.0").read_bytes() for name in "ab"]
+    good, bad, not_a_bundle = (_put_blob(cache, data) for data in (*bundles[:2], b"no zip"))
     os.chmod(bad, 0o644)
     bad.write_bytes(b"rotten")
     seen: list[str] = []
     report = cache.verify_all(on_entry=lambda entry: seen.append(entry.digest))
-    assert report.checked == 2 and len(seen) == 2
-    assert [entry.digest for entry in report.damaged] == [_digest(b"bad")]
-    assert good.exists() and not bad.exists()
+    assert report.checked == 3 and len(seen) == 3
+    assert {entry.digest for entry in report.damaged} == {bad.name, not_a_bundle.name}
+    assert good.exists() and not bad.exists() and not not_a_bundle.exists()
     assert cache.verify_all().damaged == ()
 
 

@@ -137,9 +137,9 @@ class Folder:
         if fd is None:
             return None
         with os.fdopen(fd, "rb") as handle:
-            data = handle.read(limit + 1)
             st = os.fstat(handle.fileno())
-        if len(data) > limit:
+            data = handle.read(limit + 1) if st.st_size <= limit else b""
+        if st.st_size > limit or len(data) > limit:
             log.warning("%s is larger than the cache ever writes; ignored", self.path / name)
             if discard:
                 self.remove_if_same(name, st)

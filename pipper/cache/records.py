@@ -38,8 +38,8 @@ FLUSH_AT = 1000
 INDEX_LIMIT = 64 * 2**20
 """The largest index file read (about 250,000 records); anything larger is not ours."""
 
-LISTING_LIMIT = 256 * 2**20
-"""The largest listing read (about a million keys)."""
+LISTING_LIMIT = 128 * 2**20
+"""The largest listing read (about 800,000 keys)."""
 
 
 def short(text: str) -> str:
