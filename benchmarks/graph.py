@@ -27,7 +27,7 @@ from typing import Any
 
 from pipper.bundle import read_bundle, s3_metadata
 from pipper.cache import sha256_file
-from pipper.versions import bundle_filename, bundle_key
+from pipper.keys import bundle_filename, bundle_key
 from tests.wheels import make_bundle
 
 KB = 1000

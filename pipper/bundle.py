@@ -31,7 +31,8 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.errors import BundleError, NotFoundError, UsageError
 from pipper.fsutil import temp_file
-from pipper.versions import NAME_PATTERN, bundle_filename, normalize_name, safe_version
+from pipper.keys import bundle_filename, safe_version
+from pipper.versions import NAME_PATTERN, normalize_name
 
 log = logging.getLogger(__name__)
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pipper.errors import PipperError
 from pipper.fsutil import TMP_PREFIX, atomic_write_bytes
 from pipper.storage.base import CHUNK_SIZE, ObjectInfo
 
@@ -265,6 +266,25 @@ class Cache:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(poll)
+
+    async def hold(self, *, timeout: float = 600.0) -> CacheHold:
+        """The shared hold for a run, waiting (without blocking the event loop) while a
+        ``cache prune`` holds the cache exclusively."""
+        import anyio
+
+        deadline = anyio.current_time() + timeout
+        told = False
+        while (hold := self.try_hold()) is None:
+            if not told:
+                log.warning("waiting for 'pipper cache prune' to finish with %s", self.root)
+                told = True
+            if anyio.current_time() >= deadline:
+                raise PipperError(
+                    f"the cache {self.root} stayed locked by 'pipper cache prune' "
+                    f"for {timeout:.0f} s"
+                )
+            await anyio.sleep(0.1)
+        return hold
 
     def holders(self) -> int | None:
         """Other processes holding the cache lock, from Linux's ``/proc/locks``; None if unknown."""

@@ -13,7 +13,8 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError
-from pipper.index import Candidate, PackageIndex
+from pipper.index import PackageIndex
+from pipper.models import Candidate
 
 
 @dataclass(frozen=True)

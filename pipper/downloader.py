@@ -16,31 +16,18 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Literal
+from dataclasses import replace
 
 import anyio
 
-from pipper.bundle import BundleMeta, read_bundle
+from pipper.bundle import read_bundle
 from pipper.cache import Cache
 from pipper.errors import BundleError, IntegrityError, NetworkError
 from pipper.fsutil import temp_file
-from pipper.index import Candidate
+from pipper.models import Candidate, Fetched
 from pipper.storage.base import ObjectChanged, Storage, StreamInterrupted
 
 log = logging.getLogger(__name__)
-
-Source = Literal["cache", "network", "local"]
-
-
-@dataclass(frozen=True)
-class Fetched:
-    candidate: Candidate
-    digest: str
-    path: Path
-    source: Source
-    meta: BundleMeta
 
 
 class Downloader:

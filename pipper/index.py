@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import anyio
 from packaging.version import Version
 
 from pipper.cache import Cache
-from pipper.config import Repository
 from pipper.errors import OfflineError
+from pipper.keys import parse_bundle_key
+from pipper.models import Candidate
+from pipper.repositories import Repository
 from pipper.storage.base import ObjectInfo, Storage
-from pipper.versions import normalize_name, parse_bundle_key
+from pipper.versions import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +34,6 @@ CATALOG_KEYS = 1000
 _CATALOG = "@catalog"  # cache names that no PEP 503 name can take
 _TOO_BIG = "@too-big"
 _TOO_BIG_FOR = 86400.0
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One published version of one package: what the resolver chooses between."""
-
-    name: str
-    version: str
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime | None = None
-    parsed: Version = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "parsed", Version(self.version))
-
-    @property
-    def project(self) -> str:
-        """The PEP 503 name, which identifies the package across spellings."""
-        return normalize_name(self.name)
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.version}"
 
 
 class PackageIndex:

@@ -42,16 +42,10 @@ from pipper.errors import (
     InstallError,
     UsageError,
 )
-from pipper.index import Candidate
-from pipper.session import Package
+from pipper.keys import BUNDLE_SUFFIX, parse_safe_version, safe_version
+from pipper.models import Candidate, Package
 from pipper.specs import PackageId
-from pipper.versions import (
-    BUNDLE_SUFFIX,
-    NAME_PATTERN,
-    normalize_name,
-    parse_safe_version,
-    safe_version,
-)
+from pipper.versions import NAME_PATTERN, normalize_name
 
 __all__ = [
     "Action",
@@ -163,8 +157,7 @@ def inspect_environment(python: Path | None, target: Path | None) -> dict[str, s
     if python is None:
         paths = [p for p in sys.path if p not in ("", ".", os.getcwd())]
         return _versions(
-            (d.metadata["Name"], d.version)
-            for d in importlib.metadata.distributions(path=paths)
+            (d.metadata["Name"], d.version) for d in importlib.metadata.distributions(path=paths)
         )
     return _versions(_probe(python)[0].items())
 

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
-from pipper.config import Repository
 from pipper.errors import UsageError
 from pipper.fsutil import atomic_write_bytes, read_small_file
+from pipper.keys import parse_bundle_path
+from pipper.repositories import Repository
 from pipper.specs import PackageId, validate_name
-from pipper.versions import BUNDLE_SUFFIX, normalize_name, parse_safe_version
+from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
-    from pipper.session import Package
+    from pipper.models import Package
 
 __all__ = [
     "DEFAULT_LOCK_FILE",
@@ -303,18 +304,13 @@ def _package(path: Path, index: int, data: object) -> LockedPackage:
 def _check_key(path: Path, where: str, key: str, name: str, version: str) -> None:
     """The key must be a bundle key of that package and version: it names the object and the
     output file."""
-    folder, _, filename = key.rpartition("/")
-    parsed = (
-        parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-        if filename.endswith(BUNDLE_SUFFIX)
-        else None
-    )
-    if not folder or not key.isprintable() or "\\" in key or parsed is None:
+    parsed = parse_bundle_path(key)
+    if parsed is None or not key.isprintable() or "\\" in key:
         raise UsageError(f"{path}: {where}: {key!r} is not a bundle key (.../NAME/vX-Y-Z.pipper)")
-    if normalize_name(folder.rpartition("/")[2]) != normalize_name(name):
+    if normalize_name(parsed[0]) != normalize_name(name):
         raise UsageError(f"{path}: {where}: key {key} is not under the folder of {name}")
     try:
-        same = Version(parsed) == Version(version)
+        same = Version(parsed[1]) == Version(version)
     except InvalidVersion:
         same = False
     if not same:

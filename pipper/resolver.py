@@ -23,7 +23,7 @@ from packaging.version import Version
 
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, ResolutionError
-from pipper.index import Candidate
+from pipper.models import Candidate
 from pipper.specs import PackageId
 
 ListVersions = Callable[[str], Awaitable[list[Candidate]]]
@@ -31,6 +31,7 @@ ListVersions = Callable[[str], Awaitable[list[Candidate]]]
 
 class _Restart(Exception):
     """A choice changed in a way that needs a fresh walk."""
+
 
 GetDependencies = Callable[[Candidate], Awaitable[list[PackageId]]]
 

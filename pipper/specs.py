@@ -22,14 +22,8 @@ from packaging.version import Version
 
 from pipper.errors import UsageError
 from pipper.fsutil import read_small_file
-from pipper.versions import (
-    BUNDLE_SUFFIX,
-    NAME_PATTERN,
-    mentions_prerelease,
-    normalize_name,
-    parse_safe_version,
-    to_specifier,
-)
+from pipper.keys import BUNDLE_SUFFIX, parse_bundle_path, redact_url
+from pipper.versions import NAME_PATTERN, mentions_prerelease, normalize_name, to_specifier
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -40,7 +34,6 @@ __all__ = [
     "merge_ids",
     "parse_package_id",
     "parse_package_ids",
-    "redact_url",
     "validate_name",
 ]
 
@@ -56,16 +49,6 @@ _URL_SCHEME = re.compile(r"https?://", re.IGNORECASE | re.ASCII)
 _DRIVE = re.compile(r"[A-Za-z]:", re.ASCII)
 _SEPARATORS = re.compile(r"[/\\]")
 _NAME_END = re.compile(r"[^<>=!~(]*")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its query string, fragment or user info: what may appear in a message."""
-    base = re.split(r"[?#]", url, maxsplit=1)[0]
-    scheme, sep, rest = base.partition("://")
-    if not sep:
-        return base
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def _printable(text: str) -> str:
@@ -129,20 +112,21 @@ def _parse_url_id(url: str) -> PackageId:
         raise UsageError(f"package URL {shown!r} contains whitespace or control characters")
     host, _, path = url.split("://", 1)[1].partition("/")
     path = re.split(r"[?#]", path, maxsplit=1)[0]
-    segments = path.split("/")
+    segments = [unquote(part) for part in path.split("/")]
     expected = f"package URL {shown} does not end in <name>/<safe_version>{BUNDLE_SUFFIX}"
     if not host.rpartition("@")[2] or len(segments) < 2:
         raise UsageError(expected)
-    name, filename = unquote(segments[-2]), unquote(segments[-1])
+    name, filename = segments[-2], segments[-1]
     if not filename.endswith(BUNDLE_SUFFIX):
         raise UsageError(expected)
-    version = parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-    if version is None:
-        raise UsageError(f"{expected} (no version can be read from {filename!r})")
     try:
         validate_name(name)
     except UsageError as error:
         raise UsageError(f"package URL {shown}: {error.message}") from None
+    parsed = parse_bundle_path(f"{name}/{filename}")
+    if parsed is None:
+        raise UsageError(f"{expected} (no version can be read from {filename!r})")
+    version = parsed[1]
     return PackageId(name, SpecifierSet(f"=={Version(version)}"), raw=url, url=url)
 
 
@@ -320,3 +304,45 @@ def load_input(path: Path) -> InputFile:
         dev_dependencies=_ids(path, document, "dev_dependencies"),
         pypi=pypi,
     )
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a command was asked for: private package ids and ``pypi`` requirements."""
+
+    ids: list[PackageId]
+    pypi: tuple[str, ...] = ()
+
+
+def gather_requested(
+    ids: Iterable[str],
+    input_file: Path | None,
+    *,
+    dev: bool,
+    goal: str = "do",
+    bundles: bool = False,
+) -> Requested:
+    """Ids from the command line and/or ``-i``; ``./pipper.json`` when neither is given.
+
+    ``goal`` names what the command does in the "nothing to ..." message; ``bundles`` says
+    ``.pipper`` files were given too (``install``), so an empty id list is fine.
+    """
+    found = parse_package_ids(ids)
+    path = input_file
+    if path is None and not found and not bundles:
+        default = Path("pipper.json")
+        if not default.is_file():
+            files = ", .pipper files" if goal == "install" else ""
+            raise UsageError(
+                f"nothing to {goal}: give package ids{files} or -i FILE (no ./pipper.json here)"
+            )
+        path = default
+    pypi: tuple[str, ...] = ()
+    if path is not None:
+        loaded = load_input(path)
+        found.extend(loaded.ids(dev))
+        pypi = loaded.pypi
+    if not found and not bundles and not (pypi and goal == "install"):
+        what = "nothing to install" if goal == "install" else "no dependencies"
+        raise UsageError(f"{path} lists {what}")
+    return Requested(merge_ids(found), pypi)

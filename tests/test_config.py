@@ -12,21 +12,12 @@ from typing import Any
 import platformdirs
 import pytest
 
-from pipper.config import (
-    DEFAULT_PREFIX,
-    Credentials,
-    Repository,
-    RepositoryStore,
-    SavedRepository,
-    cache_dir,
-    data_dir,
-    normalize_root_prefix,
-    parse_location,
-    pipper_home,
-    resolve_credentials,
-    resolve_repository,
-)
+from pipper.credentials import Credentials, resolve_credentials
 from pipper.errors import ConfigError, NotFoundError
+from pipper.locations import DEFAULT_PREFIX, normalize_root_prefix, parse_location
+from pipper.repositories import Repository, resolve_repository
+from pipper.saved import RepositoryStore, SavedRepository
+from pipper.settings import Settings
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLETOKENxyz"
@@ -80,16 +71,16 @@ S3_REPO = Repository(bucket="plain-bucket")
 
 
 def test_pipper_home_from_env_and_default(tmp_path: Path) -> None:
-    assert pipper_home({"PIPPER_HOME": str(tmp_path / "h")}) == tmp_path / "h"
-    assert pipper_home({}) == Path.home() / ".pipper"
-    assert pipper_home({"PIPPER_HOME": ""}) == Path.home() / ".pipper"
+    assert Settings({"PIPPER_HOME": str(tmp_path / "h")}).home == tmp_path / "h"
+    assert Settings({}).home == Path.home() / ".pipper"
+    assert Settings({"PIPPER_HOME": ""}).home == Path.home() / ".pipper"
 
 
 def test_cache_and_data_dirs(tmp_path: Path) -> None:
-    assert cache_dir({"PIPPER_CACHE_DIR": str(tmp_path / "c")}) == tmp_path / "c"
-    assert data_dir({"PIPPER_DATA_DIR": str(tmp_path / "d")}) == tmp_path / "d"
-    assert cache_dir({}) == Path(platformdirs.user_cache_dir("pipper", appauthor=False))
-    assert data_dir({}) == Path(platformdirs.user_data_dir("pipper", appauthor=False))
+    assert Settings({"PIPPER_CACHE_DIR": str(tmp_path / "c")}).cache_dir == tmp_path / "c"
+    assert Settings({"PIPPER_DATA_DIR": str(tmp_path / "d")}).data_dir == tmp_path / "d"
+    assert Settings({}).cache_dir == Path(platformdirs.user_cache_dir("pipper", appauthor=False))
+    assert Settings({}).data_dir == Path(platformdirs.user_data_dir("pipper", appauthor=False))
 
 
 # --- -b spellings ---------------------------------------------------------------------------------

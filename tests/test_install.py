@@ -17,7 +17,7 @@ from pipper.installer import (
     inspect_environment,
     plan,
 )
-from pipper.session import Package
+from pipper.models import Package
 from tests.conftest import MakeProxy
 from tests.helpers import cli, pipper, publish_graph
 from tests.wheels import make_bundle, make_wheel
@@ -118,7 +118,7 @@ def local_repo(tmp_path: Path) -> list[str]:
 
 
 def _package(name: str, version: str) -> Package:
-    from pipper.index import Candidate
+    from pipper.models import Candidate
 
     candidate = Candidate(name=name, version=version, key=f"p/{name}/x.pipper", size=1, etag="e")
     return Package(candidate, "", None, "installed", None, (), (None,))

@@ -9,16 +9,14 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from pipper.errors import UsageError
-from pipper.versions import (
+from pipper.keys import (
     bundle_filename,
     bundle_key,
-    mentions_prerelease,
-    normalize_name,
     parse_bundle_key,
     parse_safe_version,
     safe_version,
-    to_specifier,
 )
+from pipper.versions import mentions_prerelease, normalize_name, to_specifier
 
 REQUIRED_EXAMPLES = [
     "1.0",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import JsonOption, RepoOptions, human_size, print_json, run, with_repository
-from pipper.cli.app import app
+from pipper.cli.app import app, run
+from pipper.cli.options import JsonOption, context, with_repository
+from pipper.cli.output import human_size, print_json
+
+if TYPE_CHECKING:
+    from pipper.context import RepositoryOptions
 
 
 @app.command()
@@ -18,7 +22,7 @@ def info(
     ],
     json_output: JsonOption = False,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Every published version of a package, newest first, and how the installed one compares.
 
@@ -27,15 +31,13 @@ def info(
     from pipper.catalog import PackageInfo, package_info
     from pipper.index import PackageIndex
     from pipper.specs import validate_name
-    from pipper.storage import open_storage
 
     validate_name(name)
-    repository = repo.resolve()
-    credentials = None if repository.is_local else repo.credentials_for(repository)
+    ctx = context(repo)
 
     async def go() -> PackageInfo:
-        async with open_storage(repository, credentials) as storage:
-            return await package_info(PackageIndex(repository, storage, None), name)
+        async with ctx.open_storage() as storage:
+            return await package_info(PackageIndex(ctx.repository, storage, None), name)
 
     result = run(go)
     latest = result.latest.version if result.latest else None
@@ -69,21 +71,20 @@ def info(
 
 @app.command("list")
 @with_repository
-def list_command(json_output: JsonOption = False, *, repo: RepoOptions) -> None:
+def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) -> None:
     """The packages in the repository with their latest versions.
 
     Example: pipper list -b my-bucket
     """
     from pipper.catalog import list_packages
-    from pipper.index import Candidate, PackageIndex
-    from pipper.storage import open_storage
+    from pipper.index import PackageIndex
+    from pipper.models import Candidate
 
-    repository = repo.resolve()
-    credentials = None if repository.is_local else repo.credentials_for(repository)
+    ctx = context(repo)
 
     async def go() -> list[tuple[str, Candidate | None, int]]:
-        async with open_storage(repository, credentials) as storage:
-            return await list_packages(PackageIndex(repository, storage, None))
+        async with ctx.open_storage() as storage:
+            return await list_packages(PackageIndex(ctx.repository, storage, None))
 
     rows = run(go)
     if json_output:
@@ -95,6 +96,6 @@ def list_command(json_output: JsonOption = False, *, repo: RepoOptions) -> None:
         )
         return
     if not rows:
-        typer.echo(f"no packages in {repository.describe()}", err=True)
+        typer.echo(f"no packages in {ctx.repository.describe()}", err=True)
     for n, c, count in rows:
         typer.echo(f"{n:<32} {c.version if c else '-':<16} ({count} versions)")

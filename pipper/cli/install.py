@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
@@ -13,32 +12,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pipper.cli._common import (
+from pipper.cli.app import app
+from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
+    DevOption,
+    InputOption,
     JsonOption,
-    RepoOptions,
-    concurrency_from,
-    info,
-    open_cache,
-    print_json,
-    run,
+    OfflineOption,
+    PreOption,
+    context,
     with_repository,
 )
-from pipper.cli.app import app
-from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption, result_json
+from pipper.cli.output import info, print_json, result_json
 from pipper.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from pipper.cache import Cache
-    from pipper.config import Credentials, Repository
+    from pipper.context import RepositoryOptions
     from pipper.installer import Installer, Outcome, Step
-    from pipper.session import LocalSource, RunResult, Session
+    from pipper.models import RunResult
+    from pipper.run import Run
     from pipper.specs import PackageId
-
-    Connect = Callable[[], tuple[Repository, Credentials | None]]
 
 _BUNDLE_SUFFIX = ".pipper"
 _PANEL = "Where to install"
@@ -134,7 +128,7 @@ def install(
     cache_dir: CacheDirOption = None,
     json_output: JsonOption = False,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and install it all with one pip (or uv) call.
 
@@ -145,7 +139,8 @@ def install(
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
     """
     from pipper import installer as core
-    from pipper.cli._progress import progress_for
+    from pipper.cli.progress import progress_for
+    from pipper.cli.runs import with_run
 
     started = time.perf_counter()
     which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
@@ -162,105 +157,67 @@ def install(
     target_dir = target.expanduser().absolute() if target is not None else None
     installed = core.inspect_environment(python_path, target_dir)
     prefer = None if upgrade else installed
-    cache = open_cache(cache_dir)
-    workers = concurrency_from(concurrency)
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
+    bundles: core.LocalBundles | None = None
+    if files or folders:
+        if any(i.url is not None for i in package_ids):
+            raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
+        bundles = core.LocalBundles()
+        package_ids = _merge([bundles.add_file(f) for f in files] + package_ids)
+        for folder in [*folders, *(f.parent for f in files)]:
+            bundles.add_folder(folder)
+    where = _where(python_path, target_dir, user)
 
-    def connect() -> tuple[Repository, Credentials | None]:
-        repository = repo.resolve()
-        credentials = None if offline or repository.is_local else repo.credentials_for(repository)
-        return repository, credentials
-
-    with contextlib.ExitStack() as cleanup:
+    async def work(opened: Run) -> tuple[RunResult, list[Step], Outcome | None]:
+        """Resolve, plan and install inside the run: its files are in use until pip is done."""
         with progress_for("Resolving", enabled=not json_output) as progress:
-            bundles: core.LocalBundles | None = None
-            if files or folders:
-                if any(i.url is not None for i in package_ids):
-                    raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
-                bundles = core.LocalBundles()
-                package_ids = _merge([bundles.add_file(f) for f in files] + package_ids)
-                for folder in [*folders, *(f.parent for f in files)]:
-                    bundles.add_folder(folder)
-            if package_ids:
-                session = _session(
-                    connect,
-                    cache,
-                    installed,
-                    pre,
-                    offline,
-                    workers,
-                    cleanup,
-                    local=bundles,
-                    remote=not folders,
-                )
-                session.progress = progress
-                result = run(lambda: session.resolve(package_ids, prefer=prefer))
-            else:
-                result = _empty()
+            opened.progress = progress
+            result = await opened.resolve(package_ids, prefer=prefer) if package_ids else _empty()
         steps = core.plan(result.packages, installed)
         if not dry_run and core.needs_kept_wheels(steps, target_dir, which):
             # pip cannot see a --target folder's packages, so the kept ones go in again as files.
-            again = _session(connect, cache, {}, pre, offline, workers, cleanup)
-            full = run(lambda: again.resolve(_pins(steps)))
+            async with ctx.run(offline=offline, pre=pre) as again:
+                full = await again.resolve(_pins(steps))
             steps = [replace(s, package=full.packages[s.project]) for s in steps]
-
-        where = _where(python_path, target_dir, user)
         if dry_run:
-            if json_output:
-                print_json(_json(result, steps, pypi, where, which, dry_run=True))
-            else:
-                _print_plan(steps, pypi, where)
-            return
-        outcome = core.apply(
+            return result, steps, None
+        return (
+            result,
             steps,
-            pypi,
-            python=python_path,
-            target=target_dir,
-            user=user,
-            installer=which,
-            upgrade=upgrade,
-            index_url=index_url,
-            find_links=find_links or [],
-            stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
+            core.apply(
+                steps,
+                pypi,
+                python=python_path,
+                target=target_dir,
+                user=user,
+                installer=which,
+                upgrade=upgrade,
+                index_url=index_url,
+                find_links=find_links or [],
+                stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
+            ),
         )
+
+    result, steps, outcome = with_run(
+        ctx,
+        None,
+        work,
+        offline=offline,
+        pre=pre,
+        installed=installed,
+        local=bundles,
+        remote=not folders,
+    )
+    if outcome is None:
+        if json_output:
+            print_json(_json(result, steps, pypi, where, which, dry_run=True))
+        else:
+            _print_plan(steps, pypi, where)
+        return
     if json_output:
         print_json(_json(result, steps, pypi, where, which, dry_run=False, outcome=outcome))
     else:
         info(_summary(outcome, time.perf_counter() - started, where))
-
-
-def _session(
-    connect: Connect,
-    cache: Cache,
-    installed: dict[str, str],
-    pre: bool,
-    offline: bool,
-    concurrency: int,
-    cleanup: contextlib.ExitStack,
-    *,
-    local: LocalSource | None = None,
-    remote: bool = True,
-) -> Session:
-    """A session whose cache hold lasts until the wheels are installed (``cleanup`` closes it)."""
-    from pipper.config import Repository
-    from pipper.session import Session
-
-    # Without a remote the repository is never read; the first local folder stands in for it.
-    repository, credentials = (
-        connect() if remote or local is None else (Repository(None, local_path=local.root), None)
-    )
-    session = Session(
-        repository,
-        cache,
-        credentials=credentials,
-        concurrency=concurrency,
-        offline=offline,
-        pre=pre,
-        installed=installed,
-        local=local,
-        remote=remote,
-    )
-    cleanup.callback(session.close)
-    return session
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
@@ -313,7 +270,7 @@ def _merge(ids: list[PackageId]) -> list[PackageId]:
 
 
 def _empty() -> RunResult:
-    from pipper.session import RunResult
+    from pipper.models import RunResult
 
     return RunResult(packages={}, rounds=0, depth=0, timings={"resolve": 0.0, "total": 0.0})
 

@@ -6,8 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from pipper.cli._common import JsonOption, PipperGroup, info, print_json
-from pipper.cli.app import app
+from pipper.cli.app import PipperGroup, app
+from pipper.cli.options import (
+    BucketOption,
+    EndpointOption,
+    JsonOption,
+    PrefixOption,
+    ProfileOption,
+    RegionOption,
+)
+from pipper.cli.output import info, print_json
 
 repository_app = typer.Typer(
     cls=PipperGroup,
@@ -17,15 +25,7 @@ repository_app = typer.Typer(
 app.add_typer(repository_app, name="repository")
 
 NameArgument = Annotated[str, typer.Argument(help="The repository's name.")]
-BucketOption = Annotated[
-    str | None,
-    typer.Option("-b", "--bucket", help="S3 bucket, or a local directory path / file:// URL."),
-]
-PrefixOption = Annotated[
-    str | None, typer.Option("--root-prefix", "--prefix", help="Key prefix. (default: pipper)")
-]
-ProfileOption = Annotated[str | None, typer.Option("-p", "--profile", help="AWS profile.")]
-CredentialsOption = Annotated[
+SavedKeysOption = Annotated[
     tuple[str, str, str] | None,
     typer.Option(
         "-c",
@@ -35,8 +35,6 @@ CredentialsOption = Annotated[
         show_default=False,
     ),
 ]
-EndpointOption = Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint URL.")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region.")]
 DefaultOption = Annotated[
     bool, typer.Option("--default", help="Use this repository when none is named.")
 ]
@@ -59,14 +57,15 @@ def add(
     bucket: BucketOption = None,
     root_prefix: PrefixOption = None,
     profile: ProfileOption = None,
-    credentials: CredentialsOption = None,
+    credentials: SavedKeysOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Save a repository. Example: pipper repository add team -b team-bucket --default"""
-    from pipper.config import DEFAULT_PREFIX, RepositoryStore, SavedRepository
     from pipper.errors import UsageError
+    from pipper.locations import DEFAULT_PREFIX
+    from pipper.saved import RepositoryStore, SavedRepository
 
     if not bucket:
         raise UsageError("a repository needs -b/--bucket (a bucket name or a local directory)")
@@ -90,13 +89,13 @@ def modify(
     bucket: BucketOption = None,
     root_prefix: PrefixOption = None,
     profile: ProfileOption = None,
-    credentials: CredentialsOption = None,
+    credentials: SavedKeysOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Change the given fields of a saved repository."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     changes = {
@@ -119,7 +118,7 @@ def modify(
 @repository_app.command("remove")
 def remove(name: NameArgument) -> None:
     """Remove a saved repository (and its saved keys)."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     store.remove(name)
@@ -130,7 +129,7 @@ def remove(name: NameArgument) -> None:
 @repository_app.command("list")
 def list_repositories(json_output: JsonOption = False) -> None:
     """The saved repositories; the default is marked with '*'. Secrets are never shown."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     rows = []
@@ -163,7 +162,7 @@ def list_repositories(json_output: JsonOption = False) -> None:
 @repository_app.command("exists")
 def exists(name: NameArgument) -> None:
     """Exit 0 when NAME is saved, 1 when it is not (for scripts)."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     found = RepositoryStore().exists(name)
     typer.echo("yes" if found else "no")

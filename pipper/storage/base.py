@@ -64,7 +64,17 @@ class Listing:
 
 
 class Storage(Protocol):
-    """What pipper needs from a store; every method may raise a ``PipperError``."""
+    """What pipper needs from a store; every method may raise a ``PipperError``.
+
+    ``requests`` counts the requests made and ``retries`` the attempts beyond the first of each,
+    for the figures a run reports (``--json``); a store without a network counts zero retries.
+    """
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def retries(self) -> int: ...
 
     async def list(
         self, prefix: str, *, delimiter: str | None = None, limit: int | None = None

@@ -29,6 +29,8 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.requests = 0
+        self.retries = 0
 
     def _path(self, key: str) -> Path:
         parts = [p for p in key.split("/") if p]

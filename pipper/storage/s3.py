@@ -17,31 +17,29 @@ server error (it stored nothing then): after a broken connection the first attem
 landed, and repeating a conditional PUT would report the version as already published.
 ``retries`` counts every HTTP attempt beyond the first of each request.
 
-``PIPPER_READ_TIMEOUT`` (seconds, default 60) bounds how long one read from a socket may wait: a
-response that stalls longer is abandoned and retried (before its body by botocore, during its
-body by a ranged resume), so a stalled connection costs that long rather than hanging the run.
+The read timeout (``PIPPER_READ_TIMEOUT``, seconds, default 60) bounds how long one read from a
+socket may wait: a response that stalls longer is abandoned and retried (before its body by
+botocore, during its body by a ranged resume), so a stalled connection costs that long rather
+than hanging the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from pipper.config import Credentials, Repository
 from pipper.errors import (
     AccessDeniedError,
     NetworkError,
     NotFoundError,
     PipperError,
-    UsageError,
     VersionExistsError,
 )
 from pipper.storage.base import (
@@ -52,6 +50,9 @@ from pipper.storage.base import (
     ObjectStream,
     StreamInterrupted,
 )
+
+if TYPE_CHECKING:
+    from pipper.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -91,44 +92,36 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def read_timeout_from_env(default: float = DEFAULT_READ_TIMEOUT) -> float:
-    """``PIPPER_READ_TIMEOUT`` in seconds, else ``default``; a bad value is a usage error."""
-    text = os.environ.get("PIPPER_READ_TIMEOUT", "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise UsageError(f"PIPPER_READ_TIMEOUT must be a number of seconds, not {text!r}") from None
-    if not 0 < seconds <= MAX_READ_TIMEOUT:
-        raise UsageError(
-            f"PIPPER_READ_TIMEOUT must be more than 0 and at most {MAX_READ_TIMEOUT:.0f}"
-        )
-    return seconds
-
-
 class S3Storage:
     """A ``Storage`` over one bucket; enter it once per run with ``async with``."""
 
     def __init__(
         self,
-        repository: Repository,
-        credentials: Credentials,
         *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        where: str | None = None,
+        credentials: Credentials | None = None,
         concurrency: int = 32,
         max_attempts: int = ATTEMPTS_PER_ROUND,
         rounds: int = ROUNDS,
-        read_timeout: float | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = 10.0,
+        retry_backoff: float = 0.25,
     ) -> None:
-        assert repository.bucket is not None
-        self.repository = repository
-        self.bucket = repository.bucket
+        """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
+        ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``)."""
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.where = where or f"s3://{bucket}"
         self._credentials = credentials
         self._concurrency = concurrency
         self._max_attempts = max_attempts
         self._rounds = rounds
-        self._read_timeout = read_timeout if read_timeout is not None else read_timeout_from_env()
+        self._read_timeout = read_timeout
+        self._backoff = retry_backoff
         self._connect_timeout = connect_timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
@@ -142,10 +135,10 @@ class S3Storage:
 
         creds = self._credentials
         session = aioboto3.Session(
-            aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key,
-            aws_session_token=creds.session_token,
-            profile_name=creds.profile,
+            aws_access_key_id=creds.access_key_id if creds else None,
+            aws_secret_access_key=creds.secret_access_key if creds else None,
+            aws_session_token=creds.session_token if creds else None,
+            profile_name=creds.profile if creds else None,
         )
         config = AioConfig(
             max_pool_connections=max(self._concurrency + 4, 10),
@@ -163,8 +156,8 @@ class S3Storage:
             self._client = await self._stack.enter_async_context(
                 session.client(
                     "s3",
-                    endpoint_url=self.repository.endpoint_url,
-                    region_name=self.repository.region,
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
                     config=config,
                 )
             )
@@ -198,7 +191,7 @@ class S3Storage:
         )
 
         log.debug("%s failed: %s: %s", what, type(exc).__name__, " ".join(str(exc).split()))
-        where = self.repository.describe()
+        where = self.where
         if isinstance(exc, PipperError):
             return exc
         if isinstance(exc, NoCredentialsError | PartialCredentialsError):
@@ -252,7 +245,7 @@ class S3Storage:
             if round_ == self._rounds or not again:
                 raise error
             log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
-            await _pause(round_)
+            await _pause(round_, self._backoff)
         raise AssertionError("unreachable")
 
     async def list(
@@ -388,6 +381,6 @@ def _server_answered(exc: BaseException) -> bool:
     return status is not None and int(status) >= 500
 
 
-async def _pause(round_: int) -> None:
+async def _pause(round_: int, base: float) -> None:
     """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
-    await anyio.sleep(min(2.0, 0.25 * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
+    await anyio.sleep(min(8 * base, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))

@@ -9,7 +9,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from pipper.session import Progress
+from pipper.models import Progress
 
 
 class TerminalProgress(Progress):
