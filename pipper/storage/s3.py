@@ -52,6 +52,8 @@ from pipper.storage.base import (
 )
 
 if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
     from pipper.credentials import Credentials
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,7 @@ class S3Storage:
         self._connect_timeout = connect_timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
-        self._client: Any = None
+        self._client: S3Client | None = None
         self.requests = 0
         self.attempts = 0
 
@@ -153,7 +155,7 @@ class S3Storage:
             parameter_validation=False,
         )
         try:
-            self._client = await self._stack.enter_async_context(
+            client: S3Client = await self._stack.enter_async_context(
                 session.client(
                     "s3",
                     endpoint_url=self.endpoint_url,
@@ -163,8 +165,15 @@ class S3Storage:
             )
         except Exception as exc:
             raise self._translate(exc, "connect") from None
-        self._client.meta.events.register("before-send.s3", self._count_attempt)
+        client.meta.events.register("before-send.s3", self._count_attempt)
+        self._client = client
         return self
+
+    @property
+    def client(self) -> S3Client:
+        """The open client; using the store before ``async with`` is a programming error."""
+        assert self._client is not None, "enter the S3Storage first"
+        return self._client
 
     def _count_attempt(self, **_: Any) -> None:
         self.attempts += 1
@@ -228,7 +237,7 @@ class S3Storage:
         """A read (listing, HEAD) with every round it may need."""
         async with self._limiter:
             return await self._rounds_of(
-                what, lambda: getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+                what, lambda: getattr(self.client, method)(Bucket=self.bucket, **kwargs)
             )
 
     async def _rounds_of(
@@ -291,7 +300,7 @@ class S3Storage:
             kwargs["IfMatch"] = if_match
         async with self._limiter:
             try:
-                response = await self._rounds_of(key, lambda: self._client.get_object(**kwargs))
+                response = await self._rounds_of(key, lambda: self.client.get_object(**kwargs))
             except VersionExistsError:
                 if if_match:
                     raise ObjectChanged(f"{key} changed while it was being downloaded") from None
@@ -354,14 +363,14 @@ class S3Storage:
 
         async def attempt() -> None:
             with path.open("rb") as body:  # per round: never where the last round left it
-                await self._client.put_object(Bucket=self.bucket, Body=body, **kwargs)
+                await self.client.put_object(Bucket=self.bucket, Body=body, **kwargs)
 
         async with self._limiter:
             await self._rounds_of(key, attempt, write=True)
 
     async def presign(self, key: str, expires_in: int) -> str:
         try:
-            url: str = await self._client.generate_presigned_url(
+            url: str = await self.client.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=expires_in,
