@@ -94,7 +94,7 @@ class _Cut:
     after: int
     remaining: int
     match: str | None
-    then: Callable[[], None] | None
+    then: Callable[[], object] | None
 
 
 class MemoryStorage:
@@ -156,7 +156,7 @@ class MemoryStorage:
         *,
         times: int = 1,
         key: str | None = None,
-        then: Callable[[], None] | None = None,
+        then: Callable[[], object] | None = None,
     ) -> None:
         """The next ``times`` bodies (of ``key``, or of any object) break off after ``after``
         bytes with ``StreamInterrupted``; ``then`` runs at that moment (to replace the object,

@@ -9,10 +9,11 @@ from typing import ClassVar
 
 import pytest
 
+from pipper.errors import NotFoundError
 from pipper.storage.base import Storage
 from pipper.storage.local import LocalStorage
 from pipper.storage.memory import MemoryStorage
-from tests.lib.contract import StorageContract
+from tests.lib.contract import StorageContract, read_all
 
 
 class TestMemoryStorage(StorageContract):
@@ -39,3 +40,10 @@ class TestLocalStorage(StorageContract):
         written = path.with_name(f".seed-{path.name}")
         written.write_bytes(data)
         os.replace(written, path)  # a new file, as another writer's atomic replace makes
+
+    @pytest.mark.parametrize("key", ["../outside.pipper", "pipper/../../x", "a\\b/v1.pipper"])
+    async def test_a_key_cannot_leave_the_root(self, store: Storage, key: str) -> None:
+        with pytest.raises(NotFoundError, match="invalid key"):
+            await store.head(key)
+        with pytest.raises(NotFoundError, match="invalid key"):
+            await read_all(store, key)
