@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The runner imports the test helpers (``tests.s3servers`` ...) and the project itself, so the
+# The runner imports the test helpers (``tests.lib.s3servers`` ...) and the project itself, so the
 # repository root must be importable wherever the command is started from.
 _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:

@@ -7,7 +7,7 @@ what private packages look like: most are small (10-200 KB, log-uniform), about 
 (5-20 MB). A quarter of the packages also have an older, tiny version, so listings return more
 than one key as they do in a real bucket.
 
-Bundles are real ``.pipper`` files made with ``tests.wheels.make_bundle`` and are kept under the
+Bundles are real ``.pipper`` files made with ``tests.lib.wheels.make_bundle`` and are kept under the
 work folder between runs (keyed by a hash of the graph), so a second run only publishes them.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 from pipper.bundle import read_bundle, s3_metadata
 from pipper.cache import sha256_file
 from pipper.keys import bundle_filename, bundle_key
-from tests.wheels import make_bundle
+from tests.lib.wheels import make_bundle
 
 KB = 1000
 MB = 1000 * KB

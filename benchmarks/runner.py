@@ -1,7 +1,7 @@
 """The benchmark runner: ``python -m benchmarks [--quick | --smoke] [options]``.
 
 One process does everything: it starts an S3 server on loopback (SeaweedFS, or moto where
-SeaweedFS cannot start) behind ``tests.proxy.Proxy`` with a fixed latency per request,
+SeaweedFS cannot start) behind ``tests.lib.proxy.Proxy`` with a fixed latency per request,
 publishes synthetic graphs, installs the original pipper 0.11.1 into its own venv, and times
 both tools as fresh processes on the same buckets. Every timing is the median of several runs
 and is reported as a ratio: to the original, and to the physical bound of the run.
@@ -44,8 +44,8 @@ from benchmarks.report import (
     size,
     text_table,
 )
-from tests.proxy import Proxy
-from tests.s3servers import S3Server, start_server
+from tests.lib.proxy import Proxy
+from tests.lib.s3servers import S3Server, start_server
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROUND_TRIPS_PER_LEVEL = 2

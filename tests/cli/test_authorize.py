@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import cli, publish_graph
-from tests.wheels import make_bundle
+from tests.lib.cli import cli, publish_graph
+from tests.lib.proxy import MakeProxy
+from tests.lib.wheels import make_bundle
 
 GRAPH = {
     "app": {"1.0.0": ["lib:>=1"]},
@@ -27,51 +27,6 @@ _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("30s", 30),
-        ("15m", 900),
-        ("2h", 7200),
-        ("7d", 604800),
-        ("3600", 3600),
-        (" 2H ", 7200),
-        ("1", 1),
-        ("604800", 604800),
-        ("168h", 604800),
-    ],
-)
-def test_expiry_parser_accepts(text: str, seconds: int) -> None:
-    from pipper.cli.authorize import parse_expiry
-
-    assert parse_expiry(text) == seconds
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("8d", "at most 7 days"),
-        ("604801", "at most 7 days"),
-        ("169h", "at most 7 days"),
-        ("0", "at least one second"),
-        ("0s", "at least one second"),
-        ("", "is not a duration"),
-        ("2 hours", "is not a duration"),
-        ("1.5h", "is not a duration"),
-        ("-5", "is not a duration"),
-        ("1w", "is not a duration"),
-        ("h", "is not a duration"),
-        ("9" * 40, "is not a duration"),
-    ],
-)
-def test_expiry_parser_refuses(text: str, message: str) -> None:
-    from pipper.cli.authorize import parse_expiry
-    from pipper.errors import UsageError
-
-    with pytest.raises(UsageError, match=message):
-        parse_expiry(text)
 
 
 @pytest.fixture

@@ -1,34 +1,26 @@
-"""``pipper cache dir | info | warm | verify | prune``, and prune beside running processes."""
+"""``pipper cache dir | info | warm | verify | prune``.
+
+Prune beside running processes is in ``tests/system/test_cache_lock.py``.
+"""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy, PipperHome
-from tests.helpers import REPO_ROOT, cli, publish_graph
+from tests.lib.cli import cli, publish_graph
+from tests.lib.files import cache_blobs, sha256_of
+from tests.lib.isolation import PipperHome
+from tests.lib.proxy import MakeProxy
 
 GRAPH = {
     "app": {"1.0.0": ["lib"]},
     "lib": {"1.0.0": ["base"]},
     "base": {"1.0.0": []},
 }
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def blobs(cache: Path) -> list[Path]:
-    root = cache / "blobs"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 @pytest.fixture
@@ -104,25 +96,6 @@ def test_warm_from_a_lock_then_offline_lock_run(tmp_path: Path, repo: list[str])
     assert len(list((tmp_path / "v").glob("*.pipper"))) == 3
 
 
-def test_warm_then_offline_install_into_a_fresh_venv(tmp_path: Path, repo: list[str]) -> None:
-    publish_graph(tmp_path, repo, GRAPH)
-    assert cli("cache", "warm", "app", *repo).exit_code == 0
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True
-    )
-    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    result = cli("install", "app", "--offline", "--python", str(venv), *repo, env=env)
-    assert result.exit_code == 0, result.stderr
-    out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import app, lib, base; print(base.__version__)"],
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "1.0.0"
-
-
 def test_verify_finds_and_removes_a_damaged_entry(
     tmp_path: Path,
     bucket: str,
@@ -138,7 +111,7 @@ def test_verify_finds_and_removes_a_damaged_entry(
     assert clean.exit_code == 0, clean.stderr
     assert "All 3 cache entries are intact" in clean.stderr
 
-    damaged = max(blobs(pipper_home.cache_dir), key=lambda p: p.stat().st_size)
+    damaged = max(cache_blobs(pipper_home.cache_dir), key=lambda p: p.stat().st_size)
     os.chmod(damaged, 0o644)
     with damaged.open("r+b") as handle:
         handle.seek(1000)
@@ -150,14 +123,14 @@ def test_verify_finds_and_removes_a_damaged_entry(
     assert f"damaged: {damaged.name}" in result.stderr
     assert "1 of 3 cache entries were damaged" in result.stderr
     assert not damaged.exists()
-    assert len(blobs(pipper_home.cache_dir)) == 2
+    assert len(cache_blobs(pipper_home.cache_dir)) == 2
     assert cli("cache", "verify").exit_code == 0
 
     proxy.reset()
     again = cli("download", "app", "-d", str(tmp_path / "v2"), "--json", *repo)
     assert again.exit_code == 0, again.stderr
     assert proxy.count("get") == 1
-    assert sha256(damaged) == damaged.name
+    assert sha256_of(damaged) == damaged.name
 
 
 def test_prune_older_than_keeps_what_was_used_recently(
@@ -166,7 +139,7 @@ def test_prune_older_than_keeps_what_was_used_recently(
     publish_graph(tmp_path, repo, GRAPH)
     assert cli("download", "app", "-d", str(tmp_path / "v"), *repo).exit_code == 0
     cache = pipper_home.cache_dir
-    old, *recent = blobs(cache)
+    old, *recent = cache_blobs(cache)
     ten_days_ago = time.time() - 10 * 86400
     os.utime(old, (ten_days_ago, ten_days_ago))
     (cache / "tmp").mkdir(exist_ok=True)
@@ -197,79 +170,6 @@ def test_prune_older_than_keeps_what_was_used_recently(
 
     everything = cli("cache", "prune", "--all")
     assert everything.exit_code == 0, everything.stderr
-    assert blobs(cache) == []
+    assert cache_blobs(cache) == []
     assert not fresh.exists()
     assert cli("cache", "prune", "--all", "--older-than", "1").exit_code == 2
-
-
-def _spawn(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipper", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_until_locked(lock: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
-    """Until some process holds the cache lock (probing takes it for an instant at most)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if lock.exists():
-            fd = os.open(lock, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return
-            finally:
-                os.close(fd)
-        time.sleep(0.02)
-    raise AssertionError("the download never took the cache lock")
-
-
-def test_prune_during_a_concurrent_download_does_not_break_it(
-    tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
-) -> None:
-    chain = {f"c{i}": {"1.0.0": [f"c{i + 1}"] if i < 4 else []} for i in range(5)}
-    published = publish_graph(tmp_path, ["-b", bucket], chain, sizes={"c2": 500_000})
-    slow = make_proxy(latency_ms=150)
-    cache, out = tmp_path / "cache", tmp_path / "out"
-    # Part of the graph is in the cache already: the download uses those entries mid-run.
-    repo = ["--cache-dir", str(cache), "-b", bucket, "--endpoint-url", slow.url]
-    assert cli("cache", "warm", "c3", *repo).exit_code == 0
-    proc = _spawn(["download", "c0", "-d", str(out), "--concurrency", "1", *repo])
-    _wait_until_locked(cache / "lock", proc)
-    prune = cli("cache", "prune", "--all", "--cache-dir", str(cache))
-    exported_before_prune_ran = sorted(p.name for p in out.glob("*.pipper"))
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "(2 from cache, 3 fetched" in err
-    assert prune.exit_code == 0, prune.stderr
-    assert "waiting for 1 other pipper process using the cache" in prune.stderr
-    names = [f"c{i}-v1-0-0.pipper" for i in range(5)]
-    assert exported_before_prune_ran == names
-    for name in names:
-        assert sha256(out / name) == sha256(published / name)
-    assert blobs(cache) == []
-
-
-def test_a_session_waits_for_a_running_prune(
-    tmp_path: Path, repo: list[str], pipper_home: PipperHome
-) -> None:
-    from pipper.cache import Cache
-
-    publish_graph(tmp_path, repo, {"solo": {"1.0.0": []}})
-    cache = Cache(pipper_home.cache_dir)
-    hold = cache.try_hold(exclusive=True)
-    assert hold is not None and hold.held
-    proc = _spawn(["download", "solo", "-d", str(tmp_path / "v"), *repo])
-    time.sleep(1.5)
-    assert proc.poll() is None, proc.communicate()
-    assert not (tmp_path / "v").exists()
-    hold.release()
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "waiting for 'pipper cache prune' to finish" in err
-    assert (tmp_path / "v" / "solo-v1-0-0.pipper").is_file()

@@ -104,9 +104,14 @@ class S3Server:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it will not go; safe to call twice."""
-        _terminate(self.process)
+    def stop(self, *, graceful: bool = False) -> None:
+        """Kill the server and remove what it leaves behind; safe to call twice.
+
+        A test server's data is thrown away, so there is nothing to drain: SIGKILL ends it at
+        once, where a SIGTERM lets SeaweedFS spend seconds shutting down each component.
+        ``graceful`` asks with SIGTERM first (and still kills it if it will not go).
+        """
+        _terminate(self.process, graceful=graceful)
         for pattern in self._cleanup:
             for path in glob.glob(pattern):
                 with contextlib.suppress(OSError):
@@ -353,13 +358,13 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM the server when its parent dies, even by SIGKILL.
+    """Ask Linux to kill the server when its parent dies, even by SIGKILL.
 
     Runs in the forked child, so it only calls a function resolved beforehand. Only used when
     spawning from the main thread, because the signal follows the spawning *thread*.
     """
     if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _wait_ready(server: S3Server, timeout: float = READY_TIMEOUT) -> None:
@@ -424,16 +429,17 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def _terminate(process: subprocess.Popen[bytes]) -> None:
+def _terminate(process: subprocess.Popen[bytes], *, graceful: bool) -> None:
     if process.poll() is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-        return
-    except subprocess.TimeoutExpired:
-        pass
+    if graceful:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+            return
+        except subprocess.TimeoutExpired:
+            pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(STOP_TIMEOUT)

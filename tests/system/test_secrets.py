@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, publish_graph
-from tests.s3servers import S3Server, free_port
-from tests.wheels import make_bundle
+from tests.lib.cli import REPO_ROOT, publish_graph
+from tests.lib.s3servers import S3Server, free_port
+from tests.lib.wheels import make_bundle
 
 KEY = "AKIAFAKEKEY000000001"
 SECRET = "SECRETfakeSECRET1234567890abcd"

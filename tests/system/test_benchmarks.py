@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3servers import server_kind
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.lib.cli import REPO_ROOT
+from tests.lib.s3servers import server_kind
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, cli, pipper, publish_graph
-from tests.s3servers import S3Server
-from tests.wheels import make_bundle
+from tests.lib.cli import REPO_ROOT, cli, pipper, publish_graph
+from tests.lib.s3servers import S3Server
+from tests.lib.wheels import make_bundle
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.conftest import MakeProxy, PipperHome
-from tests.helpers import CliResult, cli, publish_graph
-from tests.proxy import Proxy
-from tests.s3servers import S3Server
-from tests.wheels import make_wheel
+from tests.lib.cli import CliResult, cli, publish_graph
+from tests.lib.isolation import PipperHome
+from tests.lib.proxy import MakeProxy, Proxy
+from tests.lib.s3servers import S3Server
+from tests.lib.wheels import make_wheel
 
 # -- shared checks -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: run the CLI, publish a graph of bundles into a repository."""
+"""The CLI runner: run ``pipper`` in this process or as a real one, publish a graph through it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.wheels import make_bundle
+from tests.lib.wheels import make_bundle
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # name -> version -> dependencies (pipper ids, also written as the wheel's Requires-Dist names)
 Graph = Mapping[str, Mapping[str, Sequence[str]]]

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import cli, publish_graph
-from tests.proxy import Proxy
+from tests.lib.cli import cli, publish_graph
+from tests.lib.proxy import MakeProxy, Proxy
 
 GRAPH = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
 APP, LIB = "app-v1-0-0.pipper", "lib-v1-0-0.pipper"

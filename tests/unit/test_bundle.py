@@ -1,17 +1,17 @@
-"""Bundles: writing them like the original, and refusing every way a hostile one can misbehave."""
+"""Bundles: writing them like the original, and refusing every way a hostile one can misbehave.
+
+Building with real pip (and installing a written wheel) is in ``tests/system/test_build.py``.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import json
 import random
 import re
 import stat
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import setuptools
-from packaging.version import Version
 
 from pipper.bundle import (
     MAX_WHEEL_BYTES,
@@ -34,24 +32,10 @@ from pipper.bundle import (
     write_bundle,
 )
 from pipper.errors import BundleError, NotFoundError, UsageError
-from tests.wheels import make_bundle, make_wheel
+from tests.lib.wheels import make_bundle, make_wheel, write_pyproject_project
 
 WHEEL_NAME = "alpha_pkg-1.0.0-py3-none-any.whl"
 Entries = Sequence[tuple[str | zipfile.ZipInfo, bytes | str]]
-
-
-def _can_build_without_isolation() -> bool:
-    """setuptools builds wheels offline only with ``wheel`` installed or setuptools >= 70.1."""
-    if importlib.util.find_spec("wheel") is not None:
-        return True
-    return Version(setuptools.__version__) >= Version("70.1")
-
-
-needs_offline_build = pytest.mark.skipif(
-    not _can_build_without_isolation(),
-    reason="setuptools cannot build a wheel without build isolation here: install `wheel` "
-    "or setuptools>=70.1 (the project's test extras)",
-)
 
 
 def _tree(root: Path) -> set[Path]:
@@ -137,19 +121,6 @@ def test_make_wheel_payload_is_big_incompressible_and_fast(tmp_path: Path) -> No
         assert a.open("big/payload.bin").read(4096) == b.read("big/payload.bin")
 
 
-def test_make_wheel_is_pip_installable(tmp_path: Path) -> None:
-    path = make_wheel(tmp_path / "w", "alpha-pkg", "1.0.0", module="alpha")
-    target = tmp_path / "target"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--disable-pip-version-check", "--target", str(target), str(path)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    assert (target / "alpha" / "__init__.py").read_text() == '__version__ = "1.0.0"\n'
-    assert (target / "alpha_pkg-1.0.0.dist-info" / "METADATA").is_file()
-
-
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -229,63 +200,6 @@ def test_extract_wheel(tmp_path: Path, wheel: Path) -> None:
 # --- building --------------------------------------------------------------------------------
 
 
-def _pyproject_project(root: Path, version: str = "0.2.0") -> Path:
-    (root / "src" / "tiny_proj").mkdir(parents=True)
-    (root / "src" / "tiny_proj" / "__init__.py").write_text(f'__version__ = "{version}"\n')
-    (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "tiny-proj"\nversion = "{version}"\n'
-    )
-    return root
-
-
-@needs_offline_build
-def test_build_wheel_pyproject_ignores_stale_wheels(tmp_path: Path) -> None:
-    project = _pyproject_project(tmp_path / "proj")
-    stale = make_wheel(project / "dist", "tiny_proj", "0.1.0")
-    built = build_wheel(project, project / "dist", isolation=False)
-    assert built == project / "dist" / "tiny_proj-0.2.0-py3-none-any.whl"
-    assert stale.exists()
-    with zipfile.ZipFile(built) as zf:
-        assert zf.read("tiny_proj/__init__.py") == b'__version__ = "0.2.0"\n'
-
-
-@needs_offline_build
-def test_build_wheel_setup_py(tmp_path: Path) -> None:
-    project = tmp_path / "legacy"
-    (project / "legacy_mod").mkdir(parents=True)
-    (project / "legacy_mod" / "__init__.py").write_text("")
-    (project / "setup.py").write_text(
-        "from setuptools import setup\n"
-        "setup(name='legacy-proj', version='3.0', packages=['legacy_mod'])\n"
-    )
-    built = build_wheel(project, tmp_path / "out", isolation=False)
-    assert built == tmp_path / "out" / "legacy_proj-3.0-py3-none-any.whl"
-    assert built.is_file()
-
-
-@needs_offline_build
-def test_bundle_project(tmp_path: Path) -> None:
-    project = _pyproject_project(tmp_path / "proj")
-    (project / "pipper.json").write_text(json.dumps({"dependencies": ["alpha_pkg:>=1"]}))
-    out = tmp_path / "new" / "out"
-    path = bundle_project(project, out, isolation=False)
-    assert path == out / "tiny_proj-v0-2-0.pipper"
-    meta = read_bundle(path)
-    assert (meta.name, meta.version) == ("tiny_proj", "0.2.0")
-    assert meta.dependencies == ("alpha_pkg:>=1",)
-    assert sorted(p.name for p in out.iterdir()) == [path.name]
-
-
-def test_build_wheel_failure_shows_pips_output(tmp_path: Path) -> None:
-    project = tmp_path / "broken"
-    project.mkdir()
-    (project / "setup.py").write_text("raise SystemExit('the-setup-py-marker exploded')\n")
-    with pytest.raises(BundleError, match="the-setup-py-marker exploded"):
-        build_wheel(project, tmp_path / "out", isolation=False)
-    assert not list((tmp_path).glob("out/*.whl"))
-
-
 def test_build_wheel_needs_a_project(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a directory"):
         build_wheel(tmp_path / "missing", tmp_path / "out")
@@ -296,7 +210,7 @@ def test_build_wheel_needs_a_project(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
 def test_bundle_project_rejects_a_malformed_pipper_json(tmp_path: Path, content: str) -> None:
-    project = _pyproject_project(tmp_path / "proj")
+    project = write_pyproject_project(tmp_path / "proj")
     (project / "pipper.json").write_text(content)
     with pytest.raises(UsageError, match=r"pipper\.json"):
         bundle_project(project, tmp_path / "out", isolation=False)

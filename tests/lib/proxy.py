@@ -100,6 +100,14 @@ def classify(method: str, path: str, query: str) -> str:
     return {"GET": "get", "HEAD": "head", "PUT": "put", "DELETE": "delete"}.get(method, "other")
 
 
+class MakeProxy(Protocol):
+    """What the ``make_proxy`` fixture hands a test: a started proxy, stopped at teardown."""
+
+    def __call__(
+        self, upstream: str | None = None, latency_ms: float = 0.0, faults: Faults | None = None
+    ) -> Proxy: ...
+
+
 class _Closed(Exception):
     """The peer went away; the connection is finished."""
 

@@ -1,4 +1,4 @@
-"""``pipper lock`` and ``--lock`` runs against a real S3 server; the lock file format."""
+"""``pipper lock`` and ``--lock`` runs against a real S3 server (the file format: unit tier)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import cli, publish_graph
-from tests.s3servers import S3Server
-from tests.wheels import make_bundle
+from tests.lib.cli import cli, publish_graph
+from tests.lib.proxy import MakeProxy
+from tests.lib.s3servers import S3Server
+from tests.lib.wheels import make_bundle
 
 GRAPH = {
     "app": {"1.0.0": ["left", "right"]},
@@ -217,106 +217,3 @@ def test_lock_refuses_what_it_cannot_lock(tmp_path: Path, bucket: str, published
     url = cli("lock", "https://example.com/b/pipper/app/v1-0-0.pipper?X-Amz-Signature=s3cr3t")
     assert url.exit_code == 2
     assert "s3cr3t" not in url.stderr
-
-
-# -- the file format ---------------------------------------------------------------------------
-
-
-def _valid() -> dict[str, object]:
-    return {
-        "lock_version": 1,
-        "repository": {"id": "s3://b/pipper", "bucket": "b", "root_prefix": "pipper"},
-        "requested": ["a"],
-        "packages": [
-            {
-                "name": "a",
-                "version": "1.0.0",
-                "key": "pipper/a/v1-0-0.pipper",
-                "size": 10,
-                "sha256": "ab" * 32,
-                "dependencies": ["b"],
-                "required_by": [],
-            },
-            {
-                "name": "b",
-                "version": "2.0.0rc1",
-                "key": "pipper/b/v2-0-0__pre_rc1.pipper",
-                "size": 10,
-                "sha256": "cd" * 32,
-                "dependencies": [],
-                "required_by": ["a"],
-            },
-        ],
-    }
-
-
-def test_read_lock_accepts_a_valid_file_and_writes_it_back_identically(tmp_path: Path) -> None:
-    from pipper.lock import read_lock, write_lock
-
-    path = tmp_path / "pipper.lock"
-    path.write_text(json.dumps(_valid()))
-    lock = read_lock(path)
-    assert [p.name for p in lock.packages] == ["a", "b"]
-    assert lock.repository.bucket == "b"
-    write_lock(lock, tmp_path / "again.lock")
-    assert read_lock(tmp_path / "again.lock") == lock
-    assert (tmp_path / "again.lock").read_bytes() == lock.dumps()
-
-
-def _set(data: dict[str, object], path: str, value: object) -> dict[str, object]:
-    target: object = data
-    keys = path.split(".")
-    for key in keys[:-1]:
-        target = target[int(key)] if isinstance(target, list) else target[key]  # type: ignore[index]
-    last = keys[-1]
-    if isinstance(target, list):
-        target[int(last)] = value
-    elif value is _DELETE:
-        del target[last]  # type: ignore[union-attr]
-    else:
-        target[last] = value  # type: ignore[index]
-    return data
-
-
-_DELETE = object()
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (("lock_version", 2), "written by a newer pipper"),
-        (("lock_version", _DELETE), "not a pipper lock file"),
-        (("packages.0.sha256", "xyz"), "'sha256' must be 64 lowercase hex digits"),
-        (("packages.0.size", "10"), "'size' must be a whole number"),
-        (("packages.0.name", "../a"), "path"),
-        (("packages.0.key", "pipper/a/v2-0-0.pipper"), "does not hold version 1.0.0"),
-        (("packages.0.key", "a.pipper"), "is not a bundle key"),
-        (("packages.0.key", "pipper/z/v1-0-0.pipper"), "is not under the folder of a"),
-        (("packages.1", {**_valid()["packages"][0], "name": "A"}), "A is locked twice"),
-        (("packages.0.dependencies", ["c"]), "a 1.0.0 needs c, which the lock does not list"),
-        (("repository.bucket", None), "exactly one of 'bucket' and 'local_path'"),
-    ],
-)
-def test_read_lock_explains_what_is_wrong(
-    tmp_path: Path, change: tuple[str, object], message: str
-) -> None:
-    from pipper.errors import UsageError
-    from pipper.lock import read_lock
-
-    path = tmp_path / "pipper.lock"
-    path.write_text(json.dumps(_set(_valid(), *change)))
-    with pytest.raises(UsageError) as caught:
-        read_lock(path)
-    assert message in caught.value.message
-    assert str(path) in caught.value.message
-
-
-def test_read_lock_of_something_that_is_not_one(tmp_path: Path) -> None:
-    from pipper.errors import UsageError
-    from pipper.lock import read_lock
-
-    with pytest.raises(UsageError, match="no such lock file"):
-        read_lock(tmp_path / "missing.lock")
-    (tmp_path / "broken.lock").write_text('{"lock_version": 1,')
-    with pytest.raises(UsageError, match=r"broken\.lock:1:"):
-        read_lock(tmp_path / "broken.lock")

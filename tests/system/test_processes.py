@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import REPO_ROOT, publish_graph
-from tests.proxy import Faults
+from tests.lib.cli import REPO_ROOT, publish_graph
+from tests.lib.proxy import Faults, MakeProxy
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import REPO_ROOT, cli, pipper, publish_graph
-from tests.proxy import Faults
-from tests.s3servers import S3Server
-from tests.wheels import make_bundle
+from tests.lib.cli import REPO_ROOT, cli, pipper, publish_graph
+from tests.lib.proxy import Faults, MakeProxy
+from tests.lib.s3servers import S3Server
+from tests.lib.wheels import make_bundle
 
 BODY_FAULTS = ("reset", "truncate", "stall")
 

@@ -15,7 +15,7 @@ from typing import Any
 from pipper.bundle import write_bundle
 from pipper.demo import escape_name, make_wheel
 
-__all__ = ["escape_name", "make_bundle", "make_wheel"]
+__all__ = ["escape_name", "make_bundle", "make_vendor", "make_wheel", "write_pyproject_project"]
 
 
 def make_bundle(
@@ -40,3 +40,23 @@ def make_bundle(
     with tempfile.TemporaryDirectory(prefix="pipper-test-wheel-") as tmp:
         wheel = make_wheel(Path(tmp), name, version, requires=requires, payload_size=payload_size)
         return write_bundle(wheel, out_dir, extra)
+
+
+def make_vendor(folder: Path) -> Path:
+    """A folder of bundles as ``pipper download`` leaves one: ``x 1.0.0`` needing ``y``, and
+    two versions of ``y``."""
+    make_bundle(folder, "x", "1.0.0", dependencies=["y"], requires=["y"])
+    make_bundle(folder, "y", "1.0.0")
+    make_bundle(folder, "y", "2.0.0")
+    return folder
+
+
+def write_pyproject_project(root: Path, version: str = "0.2.0") -> Path:
+    """A buildable setuptools project ``tiny-proj`` (module ``tiny_proj``) under ``root``."""
+    (root / "src" / "tiny_proj").mkdir(parents=True)
+    (root / "src" / "tiny_proj" / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "tiny-proj"\nversion = "{version}"\n'
+    )
+    return root

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CliResult, cli, publish_graph
-from tests.s3servers import S3Server, find_executable, start_seaweedfs
-from tests.wheels import make_bundle
+from tests.lib.cli import CliResult, cli, publish_graph
+from tests.lib.s3servers import S3Server, find_executable, start_seaweedfs
+from tests.lib.wheels import make_bundle
 
 ADMIN = ("admin-key", "admin-secret-0123456789")
 READER = ("reader-key", "reader-secret-0123456789")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MakeProxy
-from tests.helpers import cli, publish_graph
-from tests.s3servers import S3Server
+from tests.lib.cli import cli, publish_graph
+from tests.lib.proxy import Faults, MakeProxy
+from tests.lib.s3servers import S3Server
 
 
 @pytest.fixture
@@ -254,8 +254,6 @@ def test_each_bundle_is_fetched_once_and_files_match_published_bytes(
 def test_broken_bodies_are_resumed(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
 ) -> None:
-    from tests.proxy import Faults
-
     bundles = publish_graph(
         tmp_path,
         ["-b", bucket],

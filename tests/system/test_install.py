@@ -1,9 +1,12 @@
-"""``pipper install`` with real pip (and uv) into real virtual environments and folders."""
+"""``pipper install`` with real pip (and uv) into real virtual environments and folders.
+
+The plan and its pieces are in ``tests/unit/test_installer.py``; refusals and installer
+failures that need no real install are in ``tests/cli/test_install.py``.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +14,11 @@ from pathlib import Path
 import pytest
 
 from pipper.installer import (
-    LocalBundles,
-    _split_bundle_filename,
     find_uv,
-    inspect_environment,
-    plan,
 )
-from pipper.models import Package
-from tests.conftest import MakeProxy
-from tests.helpers import cli, pipper, publish_graph
-from tests.wheels import make_bundle, make_wheel
+from tests.lib.cli import cli, pipper, publish_graph
+from tests.lib.proxy import MakeProxy
+from tests.lib.wheels import make_bundle, make_vendor, make_wheel
 
 ALPHA_GRAPH = {
     "alpha-pkg": {"1.0.0": ["beta:>=1", "gamma"]},
@@ -34,16 +32,7 @@ APP_GRAPH = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated_installers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """pip and uv see no configuration of this machine (its indexes, links and constraints)."""
-    for name in list(os.environ):
-        if name.startswith(("PIP_", "UV_")) or name == "VIRTUAL_ENV":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
+pytestmark = pytest.mark.usefixtures("isolated_installers")
 
 
 @pytest.fixture(scope="module")
@@ -112,78 +101,6 @@ def s3_repo(s3_env: dict[str, str], bucket: str) -> list[str]:
 @pytest.fixture
 def local_repo(tmp_path: Path) -> list[str]:
     return ["-b", str(tmp_path / "repo")]
-
-
-# -- the plan and the pieces (no installer run) -------------------------------------------------
-
-
-def _package(name: str, version: str) -> Package:
-    from pipper.models import Candidate
-
-    candidate = Candidate(name=name, version=version, key=f"p/{name}/x.pipper", size=1, etag="e")
-    return Package(candidate, "", None, "installed", None, (), (None,))
-
-
-def test_plan_compares_with_what_is_installed() -> None:
-    packages = {
-        "new": _package("new", "1.0"),
-        "up": _package("up", "2.0"),
-        "down": _package("down", "1.0"),
-        "same": _package("same", "1.0.0"),
-    }
-    steps = plan(packages, {"up": "1.9", "down": "1.1", "same": "1.0", "other": "3"})
-    assert {s.name: (s.action, s.installed) for s in steps} == {
-        "new": ("install", None),
-        "up": ("upgrade", "1.9"),
-        "down": ("downgrade", "1.1"),
-        "same": ("keep", "1.0"),
-    }
-
-
-def test_vendor_file_names_split_into_name_and_version() -> None:
-    assert _split_bundle_filename("alpha-pkg-v1-2-3.pipper") == ("alpha-pkg", "1.2.3")
-    assert _split_bundle_filename("x-v2-v1-0-0__pre_rc1.pipper") == ("x-v2", "1.0.0-rc1")
-    assert _split_bundle_filename("notes.pipper") is None
-    assert _split_bundle_filename("x-v1-0-0.zip") is None
-
-
-def test_target_is_inspected_on_its_own(tmp_path: Path) -> None:
-    target = tmp_path / "t"
-    target.mkdir()
-    wheel = make_wheel(tmp_path / "w", "Some_Pkg", "1.2.0")
-    import zipfile
-
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(target)
-    found = inspect_environment(None, target)
-    assert found == {"some-pkg": "1.2.0"}
-    assert "pytest" in inspect_environment(None, None)  # the running interpreter's own
-
-
-def test_local_bundles_prefer_a_named_file_over_the_folder(tmp_path: Path) -> None:
-    vendor = tmp_path / "vendor"
-    make_bundle(vendor, "x", "1.0.0")
-    make_bundle(vendor, "x", "2.0.0")
-    elsewhere = make_bundle(tmp_path / "elsewhere", "x", "2.0.0")
-    bundles = LocalBundles()
-    pin = bundles.add_file(elsewhere)
-    bundles.add_folder(vendor)
-    assert str(pin) == "x==2.0.0"
-    assert [c.version for c in bundles.versions("x")] == ["1.0.0", "2.0.0"]
-    assert bundles.path(bundles.versions("x")[1]) == elsewhere
-
-
-def test_missing_uv_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(sys, "executable", str(empty / "python"))
-    with pytest.raises(Exception, match="uv is not on PATH"):
-        find_uv()
-    make_bundle(tmp_path / "vendor", "x", "1.0.0")
-    result = cli("install", "--from", str(tmp_path / "vendor"), "x", "--installer", "uv")
-    assert result.exit_code == 2
-    assert "uv is not on PATH" in result.stderr
 
 
 # -- real installs -------------------------------------------------------------------------------
@@ -368,11 +285,7 @@ def test_uv_installs_the_graph(tmp_path: Path, local_repo: list[str]) -> None:
 
 @pytest.fixture
 def vendor(tmp_path: Path) -> Path:
-    folder = tmp_path / "vendor"
-    make_bundle(folder, "x", "1.0.0", dependencies=["y"], requires=["y"])
-    make_bundle(folder, "y", "1.0.0")
-    make_bundle(folder, "y", "2.0.0")
-    return folder
+    return make_vendor(tmp_path / "vendor")
 
 
 def no_network_env(tmp_path: Path) -> dict[str, str]:
@@ -440,50 +353,12 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
     assert "nonexistent-dep" in last
 
 
-@pytest.fixture
-def failing_python(tmp_path: Path) -> Path:
-    """An interpreter whose pip fails with exit code 23."""
-    script = tmp_path / "fake-python"
-    script.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true}\'; exit 0; fi\n'
-        'echo "Collecting things"\n'
-        'echo "ERROR: the disk is full"\n'
-        "exit 23\n"
-    )
-    script.chmod(0o755)
-    return script
-
-
-def test_installer_exit_code_becomes_pippers(
-    tmp_path: Path, vendor: Path, failing_python: Path
-) -> None:
-    result = cli("install", "--from", str(vendor), "x", "--python", str(failing_python))
-    assert result.exit_code == 23
-    assert "Collecting things" in result.stderr
-    assert "error: pip install failed with exit code 23: the disk is full" in result.stderr
-
-
-def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:
-    result = cli("install", "--from", str(vendor), "x", "--user", "-t", str(tmp_path / "t"))
-    assert result.exit_code == 2
-    assert "--user and --target" in result.stderr
-
-
-def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
-    result = cli("install", str(tmp_path / "nope-v1-0-0.pipper"))
-    assert result.exit_code == 2
-    assert "no such bundle file" in result.stderr
-
-
-def test_the_working_directory_is_not_part_of_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pipper import installer
-
-    stray = tmp_path / "stray_pkg-9.9.dist-info"
-    stray.mkdir()
-    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray_pkg\nVersion: 9.9\n")
-    monkeypatch.chdir(tmp_path)
-    assert "stray-pkg" not in installer.inspect_environment(Path(sys.executable), None)
-    assert "stray-pkg" not in installer.inspect_environment(None, None)
+def test_warm_then_offline_install_into_a_fresh_venv(tmp_path: Path, s3_repo: list[str]) -> None:
+    graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": ["base"]}, "base": {"1.0.0": []}}
+    publish_graph(tmp_path, s3_repo, graph)
+    assert cli("cache", "warm", "app", *s3_repo).exit_code == 0
+    python = fresh_venv(tmp_path / "venv")
+    result = cli("install", "app", "--offline", "--python", str(python), *s3_repo)
+    assert result.exit_code == 0, result.stderr
+    assert import_version(python, "base") == "1.0.0"
+    assert installed_in(python) == {"app": "1.0.0", "lib": "1.0.0", "base": "1.0.0"}

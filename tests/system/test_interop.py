@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, publish_graph
-from tests.s3servers import S3Server
-from tests.wheels import make_wheel
+from tests.lib.cli import cli, publish_graph
+from tests.lib.s3servers import S3Server
+from tests.lib.wheels import make_wheel
 
 
 def original_style_bundle(
@@ -140,7 +140,7 @@ def test_the_original_and_this_project_share_one_bucket(
     # ...and publishes a bundle that we then download and verify.
     theirs = tmp_path / "theirs"
     theirs.mkdir()
-    from tests.wheels import make_bundle
+    from tests.lib.wheels import make_bundle
 
     bundle = make_bundle(theirs, "theirs_pkg", "2.1.0", dependencies=["ours_pkg"])
     subprocess.run(
