@@ -10,7 +10,8 @@ run (``benchmarks.bound``). The targets (``benchmarks.targets``) are judged at t
 
 Where things are: ``settings`` (presets, command line), ``bench`` (server, proxies, timing),
 ``commands`` (each tool's command, checked), ``scenarios/`` (one module each), ``targets``,
-``output`` (JSON, text, markdown), ``report`` (table rendering, machine description).
+``output`` (JSON, text, markdown), ``compare`` (``--compare``: new / old per row), ``report``
+(table rendering, machine description).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import sys
 import time
 from collections.abc import Sequence
 
+from benchmarks import compare, output, targets
 from benchmarks import graph as G
-from benchmarks import output, targets
 from benchmarks.bench import Bench
 from benchmarks.original import ensure_venv
+from benchmarks.report import text_table
 from benchmarks.scenarios import SCENARIOS, SETUP
 from benchmarks.settings import Settings, parse_args
 
@@ -82,8 +84,16 @@ def original_venv(bench: Bench) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     settings: Settings = parse_args(args)
+    # Read the earlier run first: a typo should not cost a whole run before it shows.
+    earlier = [compare.load(path) for path in settings.compare]
+    if len(earlier) == 2:
+        print(text_table(compare.section(earlier[0], earlier[1], str(settings.compare[0]))))
+        return 0
     bench = Bench(settings, args)
     run(bench)
+    if earlier:
+        now = output.document(bench)
+        bench.sections.append(compare.section(earlier[0], now, str(settings.compare[0])))
     text = output.write(bench)
     print()
     print(text)

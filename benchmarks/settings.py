@@ -105,6 +105,7 @@ class Settings:
     json_out: Path
     md_out: Path
     work: Path
+    compare: list[Path]
 
 
 def parse_args(argv: Sequence[str]) -> Settings:
@@ -138,7 +139,17 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument(
         "--work-dir", type=Path, default=BENCH_DIR / ".work", help="cache folder (.work)"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="an earlier run's JSON: after this run, print new/old for every row; with a second "
+        "JSON, compare those two saved runs (the earlier first) and run nothing",
+    )
     args = parser.parse_args(list(argv))
+    if args.compare and len(args.compare) > 2:
+        parser.error("--compare takes one earlier JSON, or an earlier and a later one")
 
     name = "smoke" if args.smoke else "quick" if args.quick else "full"
     preset = PRESETS[name]
@@ -177,4 +188,5 @@ def parse_args(argv: Sequence[str]) -> Settings:
         json_out=json_out,
         md_out=json_out.with_suffix(".md"),
         work=args.work_dir,
+        compare=list(args.compare or []),
     )

@@ -102,6 +102,7 @@ class Target:
             "wanted": self.wanted,
             "measured": shown,
             "value": None if got is None else round(got, 6),
+            "unit": self.unit,
             "met": met,
         }
 
