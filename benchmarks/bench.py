@@ -112,8 +112,9 @@ class Bench:
         if self.server is not None:
             self.server.stop()
 
-    def publish(self, bucket: str, graph: G.Graph) -> Published:
-        bundles = G.build(graph, self.s.work)
+    def publish(self, bucket: str, graph: G.Graph, *, declare_requires: bool = False) -> Published:
+        """Build (or reuse) the graph's bundles and upload them into a new bucket."""
+        bundles = G.build(graph, self.s.work, declare_requires=declare_requires)
         self.client.create_bucket(Bucket=bucket)
         G.publish(self.client, bucket, bundles)
         return Published(bucket, graph, G.current_bundle_bytes(graph, bundles), bundles)
@@ -130,9 +131,11 @@ class Bench:
     def ours_env(self) -> dict[str, str]:
         return self.ours_env_via(self.proxy)
 
-    def ours_env_via(self, proxy: Proxy | None) -> dict[str, str]:
-        assert self.server is not None and proxy is not None
-        return procs.ours_env(self.scratch / "home", self.server.env(proxy.url))
+    def ours_env_via(self, proxy: Proxy | None, server: S3Server | None = None) -> dict[str, str]:
+        """pipper's environment, reaching ``server`` (the run's unless told) via ``proxy``."""
+        server = server or self.server
+        assert server is not None and proxy is not None
+        return procs.ours_env(self.scratch / "home", server.env(proxy.url))
 
     @property
     def original_env(self) -> dict[str, str]:

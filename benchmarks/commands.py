@@ -9,11 +9,35 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import procs
 from benchmarks.bench import Bench, Unavailable
 from benchmarks.samples import Published, Run
+from benchmarks.simple_index import PAGES
+from pipper.installer import find_uv
+from tests.proxy import Proxy
+from tests.s3servers import S3Server
+
+
+@dataclass(frozen=True)
+class Caches:
+    """What an install keeps between runs: pipper's cache and, when given, uv's."""
+
+    pipper: Path
+    uv: Path | None = None
+
+    @classmethod
+    def fresh(cls, bench: Bench, *, uv: bool = False) -> Caches:
+        return cls(bench.fresh("install-cache"), bench.fresh("uv-cache") if uv else None)
+
+    def remove(self) -> None:
+        for path in (self.pipper, self.uv):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+
 
 PIPPER_JSON_KEYS = (
     "requests",
@@ -35,8 +59,10 @@ def ours_download(
     *,
     offline: bool = False,
     concurrency: int | None = None,
-    zero_latency: bool = False,
+    proxy: Proxy | None = None,
+    server: S3Server | None = None,
 ) -> Run:
+    """Through ``proxy`` to ``server`` (the run's latency proxy and server unless told)."""
     dest = bench.fresh("dest")
     args = ["download", published.graph.root, "-b", published.bucket, "-d", str(dest)]
     args += ["--cache-dir", str(cache), "--json"]
@@ -44,8 +70,9 @@ def ours_download(
         args.append("--offline")
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
-    proxy = bench.proxy_zero if zero_latency else bench.proxy
-    measured, counts = bench.timed(label, procs.pipper_cmd(*args), bench.ours_env_via(proxy), proxy)
+    proxy = proxy or bench.proxy
+    env = bench.ours_env_via(proxy, server)
+    measured, counts = bench.timed(label, procs.pipper_cmd(*args), env, proxy)
     measured.check(f"pipper download ({label})", bench.log(label))
     data = json.loads(measured.stdout)
     expected = len(published.graph.packages)
@@ -80,20 +107,49 @@ def original_download(bench: Bench, published: Published) -> Run:
     return Run(measured.seconds, measured.cpu_seconds, measured.maxrss_kib, counts)
 
 
-def ours_install(bench: Bench, published: Published, installer: str) -> Run:
+def ours_install(
+    bench: Bench,
+    published: Published,
+    installer: str,
+    *,
+    caches: Caches | None = None,
+    label: str | None = None,
+) -> Run:
+    """Into a fresh ``--target``; with empty caches of its own unless ``caches`` are given
+    (a warm run passes the cold run's)."""
     target = bench.fresh("target")
-    cache = bench.fresh("install-cache")
-    env = {**bench.ours_env, "PIPPER_CACHE_DIR": str(cache)}
+    own = caches is None
+    caches = caches or Caches.fresh(bench)
+    env = {**bench.ours_env, "PIPPER_CACHE_DIR": str(caches.pipper)}
+    if caches.uv is not None:
+        env["UV_CACHE_DIR"] = str(caches.uv)
     args = ["install", published.graph.root, "-b", published.bucket, "--target", str(target)]
     args += ["--installer", installer]
-    label = f"install-{installer}"
+    label = label or f"install-{installer}"
     measured, counts = bench.timed(label, procs.pipper_cmd(*args), env)
     if measured.returncode == 2 and "No such command" in measured.stderr:
         raise Unavailable("this checkout has no `pipper install` command yet")
     measured.check(f"pipper install --installer {installer}", bench.log(label))
     check_installed(bench, target, published, label)
     shutil.rmtree(target)
-    shutil.rmtree(cache)
+    if own:
+        caches.remove()
+    return Run(measured.seconds, measured.cpu_seconds, measured.maxrss_kib, counts)
+
+
+def uv_index_install(
+    bench: Bench, published: Published, index: Proxy, uv_cache: Path, label: str
+) -> Run:
+    """``uv pip install ROOT`` from the static index behind ``index`` (a latency proxy), into
+    a fresh ``--target`` with the same interpreter pipper's uv runs gets."""
+    target = bench.fresh("uv-target")
+    env = {**procs.clean_env(bench.scratch / "home-uv"), "UV_CACHE_DIR": str(uv_cache)}
+    cmd = [str(find_uv()), "pip", "install", "--python", sys.executable]
+    cmd += ["--index-url", f"{index.url}/{PAGES}", "--target", str(target), published.graph.root]
+    measured, counts = bench.timed(label, cmd, env, index)
+    measured.check(f"uv pip install from the static index ({label})", bench.log(label))
+    check_installed(bench, target, published, label)
+    shutil.rmtree(target)
     return Run(measured.seconds, measured.cpu_seconds, measured.maxrss_kib, counts)
 
 

@@ -22,7 +22,17 @@ from benchmarks.report import (
     text_table,
 )
 
-ORDER = ("download", "client", "install", "memory", "scaling", "Start-up", "targets")
+ORDER = (
+    "download",
+    "client",
+    "install",
+    "memory",
+    "scaling",
+    "bucket size",
+    "Start-up",
+    "targets",
+    "compared",
+)
 """Sections in this order (by the start of their title); any other goes last."""
 
 

@@ -65,7 +65,8 @@ def run(bench: Bench) -> None:
 def publish_main(bench: Bench) -> None:
     s = bench.s
     graph = G.generate(s.packages, s.depth, seed=s.seed)
-    main = bench.main = bench.publish("bench-main", graph)
+    # Its wheels declare their dependencies, so uv can also install it from an index.
+    main = bench.main = bench.publish("bench-main", graph, declare_requires=True)
     big = sum(1 for p in graph.packages if p.payload_size >= G.BIG[0])
     bench.results["graph"] = {
         "packages": len(graph.packages),

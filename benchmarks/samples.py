@@ -93,7 +93,8 @@ def timing_cells(got: Series) -> list[str]:
 
 
 def faster(baseline: Series | None, got: Series) -> str:
-    """``N.Nx faster`` than the baseline (the original, uv), or ``-`` without one."""
+    """``N.Nx faster`` (or slower) than the baseline (the original, uv); ``-`` without one."""
     if baseline is None or baseline is got:
         return "-"
-    return f"{ratio(baseline.median / got.median)} faster"
+    speedup = baseline.median / got.median
+    return f"{ratio(speedup)} faster" if speedup >= 1 else f"{ratio(1 / speedup)} slower"

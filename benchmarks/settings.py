@@ -14,7 +14,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 
-SCENARIOS = ("download", "probe", "install", "memory", "scaling")
+SCENARIOS = ("download", "probe", "install", "index", "memory", "scaling", "crowded")
 """Every scenario ``--only`` can name, in the order a run does them."""
 
 
@@ -30,6 +30,9 @@ class Preset:
     concurrencies: tuple[int, ...]
     startup_repeat: int
     throughput_mib: int
+    crowd_packages: int
+    crowd_versions: int
+    """The crowded bucket: other packages, and versions of each, beside the main graph."""
     original: bool
     """Whether the original pipper 0.11.1 runs at all (it is installed from PyPI first)."""
     skipped: tuple[str, ...]
@@ -48,6 +51,8 @@ PRESETS = {
         concurrencies=(1, 8),
         startup_repeat=3,
         throughput_mib=8,
+        crowd_packages=20,
+        crowd_versions=3,
         original=False,
         skipped=("memory",),
     ),
@@ -62,6 +67,8 @@ PRESETS = {
         concurrencies=(1, 8, 32, 128),
         startup_repeat=10,
         throughput_mib=64,
+        crowd_packages=200,
+        crowd_versions=10,
         original=True,
         skipped=("memory",),
     ),
@@ -72,10 +79,12 @@ PRESETS = {
         original_repeat=3,
         install_packages=30,
         install_depth=4,
-        scale_counts=(50, 200, 800),
+        scale_counts=(50, 200, 800, 2000),
         concurrencies=(1, 8, 32, 128),
         startup_repeat=10,
         throughput_mib=64,
+        crowd_packages=2000,
+        crowd_versions=50,
         original=True,
         skipped=(),
     ),
@@ -100,6 +109,8 @@ class Settings:
     startup_repeat: int
     throughput_bytes: int
     big_bundle_bytes: int
+    crowd_packages: int
+    crowd_versions: int
     server: str | None
     seed: int
     json_out: Path
@@ -183,6 +194,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
         startup_repeat=preset.startup_repeat,
         throughput_bytes=preset.throughput_mib * 1024 * 1024,
         big_bundle_bytes=1024**3,
+        crowd_packages=preset.crowd_packages,
+        crowd_versions=preset.crowd_versions,
         server=args.server,
         seed=args.seed,
         json_out=json_out,

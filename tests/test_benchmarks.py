@@ -20,7 +20,7 @@ from tests.s3servers import server_kind
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _benchmarks(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _benchmarks(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``python -m benchmarks ARGS`` from the repository root, as the README says to run it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIPPER_"))}
     env.pop("PYTHONPATH", None)  # the root is importable because it is the working directory
@@ -46,6 +46,7 @@ def _earlier_run(cold_s: float, cold_cpu_s: float) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     out = tmp_path / "results" / "smoke.json"
     earlier = tmp_path / "earlier.json"
@@ -81,6 +82,18 @@ def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     assert all(r["get"] == 0 for r in download["warm"]["requests"])
     assert all(r["all"] == 0 for r in download["offline"]["requests"])
 
+    # uv installed the same graph from the static index (checked package by package by the
+    # runner): at least a project page and a wheel per package, through the proxy.
+    index = doc["results"]["index"]
+    assert {"pipper_cold", "uv_cold", "pipper_warm", "uv_warm"} <= set(index)
+    assert index["uv_cold"]["requests"][0]["get"] >= 2 * graph_size
+    assert index["pipper_cold"]["requests"][0]["get"] == graph_size
+    # The crowded bucket: the same GETs, among the other packages' keys.
+    crowded = doc["results"]["crowded"]
+    assert crowded["other_keys"] == crowded["other_packages"] * crowded["versions_each"] > 0
+    for name in ("alone", "crowded"):
+        assert crowded[name]["requests"][0]["get"] == graph_size
+
     # Every target of the table is reported, in its order, with what it wants; the smoke run
     # has no original, so the rows against it say so instead of passing.
     verdicts = doc["results"]["targets"]
@@ -89,6 +102,14 @@ def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     by_row = {v["target"]: v for v in verdicts}
     assert by_row["warm download: bundle GETs"]["met"] is True
     assert by_row["offline download: requests"]["met"] is True
+    for row in (
+        "cold install (uv) vs uv from a static index",
+        "warm install (uv) vs uv from a static index",
+        "bucket size: crowded vs alone",
+        "time per package: largest graph vs main graph",
+        "pipper --version start-up",
+    ):
+        assert by_row[row]["value"] is not None, by_row[row]
     against_original = by_row["cold download vs original"]
     assert (against_original["measured"], against_original["met"]) == ("not run", None)
     assert all((v["value"] is None) == (v["met"] is None) for v in verdicts)
@@ -157,6 +178,22 @@ def test_targets_are_judged_from_the_results() -> None:
     install = next(v for v in verdicts.values() if v["target"].startswith("install 30"))
     assert (install["measured"], install["met"]) == ("pip exited with code 1", None)
     assert verdicts["offline download: requests"]["measured"] == "not run"
+
+
+def test_time_per_package_is_judged_against_the_main_graph() -> None:
+    def row(packages: int, median_s: float) -> dict[str, float]:
+        return {"packages": packages, "median_s": median_s}
+
+    results: dict[str, Any] = {
+        "graph": {"packages": 200},
+        "scaling": {"packages": [row(2000, 30.0), row(50, 1.0), row(200, 2.0)]},
+    }
+    # 30 s / 2000 against 2 s / 200: 1.5x the time per package, so the target is missed.
+    assert targets.per_package_growth(results) == pytest.approx(1.5)
+    verdict = next(v for v in targets.judge(results) if v["target"].startswith("time per"))
+    assert verdict["met"] is False
+    results["scaling"]["packages"] = [row(200, 2.0)]
+    assert targets.per_package_growth(results) is None
 
 
 def test_every_scenario_the_command_line_names_exists() -> None:

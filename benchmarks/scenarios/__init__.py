@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.bench import Bench
-from benchmarks.scenarios import download, install, memory, probe, scaling, startup, throughput
+from benchmarks.scenarios import (
+    crowded,
+    download,
+    index,
+    install,
+    memory,
+    probe,
+    scaling,
+    startup,
+    throughput,
+)
 
 Scenario = Callable[[Bench], None]
 
@@ -19,6 +29,8 @@ SCENARIOS: dict[str, Scenario] = {
     "download": download.run,
     "probe": probe.run,
     "install": install.run,
+    "index": index.run,
     "memory": memory.run,
     "scaling": scaling.run,
+    "crowded": crowded.run,
 }

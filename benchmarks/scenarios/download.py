@@ -37,7 +37,7 @@ def run(bench: Bench) -> None:
         runs["cold"].append(ours_download(bench, "cold", main, cache))
         zero = bench.fresh("cache")
         runs["cold_zero_latency"].append(
-            ours_download(bench, "cold-0ms", main, zero, zero_latency=True)
+            ours_download(bench, "cold-0ms", main, zero, proxy=bench.proxy_zero)
         )
         shutil.rmtree(zero)
         runs["warm"].append(ours_download(bench, "warm", main, cache))

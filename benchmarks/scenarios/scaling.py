@@ -53,7 +53,7 @@ def run(bench: Bench) -> None:
             pub = main
         else:
             graph = G.generate(count, s.depth, seed=s.seed)
-            pub = bench.publish(f"bench-scale-{count}", graph)
+            pub = bench.publish(f"bench-scale-{count}", graph, declare_requires=True)
         row = measure(f"scale-{count}", pub)
         by_count.append({"packages": count, "bundle_bytes": pub.bundle_bytes, **row})
     if len(by_count) >= 2:
