@@ -122,11 +122,12 @@ class Settings:
 def parse_args(argv: Sequence[str]) -> Settings:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark pipper against the original pipper 0.11.1 and the physical bound. "
+        description="Benchmark pipper against the original pipper 0.11.1, uv from a static index "
+        "and the physical bound. "
         "Run it from the repository root (it imports the test harness in tests/).",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a small run (about 2-4 minutes)")
+    mode.add_argument("--quick", action="store_true", help="a small run (about 3-5 minutes)")
     mode.add_argument(
         "--smoke", action="store_true", help="a tiny run for the test suite: no original, no 1 GiB"
     )
