@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipper.installer import (
-    LocalBundles,
-    _split_bundle_filename,
-    find_uv,
-    inspect_environment,
-    plan,
-)
+from pipper.install import LocalBundles, find_uv, inspect_environment, plan
+from pipper.install.local import _split_bundle_filename
 from pipper.session import Package
 from tests.conftest import MakeProxy
 from tests.helpers import cli, pipper, publish_graph
@@ -479,11 +474,9 @@ def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
 def test_the_working_directory_is_not_part_of_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipper import installer
-
     stray = tmp_path / "stray_pkg-9.9.dist-info"
     stray.mkdir()
     (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray_pkg\nVersion: 9.9\n")
     monkeypatch.chdir(tmp_path)
-    assert "stray-pkg" not in installer.inspect_environment(Path(sys.executable), None)
-    assert "stray-pkg" not in installer.inspect_environment(None, None)
+    assert "stray-pkg" not in inspect_environment(Path(sys.executable), None)
+    assert "stray-pkg" not in inspect_environment(None, None)

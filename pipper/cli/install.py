@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from pipper.cache import Cache
     from pipper.config import Credentials, Repository
-    from pipper.installer import Installer, Outcome, Step
+    from pipper.install import Installer, Outcome, Step
     from pipper.session import LocalSource, RunResult, Session
     from pipper.specs import PackageId
 
@@ -144,7 +144,7 @@ def install(
 
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
     """
-    from pipper import installer as core
+    from pipper import install as core
     from pipper.cli._progress import progress_for
 
     started = time.perf_counter()
