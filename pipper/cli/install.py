@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,15 +30,11 @@ from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption
 from pipper.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pipper.cache import Cache
     from pipper.config import Credentials, Repository
-    from pipper.install import Installer, Outcome, Step
-    from pipper.session import LocalSource, RunResult, Session
+    from pipper.install import Installer, InstallOptions, LocalBundles, Outcome, Step
+    from pipper.session import RunResult
     from pipper.specs import PackageId
-
-    Connect = Callable[[], tuple[Repository, Credentials | None]]
 
 _BUNDLE_SUFFIX = ".pipper"
 _PANEL = "Where to install"
@@ -144,123 +140,154 @@ def install(
 
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
     """
-    from pipper import install as core
-    from pipper.cli._progress import progress_for
+    from pipper.install import apply, inspect_environment, plan
 
     started = time.perf_counter()
-    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
-    names, files = _split_ids(ids or [])
-    folders = [d.expanduser().absolute() for d in from_dirs or []]
-    if user and target is not None:
-        raise UsageError("--user and --target cannot be combined")
-    if which == "uv":
-        if user:
-            raise UsageError("uv has no --user installs; use --installer pip")
-        core.find_uv()
-    package_ids, pypi = _requested(names, input_file, dev=dev, have_bundles=bool(files or folders))
-    python_path = core.target_python(python)
-    target_dir = target.expanduser().absolute() if target is not None else None
-    installed = core.inspect_environment(python_path, target_dir)
-    prefer = None if upgrade else installed
-    cache = open_cache(cache_dir)
-    workers = concurrency_from(concurrency)
-
-    def connect() -> tuple[Repository, Credentials | None]:
-        repository = repo.resolve()
-        credentials = None if offline or repository.is_local else repo.credentials_for(repository)
-        return repository, credentials
-
+    options = _install_options(python, target, user, installer, upgrade, index_url, find_links)
+    request = _gather(ids or [], input_file, from_dirs or [], dev=dev)
+    installed = inspect_environment(options.python, options.target)
+    context = _Context(repo, open_cache(cache_dir), concurrency_from(concurrency), offline, pre)
     with contextlib.ExitStack() as cleanup:
-        with progress_for("Resolving", enabled=not json_output) as progress:
-            bundles: core.LocalBundles | None = None
-            if files or folders:
-                if any(i.url is not None for i in package_ids):
-                    raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
-                bundles = core.LocalBundles()
-                package_ids = _merge([bundles.add_file(f) for f in files] + package_ids)
-                for folder in [*folders, *(f.parent for f in files)]:
-                    bundles.add_folder(folder)
-            if package_ids:
-                session = _session(
-                    connect,
-                    cache,
-                    installed,
-                    pre,
-                    offline,
-                    workers,
-                    cleanup,
-                    local=bundles,
-                    remote=not folders,
-                )
-                session.progress = progress
-                result = run(lambda: session.resolve(package_ids, prefer=prefer))
-            else:
-                result = _empty()
-        steps = core.plan(result.packages, installed)
-        if not dry_run and core.needs_kept_wheels(steps, target_dir, which):
-            # pip cannot see a --target folder's packages, so the kept ones go in again as files.
-            again = _session(connect, cache, {}, pre, offline, workers, cleanup)
-            full = run(lambda: again.resolve(_pins(steps)))
-            steps = [replace(s, package=full.packages[s.project]) for s in steps]
-
-        where = _where(python_path, target_dir, user)
+        prefer = None if upgrade else installed
+        label = None if json_output else "Resolving"
+        result = _resolve(context, cleanup, request, installed, prefer=prefer, label=label)
+        report = _Report(result, plan(result.packages, installed), request.pypi, options)
         if dry_run:
-            if json_output:
-                print_json(_json(result, steps, pypi, where, which, dry_run=True))
-            else:
-                _print_plan(steps, pypi, where)
+            report.show_plan(json_output)
             return
-        outcome = core.apply(
-            steps,
-            pypi,
-            python=python_path,
-            target=target_dir,
-            user=user,
-            installer=which,
-            upgrade=upgrade,
-            index_url=index_url,
-            find_links=find_links or [],
-            stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
-        )
-    if json_output:
-        print_json(_json(result, steps, pypi, where, which, dry_run=False, outcome=outcome))
-    else:
-        info(_summary(outcome, time.perf_counter() - started, where))
+        report = replace(report, steps=_with_kept_wheels(context, cleanup, report.steps, options))
+        outcome = apply(report.steps, request.pypi, options)
+    report.show_outcome(outcome, time.perf_counter() - started, json_output)
 
 
-def _session(
-    connect: Connect,
-    cache: Cache,
-    installed: dict[str, str],
-    pre: bool,
-    offline: bool,
-    concurrency: int,
-    cleanup: contextlib.ExitStack,
-    *,
-    local: LocalSource | None = None,
-    remote: bool = True,
-) -> Session:
-    """A session whose cache hold lasts until the wheels are installed (``cleanup`` closes it)."""
-    from pipper.config import Repository
-    from pipper.session import Session
+@dataclass(frozen=True)
+class _Request:
+    """What the command line asks for: package ids, pypi requirements and vendored bundles."""
 
-    # Without a remote the repository is never read; the first local folder stands in for it.
-    repository, credentials = (
-        connect() if remote or local is None else (Repository(None, local_path=local.root), None)
+    ids: list[PackageId]
+    pypi: tuple[str, ...]
+    local: LocalBundles | None
+    remote: bool
+    """False with ``--from``: the vendored folders decide alone, the repository is never read."""
+
+
+@dataclass
+class _Context:
+    """What every resolve of one install shares (the lead's ``CommandContext`` replaces it)."""
+
+    repo: RepoOptions
+    cache: Cache
+    concurrency: int
+    offline: bool
+    pre: bool
+    connection: tuple[Repository, Credentials | None] | None = None
+
+
+def _install_options(
+    python: Path | None,
+    target: Path | None,
+    user: bool,
+    installer: InstallerChoice,
+    upgrade: bool,
+    index_url: str | None,
+    find_links: list[str] | None,
+) -> InstallOptions:
+    """Where the install goes and how, refused before anything is resolved if impossible."""
+    from pipper.install import InstallOptions, find_uv, target_python
+
+    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
+    options = InstallOptions(
+        target=target.expanduser().absolute() if target is not None else None,
+        user=user,
+        installer=which,
+        upgrade=upgrade,
+        index_url=index_url,
+        find_links=tuple(find_links or ()),
+        stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
     )
+    if which == "uv":
+        find_uv()
+    return replace(options, python=target_python(python))
+
+
+def _gather(
+    items: list[str], input_file: Path | None, from_dirs: list[Path], *, dev: bool
+) -> _Request:
+    """Package ids, pypi requirements, and the bundles of ``--from`` folders and ``.pipper``
+    files."""
+    from pipper.install import LocalBundles
+    from pipper.specs import merge_ids
+
+    names, files = _split_ids(items)
+    folders = [d.expanduser().absolute() for d in from_dirs]
+    ids, pypi = _requested(names, input_file, dev=dev, have_bundles=bool(files or folders))
+    if not files and not folders:
+        return _Request(ids, pypi, None, remote=True)
+    if any(i.url is not None for i in ids):
+        raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
+    local = LocalBundles()
+    ids = merge_ids([local.add_file(f) for f in files] + ids)
+    for folder in [*folders, *(f.parent for f in files)]:
+        local.add_folder(folder)
+    return _Request(ids, pypi, local, remote=not folders)
+
+
+def _with_kept_wheels(
+    context: _Context, cleanup: contextlib.ExitStack, steps: list[Step], options: InstallOptions
+) -> list[Step]:
+    """pip cannot see a --target folder's packages, so the kept ones go in again as files."""
+    from pipper.install import needs_kept_wheels
+
+    if not needs_kept_wheels(steps, options.target, options.installer):
+        return steps
+    full = _resolve(context, cleanup, _Request(_pins(steps), (), None, remote=True), {})
+    return [replace(s, package=full.packages[s.project]) for s in steps]
+
+
+def _resolve(
+    context: _Context,
+    cleanup: contextlib.ExitStack,
+    request: _Request,
+    installed: dict[str, str],
+    *,
+    prefer: dict[str, str] | None = None,
+    label: str | None = None,
+) -> RunResult:
+    """Resolve what ``request`` asks (progress under ``label``): the one place this command
+    builds a session, for ``Run`` to replace. Its cache hold lasts until ``cleanup`` closes,
+    after the install."""
+    from pipper.cli._progress import progress_for
+    from pipper.config import Repository
+    from pipper.session import RunResult, Session
+
+    local = request.local
+    if not request.ids:
+        return RunResult(packages={}, rounds=0, depth=0, timings={"resolve": 0.0, "total": 0.0})
+    if not request.remote and local is not None:
+        # A Session needs a repository even when it never reads one: the first local folder
+        # stands in for it until a run can be made without a repository.
+        repository, credentials = Repository(None, local_path=local.root), None
+    else:
+        if context.connection is None:
+            found = context.repo.resolve()
+            anonymous = context.offline or found.is_local
+            context.connection = found, None if anonymous else context.repo.credentials_for(found)
+        repository, credentials = context.connection
     session = Session(
         repository,
-        cache,
+        context.cache,
         credentials=credentials,
-        concurrency=concurrency,
-        offline=offline,
-        pre=pre,
+        concurrency=context.concurrency,
+        offline=context.offline,
+        pre=context.pre,
         installed=installed,
         local=local,
-        remote=remote,
+        remote=request.remote,
     )
     cleanup.callback(session.close)
-    return session
+    with progress_for(label or "", enabled=label is not None) as progress:
+        session.progress = progress
+        return run(lambda: session.resolve(request.ids, prefer=prefer))
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
@@ -284,7 +311,7 @@ def _requested(
     names: list[str], input_file: Path | None, *, dev: bool, have_bundles: bool
 ) -> tuple[list[PackageId], tuple[str, ...]]:
     """Package ids and pypi requirements; ``./pipper.json`` when nothing else is named."""
-    from pipper.specs import load_input, parse_package_ids
+    from pipper.specs import load_input, merge_ids, parse_package_ids
 
     path = input_file
     if path is None and not names and not have_bundles:
@@ -303,19 +330,7 @@ def _requested(
         pypi = loaded.pypi
     if not found and not pypi and not have_bundles:
         raise UsageError(f"{path} lists nothing to install")
-    return _merge(found), pypi
-
-
-def _merge(ids: list[PackageId]) -> list[PackageId]:
-    from pipper.specs import merge_ids
-
-    return merge_ids(ids)
-
-
-def _empty() -> RunResult:
-    from pipper.session import RunResult
-
-    return RunResult(packages={}, rounds=0, depth=0, timings={"resolve": 0.0, "total": 0.0})
+    return merge_ids(found), pypi
 
 
 def _pins(steps: list[Step]) -> list[PackageId]:
@@ -329,27 +344,76 @@ def _pins(steps: list[Step]) -> list[PackageId]:
     ]
 
 
-def _where(python: Path | None, target: Path | None, user: bool) -> str:
-    if target is not None:
-        return str(target)
-    interpreter = str(python) if python is not None else sys.executable
-    return f"the user site of {interpreter}" if user else f"the environment of {interpreter}"
+@dataclass(frozen=True)
+class _Report:
+    """What the command shows: the plan (``--dry-run``) or what was done, as text or JSON."""
 
+    result: RunResult
+    steps: list[Step]
+    pypi: tuple[str, ...]
+    options: InstallOptions
 
-def _print_plan(steps: list[Step], pypi: tuple[str, ...], where: str) -> None:
-    lines = [f"Would install into {where}:"]
-    width = len("downgrade")
-    for step in steps:
-        lines.append(f"  {step.action:<{width}}  {step.describe()}")
-    for requirement in pypi:
-        lines.append(f"  {'pypi':<{width}}  {requirement}")
-    changed = [s for s in steps if s.action != "keep"]
-    lines.append(
-        f"Would install {_count(len(changed))}{_detail(changed)}{_pypi(pypi)}, "
-        f"keep {len(steps) - len(changed)}; nothing was changed (dry run)"
-    )
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    @property
+    def where(self) -> str:
+        if self.options.target is not None:
+            return str(self.options.target)
+        python = self.options.python
+        interpreter = str(python) if python is not None else sys.executable
+        site = "the user site" if self.options.user else "the environment"
+        return f"{site} of {interpreter}"
+
+    def show_plan(self, json_output: bool) -> None:
+        if json_output:
+            print_json(self.json(dry_run=True))
+            return
+        width = len("downgrade")
+        lines = [f"Would install into {self.where}:"]
+        lines += [f"  {s.action:<{width}}  {s.describe()}" for s in self.steps]
+        lines += [f"  {'pypi':<{width}}  {requirement}" for requirement in self.pypi]
+        changed = [s for s in self.steps if s.action != "keep"]
+        lines.append(
+            f"Would install {_count(len(changed))}{_detail(changed)}{_pypi(self.pypi)}, "
+            f"keep {len(self.steps) - len(changed)}; nothing was changed (dry run)"
+        )
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    def show_outcome(self, outcome: Outcome, seconds: float, json_output: bool) -> None:
+        if json_output:
+            print_json(self.json(dry_run=False, outcome=outcome))
+            return
+        info(
+            f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
+            f"{_pypi(outcome.requirements)} into {self.where}, kept {len(outcome.kept)} "
+            f"in {seconds:.2f}s"
+        )
+
+    def json(self, *, dry_run: bool, outcome: Outcome | None = None) -> dict[str, Any]:
+        plan = [
+            {
+                "name": s.name,
+                "version": s.version,
+                "installed": s.installed,
+                "action": s.action,
+                "source": s.package.source,
+            }
+            for s in self.steps
+        ]
+        data = result_json(
+            self.result,
+            {
+                "plan": plan,
+                "pypi": list(self.pypi),
+                "destination": self.where,
+                "installer": self.options.installer,
+                "dry_run": dry_run,
+                "installer_ran": bool(outcome and outcome.ran),
+            },
+        )
+        by_name = {s.name: s.package.source for s in self.steps}
+        for package in data["packages"]:
+            package["source"] = by_name.get(package["name"], package["source"])
+        return data
 
 
 def _detail(changed: list[Step]) -> str:
@@ -370,51 +434,5 @@ def _pypi(pypi: tuple[str, ...]) -> str:
     return f" and {len(pypi)} pypi requirement{'s' if len(pypi) != 1 else ''}"
 
 
-def _summary(outcome: Outcome, seconds: float, where: str) -> str:
-    return (
-        f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
-        f"{_pypi(outcome.requirements)} into {where}, kept {len(outcome.kept)} in {seconds:.2f}s"
-    )
-
-
 def _count(n: int) -> str:
     return f"{n} package{'' if n == 1 else 's'}"
-
-
-def _json(
-    result: RunResult,
-    steps: list[Step],
-    pypi: tuple[str, ...],
-    where: str,
-    installer: str,
-    *,
-    dry_run: bool,
-    outcome: Outcome | None = None,
-) -> dict[str, Any]:
-    def source(step: Step) -> str:
-        return step.package.source
-
-    data = result_json(
-        result,
-        {
-            "plan": [
-                {
-                    "name": s.name,
-                    "version": s.version,
-                    "installed": s.installed,
-                    "action": s.action,
-                    "source": source(s),
-                }
-                for s in steps
-            ],
-            "pypi": list(pypi),
-            "destination": where,
-            "installer": installer,
-            "dry_run": dry_run,
-            "installer_ran": bool(outcome and outcome.ran),
-        },
-    )
-    by_name = {s.name: source(s) for s in steps}
-    for package in data["packages"]:
-        package["source"] = by_name.get(package["name"], package["source"])
-    return data

@@ -12,11 +12,19 @@ from __future__ import annotations
 from pipper.install.environment import inspect_environment, target_python
 from pipper.install.local import LocalBundles
 from pipper.install.plan import Action, Installer, Step, needs_kept_wheels, plan
-from pipper.install.runner import Outcome, apply, find_uv, install, installer_command
+from pipper.install.runner import (
+    InstallOptions,
+    Outcome,
+    apply,
+    find_uv,
+    install,
+    installer_command,
+)
 from pipper.install.target import prune_target
 
 __all__ = [
     "Action",
+    "InstallOptions",
     "Installer",
     "LocalBundles",
     "Outcome",

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.version import Version
 
-from pipper.session import Package
+if TYPE_CHECKING:
+    from pipper.session import Package
 
 __all__ = ["Action", "Installer", "Step", "needs_kept_wheels", "plan"]
 

@@ -30,7 +30,7 @@ from pipper.install.environment import probe_interpreter
 from pipper.install.plan import Installer, Step
 from pipper.install.target import prune_target
 
-__all__ = ["Outcome", "apply", "find_uv", "install", "installer_command"]
+__all__ = ["InstallOptions", "Outcome", "apply", "find_uv", "install", "installer_command"]
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +65,41 @@ def _pip_runner(python: Path | None) -> list[str]:
     raise UsageError(f"{python} has no pip and neither has pipper's own Python; use --installer uv")
 
 
+@dataclass(frozen=True)
+class InstallOptions:
+    """Where the one installer call installs and how: everything but the wheels and requirements.
+
+    The combinations no installer can carry out are refused when the options are made, so a
+    command learns of them before it resolves anything.
+    """
+
+    python: Path | None = None
+    """The target interpreter; ``None`` is the running one."""
+    target: Path | None = None
+    user: bool = False
+    installer: Installer = "pip"
+    upgrade: bool = False
+    index_url: str | None = None
+    find_links: Sequence[str] = ()
+    stream: bool = False
+    """Show the installer's output as it runs, not only when it fails."""
+    echo: Callable[[str], None] | None = None
+    """Where the installer's output goes (stderr by default)."""
+
+    def __post_init__(self) -> None:
+        if self.user and self.target is not None:
+            raise UsageError("--user and --target cannot be combined")
+        if self.user and self.installer == "uv":
+            raise UsageError("uv has no --user installs; use --installer pip")
+
+
 def installer_command(
     wheels: Sequence[Path],
     requirements: Sequence[str],
+    options: InstallOptions,
     *,
     runner: Sequence[str],
-    python: Path,
-    installer: Installer,
-    target: Path | None = None,
-    user: bool = False,
-    upgrade: bool = False,
     constraints: Path | None = None,
-    index_url: str | None = None,
-    find_links: Sequence[str] = (),
 ) -> list[str]:
     """The argument list of the one installer process.
 
@@ -85,24 +107,25 @@ def installer_command(
     wheels never meet a public index by accident. pip is always told ``--upgrade`` with
     ``--target``: without it pip leaves an existing package folder there as it was.
     """
-    if installer == "uv":
+    python = options.python or Path(sys.executable)
+    if options.installer == "uv":
         cmd = [*runner, "pip", "install", "--python", str(python)]
     else:
         cmd = [*runner, "install", "--disable-pip-version-check", "--no-input"]
         cmd += ["--progress-bar", "off"]
-    if not requirements and index_url is None:
+    if not requirements and options.index_url is None:
         cmd.append("--no-index")
-    if index_url is not None:
-        cmd += ["--index-url", index_url]
-    for link in find_links:
+    if options.index_url is not None:
+        cmd += ["--index-url", options.index_url]
+    for link in options.find_links:
         cmd += ["--find-links", link]
     if constraints is not None:
         cmd += ["--constraint", str(constraints)]
-    if upgrade or (target is not None and installer == "pip"):
+    if options.upgrade or (options.target is not None and options.installer == "pip"):
         cmd.append("--upgrade")
-    if target is not None:
-        cmd += ["--target", str(target)]
-    if user:
+    if options.target is not None:
+        cmd += ["--target", str(options.target)]
+    if options.user:
         cmd.append("--user")
     cmd += [str(w) for w in wheels]
     cmd += list(requirements)
@@ -112,59 +135,35 @@ def installer_command(
 def install(
     wheels: Sequence[Path],
     requirements: Sequence[str],
+    options: InstallOptions | None = None,
     *,
-    python: Path | None = None,
-    target: Path | None = None,
-    user: bool = False,
-    installer: Installer = "pip",
-    upgrade: bool = False,
     pins: Sequence[str] = (),
-    index_url: str | None = None,
-    find_links: Sequence[str] = (),
-    echo: Callable[[str], None] | None = None,
-    stream: bool = False,
 ) -> None:
     """Run ONE pip (or uv) process that installs ``wheels`` (files) and ``requirements``.
 
     ``pins`` (``name==version``) go into a constraints file. The installer's output goes to
-    ``echo`` (stderr by default) as it runs when ``stream``, else only when it fails; a failure
+    ``options.echo`` as it runs when ``options.stream``, else only when it fails; a failure
     raises ``InstallError`` with the installer's exit code and its most telling line.
     """
-    if user and target is not None:
-        raise UsageError("--user and --target cannot be combined")
-    if installer == "uv":
-        if user:
-            raise UsageError("uv has no --user installs; use --installer pip")
-        runner = [str(find_uv())]
-    else:
-        runner = _pip_runner(python)
-    say = echo or _stderr
+    options = options or InstallOptions()
+    runner = [str(find_uv())] if options.installer == "uv" else _pip_runner(options.python)
+    say = options.echo or _stderr
     with tempfile.TemporaryDirectory(prefix="pipper-install-") as tmp:
         constraints = None
         if pins:
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         cmd = installer_command(
-            wheels,
-            requirements,
-            runner=runner,
-            python=python or Path(sys.executable),
-            installer=installer,
-            target=target,
-            user=user,
-            upgrade=upgrade,
-            constraints=constraints,
-            index_url=index_url,
-            find_links=find_links,
+            wheels, requirements, options, runner=runner, constraints=constraints
         )
         log.debug("running %s", " ".join(cmd))
-        code, output = _run(cmd, say if stream else None)
+        code, output = _run(cmd, say if options.stream else None)
     if code != 0:
-        if not stream:
+        if not options.stream:
             for line in output:
                 say(line)
-        what = "uv pip install" if installer == "uv" else "pip install"
-        reason = _reason(output, installer)
+        what = "uv pip install" if options.installer == "uv" else "pip install"
+        reason = _reason(output, options.installer)
         if "--no-index" in cmd and any(mark in reason for mark in _NOT_FOUND):
             reason += (
                 " (no index was used: list public requirements under 'pypi' in the input file, "
@@ -235,27 +234,16 @@ class Outcome:
 
 
 def apply(
-    steps: Sequence[Step],
-    requirements: Sequence[str],
-    *,
-    python: Path | None = None,
-    target: Path | None = None,
-    user: bool = False,
-    installer: Installer = "pip",
-    upgrade: bool = False,
-    index_url: str | None = None,
-    find_links: Sequence[str] = (),
-    echo: Callable[[str], None] | None = None,
-    stream: bool = False,
+    steps: Sequence[Step], requirements: Sequence[str], options: InstallOptions | None = None
 ) -> Outcome:
     """Carry out a plan: extract the wheels that change into a temporary folder, one installer
     call, then (pip with ``--target``) remove what the replaced versions left behind."""
+    options = options or InstallOptions()
+    target, pip = options.target, options.installer == "pip"
     started = time.perf_counter()
     changed = [s for s in steps if s.action != "keep"]
     kept = [s for s in steps if s.action == "keep"]
-    passed = list(changed)
-    if changed and target is not None and installer == "pip":
-        passed += kept
+    passed = changed + kept if changed and target is not None and pip else list(changed)
     outcome = Outcome(changed=changed, kept=kept, requirements=tuple(requirements))
     if not passed and not requirements:
         outcome.seconds = time.perf_counter() - started
@@ -266,25 +254,11 @@ def apply(
             if step.package.path is None:
                 raise PipperError(f"{step.name} {step.version} has no bundle in the cache")
             wheels.append(extract_wheel(step.package.path, Path(tmp)))
-        pins = [f"{s.name}=={s.version}" for s in steps]
         if target is not None:
             target.mkdir(parents=True, exist_ok=True)
-        install(
-            wheels,
-            requirements,
-            python=python,
-            target=target,
-            user=user,
-            installer=installer,
-            upgrade=upgrade,
-            pins=pins,
-            index_url=index_url,
-            find_links=find_links,
-            echo=echo,
-            stream=stream,
-        )
+        install(wheels, requirements, options, pins=[f"{s.name}=={s.version}" for s in steps])
     outcome.ran = True
-    if target is not None and installer == "pip":
+    if target is not None and pip:
         prune_target(target, {s.project: s.version for s in changed})
     outcome.seconds = time.perf_counter() - started
     return outcome
