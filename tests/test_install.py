@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipper.errors import InstallError
 from pipper.install import LocalBundles, find_uv, inspect_environment, plan
 from pipper.install.local import _split_bundle_filename
 from pipper.session import Package
@@ -195,6 +196,7 @@ def test_graph_naming_each_other_installs_and_imports(
     data = result.json()
     assert actions(data) == {"alpha_pkg": "install", "beta": "install", "gamma": "install"}
     assert data["installer_ran"] is True  # type: ignore[index]
+    assert data["installer_exit_code"] == 0  # type: ignore[index]
     assert import_version(venv_with_pip, "alpha_pkg") == "1.0.0"
     assert import_version(venv_with_pip, "beta") == "2.0.0"
     assert import_version(venv_with_pip, "gamma") == "1.0.0"
@@ -218,6 +220,7 @@ def test_target_holds_everything_and_ignores_pippers_environment(
     assert again.exit_code == 0, again.stderr
     assert actions(again.json()) == {"tool": "keep", "typer": "keep"}
     assert again.json()["installer_ran"] is False  # type: ignore[index]
+    assert again.json()["installer_exit_code"] is None  # type: ignore[index]
     assert snapshot(target) == before
 
 
@@ -428,7 +431,7 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
     vendor = tmp_path / "vendor"
     make_bundle(vendor, "broken", "1.0.0", requires=["nonexistent-dep"])
     result = cli("install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t"))
-    assert result.exit_code == 1
+    assert result.exit_code == InstallError.exit_code
     assert "ERROR: Could not find a version that satisfies" in result.stderr  # pip's own output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pip install failed with exit code 1: No matching distribution")
@@ -437,26 +440,32 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
 
 @pytest.fixture
 def failing_python(tmp_path: Path) -> Path:
-    """An interpreter whose pip fails with exit code 23."""
+    """An interpreter whose pip fails with exit code 2 (pipper's own code for bad usage)."""
     script = tmp_path / "fake-python"
     script.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true}\'; exit 0; fi\n'
         'echo "Collecting things"\n'
         'echo "ERROR: the disk is full"\n'
-        "exit 23\n"
+        "exit 2\n"
     )
     script.chmod(0o755)
     return script
 
 
-def test_installer_exit_code_becomes_pippers(
-    tmp_path: Path, vendor: Path, failing_python: Path
-) -> None:
+def test_installer_exit_code_is_named_not_passed_on(vendor: Path, failing_python: Path) -> None:
     result = cli("install", "--from", str(vendor), "x", "--python", str(failing_python))
-    assert result.exit_code == 23
+    assert result.exit_code == InstallError.exit_code != 2
     assert "Collecting things" in result.stderr
-    assert "error: pip install failed with exit code 23: the disk is full" in result.stderr
+    assert "error: pip install failed with exit code 2: the disk is full" in result.stderr
+
+    as_json = cli("install", "--from", str(vendor), "x", "--python", str(failing_python), "--json")
+    assert as_json.exit_code == InstallError.exit_code
+    data = as_json.json()
+    assert isinstance(data, dict)
+    assert (data["installer_ran"], data["installer_exit_code"]) == (True, 2)
+    assert data["error"] == "pip install failed with exit code 2: the disk is full"
+    assert [p["action"] for p in data["plan"]] == ["install", "install"]
 
 
 def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:

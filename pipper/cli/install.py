@@ -27,7 +27,7 @@ from pipper.cli._common import (
 )
 from pipper.cli.app import app
 from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption, result_json
-from pipper.errors import UsageError
+from pipper.errors import InstallError, UsageError
 
 if TYPE_CHECKING:
     from pipper.cache import Cache
@@ -140,7 +140,7 @@ def install(
 
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
     """
-    from pipper.install import apply, inspect_environment, plan
+    from pipper.install import inspect_environment, plan
 
     started = time.perf_counter()
     options = _install_options(python, target, user, installer, upgrade, index_url, find_links)
@@ -156,7 +156,7 @@ def install(
             report.show_plan(json_output)
             return
         report = replace(report, steps=_with_kept_wheels(context, cleanup, report.steps, options))
-        outcome = apply(report.steps, request.pypi, options)
+        outcome = report.apply(json_output)
     report.show_outcome(outcome, time.perf_counter() - started, json_output)
 
 
@@ -378,6 +378,18 @@ class _Report:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
+    def apply(self, json_output: bool) -> Outcome:
+        """Run the installer; with ``--json`` a failure still prints the document, with the
+        installer's own exit code (pipper's is always ``InstallError``'s)."""
+        from pipper.install import apply
+
+        try:
+            return apply(self.steps, self.pypi, self.options)
+        except InstallError as exc:
+            if json_output:
+                print_json(self.json(dry_run=False, failure=exc))
+            raise
+
     def show_outcome(self, outcome: Outcome, seconds: float, json_output: bool) -> None:
         if json_output:
             print_json(self.json(dry_run=False, outcome=outcome))
@@ -388,7 +400,13 @@ class _Report:
             f"in {seconds:.2f}s"
         )
 
-    def json(self, *, dry_run: bool, outcome: Outcome | None = None) -> dict[str, Any]:
+    def json(
+        self,
+        *,
+        dry_run: bool,
+        outcome: Outcome | None = None,
+        failure: InstallError | None = None,
+    ) -> dict[str, Any]:
         plan = [
             {
                 "name": s.name,
@@ -399,6 +417,8 @@ class _Report:
             }
             for s in self.steps
         ]
+        ran = failure is not None or bool(outcome and outcome.ran)
+        exit_code = failure.installer_exit_code if failure else 0 if ran else None
         data = result_json(
             self.result,
             {
@@ -407,7 +427,9 @@ class _Report:
                 "destination": self.where,
                 "installer": self.options.installer,
                 "dry_run": dry_run,
-                "installer_ran": bool(outcome and outcome.ran),
+                "installer_ran": ran,
+                "installer_exit_code": exit_code,
+                **({"error": failure.message} if failure else {}),
             },
         )
         by_name = {s.name: s.package.source for s in self.steps}

@@ -143,7 +143,7 @@ def install(
 
     ``pins`` (``name==version``) go into a constraints file. The installer's output goes to
     ``options.echo`` as it runs when ``options.stream``, else only when it fails; a failure
-    raises ``InstallError`` with the installer's exit code and its most telling line.
+    raises ``InstallError`` naming the installer's exit code and its most telling line.
     """
     options = options or InstallOptions()
     runner = [str(find_uv())] if options.installer == "uv" else _pip_runner(options.python)
@@ -169,7 +169,7 @@ def install(
                 " (no index was used: list public requirements under 'pypi' in the input file, "
                 "or pass --index-url)"
             )
-        raise InstallError(f"{what} failed with exit code {code}: {reason}", exit_code=code)
+        raise InstallError(f"{what} failed with exit code {code}: {reason}", code)
 
 
 def _stderr(line: str) -> None:
