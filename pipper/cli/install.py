@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,14 +18,14 @@ from pipper.cli._common import (
     JsonOption,
     RepoOptions,
     concurrency_from,
-    info,
     open_cache,
     print_json,
     run,
     with_repository,
 )
+from pipper.cli._install_report import InstallReport
 from pipper.cli.app import app
-from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption, result_json
+from pipper.cli.download import DevOption, InputOption, OfflineOption, PreOption
 from pipper.errors import InstallError, UsageError
 
 if TYPE_CHECKING:
@@ -151,12 +150,12 @@ def install(
         prefer = None if upgrade else installed
         label = None if json_output else "Resolving"
         result = _resolve(context, cleanup, request, installed, prefer=prefer, label=label)
-        report = _Report(result, plan(result.packages, installed), request.pypi, options)
+        report = InstallReport(result, plan(result.packages, installed), request.pypi, options)
         if dry_run:
             report.show_plan(json_output)
             return
         report = replace(report, steps=_with_kept_wheels(context, cleanup, report.steps, options))
-        outcome = report.apply(json_output)
+        outcome = _install(report, json_output)
     report.show_outcome(outcome, time.perf_counter() - started, json_output)
 
 
@@ -290,6 +289,19 @@ def _resolve(
         return run(lambda: session.resolve(request.ids, prefer=prefer))
 
 
+def _install(report: InstallReport, json_output: bool) -> Outcome:
+    """Run the one installer call; with ``--json`` a failure still prints the document, with
+    the installer's own exit code (pipper's is always ``InstallError``'s)."""
+    from pipper.install import apply
+
+    try:
+        return apply(report.steps, report.pypi, report.options)
+    except InstallError as exc:
+        if json_output:
+            print_json(report.json(dry_run=False, failure=exc))
+        raise
+
+
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
     """Package ids apart from ``.pipper`` files (anything ending in .pipper is a file)."""
     names: list[str] = []
@@ -342,119 +354,3 @@ def _pins(steps: list[Step]) -> list[PackageId]:
         PackageId(s.name, SpecifierSet(f"=={s.version}"), raw=f"{s.name}=={s.version}")
         for s in steps
     ]
-
-
-@dataclass(frozen=True)
-class _Report:
-    """What the command shows: the plan (``--dry-run``) or what was done, as text or JSON."""
-
-    result: RunResult
-    steps: list[Step]
-    pypi: tuple[str, ...]
-    options: InstallOptions
-
-    @property
-    def where(self) -> str:
-        if self.options.target is not None:
-            return str(self.options.target)
-        python = self.options.python
-        interpreter = str(python) if python is not None else sys.executable
-        site = "the user site" if self.options.user else "the environment"
-        return f"{site} of {interpreter}"
-
-    def show_plan(self, json_output: bool) -> None:
-        if json_output:
-            print_json(self.json(dry_run=True))
-            return
-        width = len("downgrade")
-        lines = [f"Would install into {self.where}:"]
-        lines += [f"  {s.action:<{width}}  {s.describe()}" for s in self.steps]
-        lines += [f"  {'pypi':<{width}}  {requirement}" for requirement in self.pypi]
-        changed = [s for s in self.steps if s.action != "keep"]
-        lines.append(
-            f"Would install {_count(len(changed))}{_detail(changed)}{_pypi(self.pypi)}, "
-            f"keep {len(self.steps) - len(changed)}; nothing was changed (dry run)"
-        )
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
-
-    def apply(self, json_output: bool) -> Outcome:
-        """Run the installer; with ``--json`` a failure still prints the document, with the
-        installer's own exit code (pipper's is always ``InstallError``'s)."""
-        from pipper.install import apply
-
-        try:
-            return apply(self.steps, self.pypi, self.options)
-        except InstallError as exc:
-            if json_output:
-                print_json(self.json(dry_run=False, failure=exc))
-            raise
-
-    def show_outcome(self, outcome: Outcome, seconds: float, json_output: bool) -> None:
-        if json_output:
-            print_json(self.json(dry_run=False, outcome=outcome))
-            return
-        info(
-            f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
-            f"{_pypi(outcome.requirements)} into {self.where}, kept {len(outcome.kept)} "
-            f"in {seconds:.2f}s"
-        )
-
-    def json(
-        self,
-        *,
-        dry_run: bool,
-        outcome: Outcome | None = None,
-        failure: InstallError | None = None,
-    ) -> dict[str, Any]:
-        plan = [
-            {
-                "name": s.name,
-                "version": s.version,
-                "installed": s.installed,
-                "action": s.action,
-                "source": s.package.source,
-            }
-            for s in self.steps
-        ]
-        ran = failure is not None or bool(outcome and outcome.ran)
-        exit_code = failure.installer_exit_code if failure else 0 if ran else None
-        data = result_json(
-            self.result,
-            {
-                "plan": plan,
-                "pypi": list(self.pypi),
-                "destination": self.where,
-                "installer": self.options.installer,
-                "dry_run": dry_run,
-                "installer_ran": ran,
-                "installer_exit_code": exit_code,
-                **({"error": failure.message} if failure else {}),
-            },
-        )
-        by_name = {s.name: s.package.source for s in self.steps}
-        for package in data["packages"]:
-            package["source"] = by_name.get(package["name"], package["source"])
-        return data
-
-
-def _detail(changed: list[Step]) -> str:
-    parts = [
-        f"{n} {word}"
-        for word, n in (
-            ("upgraded", sum(s.action == "upgrade" for s in changed)),
-            ("downgraded", sum(s.action == "downgrade" for s in changed)),
-        )
-        if n
-    ]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _pypi(pypi: tuple[str, ...]) -> str:
-    if not pypi:
-        return ""
-    return f" and {len(pypi)} pypi requirement{'s' if len(pypi) != 1 else ''}"
-
-
-def _count(n: int) -> str:
-    return f"{n} package{'' if n == 1 else 's'}"
