@@ -17,7 +17,7 @@ from benchmarks import procs
 from benchmarks.bench import Bench, Unavailable
 from benchmarks.samples import Published, Run
 from benchmarks.simple_index import PAGES
-from pipper.installer import find_uv
+from pipper.install import find_uv
 from tests.lib.proxy import Proxy
 from tests.lib.s3servers import S3Server
 

@@ -29,7 +29,7 @@ from typing import IO, Any
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from pipper.errors import BundleError, NotFoundError, UsageError
+from pipper.errors import BuildError, BundleError, NotFoundError, UsageError
 from pipper.fsutil import temp_file
 from pipper.keys import bundle_filename, safe_version
 from pipper.versions import NAME_PATTERN, normalize_name
@@ -44,7 +44,9 @@ MAX_COMPRESSION_RATIO = 200
 S3_METADATA_LIMIT = 2000
 CHUNK_BYTES = 1024 * 1024
 
-_PIP_TAIL_LINES = 20
+_BUILD_FAILURE_LINES = 5
+_QUOTE_START = re.compile(r"\[\d+ lines? of output\]\s*$")
+_QUOTE_END = "[end of output]"
 # Errors zipfile raises on malformed archives besides BadZipFile (truncated central
 # directories, unsupported or encrypted entries, corrupt deflate streams).
 _ZIP_ERRORS = (
@@ -108,18 +110,54 @@ def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> 
             check=False,
         )
         if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.strip().splitlines()[-_PIP_TAIL_LINES:])
-            raise BundleError(
-                f"building a wheel of {project_dir} failed (pip exited {proc.returncode}):\n{tail}"
+            log.debug("pip wheel said:\n%s", proc.stdout)
+            said = "\n".join(f"  {line}" for line in build_failure_lines(proc.stdout))
+            raise BuildError(
+                f"building a wheel of {project_dir} failed (pip exited with code "
+                f"{proc.returncode}):\n{said}"
             )
         wheels = sorted(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             found = ", ".join(w.name for w in wheels) or "none"
-            raise BundleError(
+            raise BuildError(
                 f"building {project_dir} should give exactly one wheel, pip gave {found}"
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         return _move_into(wheels[0], out_dir)
+
+
+def build_failure_lines(output: str, limit: int = _BUILD_FAILURE_LINES) -> list[str]:
+    """The last lines of a failed build that say why, for a message that starts at the cause.
+
+    pip quotes the build backend's output between ``[N lines of output]`` and ``[end of
+    output]`` and follows it with its own notes ("See above for output"); the quote is used when
+    there is one. Traceback frames (``File "..."`` and the source lines under them), the
+    ``Traceback`` header and blank lines are left out: the exception's own line is what tells.
+    """
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if _QUOTE_START.search(line)]
+    quoted: list[str] = []
+    if starts:
+        rest = lines[starts[-1] + 1 :]
+        end = next((i for i, line in enumerate(rest) if line.strip() == _QUOTE_END), len(rest))
+        quoted = rest[:end]
+    return (_without_frames(quoted) or _without_frames(lines) or ["(no output)"])[-limit:]
+
+
+def _without_frames(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    frame_indent: int | None = None
+    for line in lines:
+        text = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if frame_indent is not None and text and indent > frame_indent:
+            continue  # the source line (and its ^^^ markers) a frame shows
+        frame_indent = None
+        if text.startswith('File "'):
+            frame_indent = indent
+        elif text and not text.startswith("Traceback (most recent call last)"):
+            kept.append(text)
+    return kept
 
 
 def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipper.installer import (
-    find_uv,
-)
+from pipper.errors import InstallError
+from pipper.install import find_uv, inspect_environment
 from tests.lib.cli import cli, pipper, publish_graph
 from tests.lib.proxy import MakeProxy
 from tests.lib.wheels import make_bundle, make_vendor, make_wheel
@@ -117,6 +116,7 @@ def test_graph_naming_each_other_installs_and_imports(
     data = result.json()
     assert actions(data) == {"alpha_pkg": "install", "beta": "install", "gamma": "install"}
     assert data["installer_ran"] is True  # type: ignore[index]
+    assert data["installer_exit_code"] == 0  # type: ignore[index]
     assert import_version(venv_with_pip, "alpha_pkg") == "1.0.0"
     assert import_version(venv_with_pip, "beta") == "2.0.0"
     assert import_version(venv_with_pip, "gamma") == "1.0.0"
@@ -140,6 +140,7 @@ def test_target_holds_everything_and_ignores_pippers_environment(
     assert again.exit_code == 0, again.stderr
     assert actions(again.json()) == {"tool": "keep", "typer": "keep"}
     assert again.json()["installer_ran"] is False  # type: ignore[index]
+    assert again.json()["installer_exit_code"] is None  # type: ignore[index]
     assert snapshot(target) == before
 
 
@@ -346,7 +347,7 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
     vendor = tmp_path / "vendor"
     make_bundle(vendor, "broken", "1.0.0", requires=["nonexistent-dep"])
     result = cli("install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t"))
-    assert result.exit_code == 1
+    assert result.exit_code == InstallError.exit_code
     assert "ERROR: Could not find a version that satisfies" in result.stderr  # pip's own output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pip install failed with exit code 1: No matching distribution")
@@ -362,3 +363,26 @@ def test_warm_then_offline_install_into_a_fresh_venv(tmp_path: Path, s3_repo: li
     assert result.exit_code == 0, result.stderr
     assert import_version(python, "base") == "1.0.0"
     assert installed_in(python) == {"app": "1.0.0", "lib": "1.0.0", "base": "1.0.0"}
+
+
+def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:
+    result = cli("install", "--from", str(vendor), "x", "--user", "-t", str(tmp_path / "t"))
+    assert result.exit_code == 2
+    assert "--user and --target" in result.stderr
+
+
+def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
+    result = cli("install", str(tmp_path / "nope-v1-0-0.pipper"))
+    assert result.exit_code == 2
+    assert "no such bundle file" in result.stderr
+
+
+def test_the_working_directory_is_not_part_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stray = tmp_path / "stray_pkg-9.9.dist-info"
+    stray.mkdir()
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray_pkg\nVersion: 9.9\n")
+    monkeypatch.chdir(tmp_path)
+    assert "stray-pkg" not in inspect_environment(Path(sys.executable), None)
+    assert "stray-pkg" not in inspect_environment(None, None)
