@@ -20,6 +20,10 @@ landed, and repeating a conditional PUT would report the version as already publ
 ``PIPPER_READ_TIMEOUT`` (seconds, default 60) bounds how long one read from a socket may wait: a
 response that stalls longer is abandoned and retried (before its body by botocore, during its
 body by a ranged resume), so a stalled connection costs that long rather than hanging the run.
+
+``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
+each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
+store that never recovers is given up on without waiting out the pauses meant for a real one.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_READ_TIMEOUT = 60.0
 MAX_READ_TIMEOUT = 3600.0
+DEFAULT_RETRY_BACKOFF = 0.25
+MAX_RETRY_BACKOFF = 60.0
 ATTEMPTS_PER_ROUND = 3
 ROUNDS = 4
 
@@ -91,20 +97,30 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def read_timeout_from_env(default: float = DEFAULT_READ_TIMEOUT) -> float:
-    """``PIPPER_READ_TIMEOUT`` in seconds, else ``default``; a bad value is a usage error."""
-    text = os.environ.get("PIPPER_READ_TIMEOUT", "").strip()
+def _seconds_from_env(name: str, default: float, most: float, *, zero: bool) -> float:
+    """The variable ``name`` in seconds, else ``default``; a bad value is a usage error."""
+    text = os.environ.get(name, "").strip()
     if not text:
         return default
     try:
         seconds = float(text)
     except ValueError:
-        raise UsageError(f"PIPPER_READ_TIMEOUT must be a number of seconds, not {text!r}") from None
-    if not 0 < seconds <= MAX_READ_TIMEOUT:
-        raise UsageError(
-            f"PIPPER_READ_TIMEOUT must be more than 0 and at most {MAX_READ_TIMEOUT:.0f}"
-        )
+        raise UsageError(f"{name} must be a number of seconds, not {text!r}") from None
+    low = seconds >= 0 if zero else seconds > 0
+    if not (low and seconds <= most):  # NaN fails both comparisons
+        least = "at least 0" if zero else "more than 0"
+        raise UsageError(f"{name} must be {least} and at most {most:.0f}")
     return seconds
+
+
+def read_timeout_from_env(default: float = DEFAULT_READ_TIMEOUT) -> float:
+    """``PIPPER_READ_TIMEOUT`` in seconds, else ``default``; a bad value is a usage error."""
+    return _seconds_from_env("PIPPER_READ_TIMEOUT", default, MAX_READ_TIMEOUT, zero=False)
+
+
+def retry_backoff_from_env(default: float = DEFAULT_RETRY_BACKOFF) -> float:
+    """``PIPPER_RETRY_BACKOFF`` in seconds (0 for no pause), else ``default``."""
+    return _seconds_from_env("PIPPER_RETRY_BACKOFF", default, MAX_RETRY_BACKOFF, zero=True)
 
 
 class S3Storage:
@@ -120,6 +136,7 @@ class S3Storage:
         rounds: int = ROUNDS,
         read_timeout: float | None = None,
         connect_timeout: float = 10.0,
+        retry_backoff: float | None = None,
     ) -> None:
         assert repository.bucket is not None
         self.repository = repository
@@ -130,6 +147,7 @@ class S3Storage:
         self._rounds = rounds
         self._read_timeout = read_timeout if read_timeout is not None else read_timeout_from_env()
         self._connect_timeout = connect_timeout
+        self._backoff = retry_backoff if retry_backoff is not None else retry_backoff_from_env()
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: Any = None
@@ -252,7 +270,7 @@ class S3Storage:
             if round_ == self._rounds or not again:
                 raise error
             log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
-            await _pause(round_)
+            await _pause(round_, self._backoff)
         raise AssertionError("unreachable")
 
     async def list(
@@ -388,6 +406,6 @@ def _server_answered(exc: BaseException) -> bool:
     return status is not None and int(status) >= 500
 
 
-async def _pause(round_: int) -> None:
+async def _pause(round_: int, base: float) -> None:
     """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
-    await anyio.sleep(min(2.0, 0.25 * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
+    await anyio.sleep(min(8 * base, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
