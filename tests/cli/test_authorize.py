@@ -6,7 +6,8 @@ import hashlib
 import json
 import stat
 import threading
-import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.lib.cli import cli, publish_graph
+from tests.lib.isolation import PipperHome
+from tests.lib.polling import wait_for
 from tests.lib.proxy import MakeProxy
 from tests.lib.wheels import make_bundle
 
@@ -152,11 +155,20 @@ def test_urls_and_names_mix_and_missing_dependencies_are_named(
     assert "does not allow" in clash.stderr
 
 
+def _refused(url: str) -> bool:
+    """Whether the store now answers the URL with 403 (it signs the time, the store checks it)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            return False
+    except urllib.error.HTTPError as error:
+        return error.code == 403
+
+
 def test_an_expired_url_says_so(tmp_path: Path, bucket: str, published: Path) -> None:
     result = cli("authorize", "base", "-e", "1s", "-b", bucket)
     assert result.exit_code == 0, result.stderr
     url = json.loads(result.stdout)["dependencies"][0]
-    time.sleep(2.5)
+    wait_for(lambda: _refused(url), timeout=30, what="the server to refuse the expired URL")
     late = cli("download", url, "-d", str(tmp_path / "v"))
     assert late.exit_code == 5
     assert "expired" in late.stderr
@@ -181,7 +193,8 @@ class _Bundles(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.files: dict[str, tuple[bytes, str | None]] = {}
-        self.break_first = False
+        self.break_first: Path | None = None
+        """Break the first body off half way, once the client has written some of it here."""
         self.seen: list[tuple[str, str | None, str | None]] = []
 
     @property
@@ -218,11 +231,16 @@ class _Handler(BaseHTTPRequestHandler):
         if digest:
             self.send_header("x-amz-meta-sha256", digest)
         self.end_headers()
-        if self.server.break_first and not start:
-            self.server.break_first = False
+        partials, self.server.break_first = self.server.break_first, None
+        if partials is not None and not start:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
-            time.sleep(0.3)  # the client reads the first half before the connection drops
+            # A client drops what it has buffered but not yet read when the connection ends,
+            # so end it only once the download has written some of the half to its file.
+            wait_for(
+                lambda: any(p.stat().st_size for p in partials.glob("*.part")),
+                what="the client to write part of the body",
+            )
             self.close_connection = True
             return
         self.wfile.write(body[start:])
@@ -231,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def http_bundles() -> Iterator[_Bundles]:
     server = _Bundles()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -241,12 +259,12 @@ def http_bundles() -> Iterator[_Bundles]:
 
 
 def test_virtual_hosted_style_url_resumes_a_broken_body(
-    tmp_path: Path, http_bundles: _Bundles
+    tmp_path: Path, http_bundles: _Bundles, pipper_home: PipperHome
 ) -> None:
     bundle = make_bundle(tmp_path / "b", "solo", "2.1.0", payload_size=400_000)
     body = bundle.read_bytes()
     http_bundles.files["/team/pkgs/solo/v2-1-0.pipper"] = (body, hashlib.sha256(body).hexdigest())
-    http_bundles.break_first = True
+    http_bundles.break_first = pipper_home.cache_dir / "tmp"
     url = f"{http_bundles.url}/team/pkgs/solo/v2-1-0.pipper?X-Amz-Signature=abc"
     result = cli("download", url, "-d", str(tmp_path / "v"), "--json")
     assert result.exit_code == 0, result.stderr

@@ -67,6 +67,7 @@ def _one_error_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_a_100_package_graph_survives_a_storm_of_every_fault(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
 ) -> None:
@@ -138,6 +139,7 @@ NEVER_STOPPING = {
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.parametrize("case", list(NEVER_STOPPING))
 def test_faults_that_never_stop_end_in_one_clear_line(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy, case: str
@@ -169,6 +171,7 @@ def test_faults_that_never_stop_end_in_one_clear_line(
         assert _assert_cache_clean(cache) == 0
 
 
+@pytest.mark.timing
 def test_read_timeout_knob_turns_a_stall_into_a_quick_retry(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
 ) -> None:

@@ -117,6 +117,8 @@ def original_pipper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(900)  # installing the original from PyPI may take minutes on a cold cache
 def test_the_original_and_this_project_share_one_bucket(
     tmp_path: Path, s3_server: S3Server, bucket: str, s3_env: dict[str, str], original_pipper: Path
 ) -> None:

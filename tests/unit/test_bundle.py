@@ -111,6 +111,7 @@ def test_make_wheel_is_a_consistent_wheel(tmp_path: Path) -> None:
         assert zf.getinfo("Alpha_Pkg/payload.bin").file_size == 3000
 
 
+@pytest.mark.timing
 def test_make_wheel_payload_is_big_incompressible_and_fast(tmp_path: Path) -> None:
     started = time.perf_counter()
     path = make_wheel(tmp_path, "big", "1.0", payload_size=20 * 1024 * 1024)
