@@ -30,7 +30,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from pipper.errors import BuildError, BundleError, NotFoundError, UsageError
-from pipper.fsutil import temp_file
+from pipper.fsutil import atomic_writer, replace_into, temp_file
 from pipper.keys import bundle_filename, safe_version
 from pipper.versions import NAME_PATTERN, normalize_name
 
@@ -209,19 +209,18 @@ def write_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / bundle_filename(name, version)
-    with temp_file(out_dir, suffix=".pipper") as (tmp, handle):
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf:
-            zf.write(wheel, WHEEL_ENTRY)
-            now = datetime.now(UTC)
-            info = zipfile.ZipInfo(
-                META_ENTRY,
-                date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
-            )
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, meta_bytes)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+    with (
+        atomic_writer(dest, fsync=False, mode=0o644) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf,
+    ):
+        zf.write(wheel, WHEEL_ENTRY)
+        now = datetime.now(UTC)
+        info = zipfile.ZipInfo(
+            META_ENTRY,
+            date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
+        )
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, meta_bytes)
     return dest
 
 
@@ -262,8 +261,7 @@ def extract_wheel(bundle: Path, dest_dir: Path) -> Path:
             handle.flush()
             if not zipfile.is_zipfile(tmp):
                 raise BundleError(f"{bundle}: {WHEEL_ENTRY} is not a wheel (not a zip archive)")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
+            replace_into(tmp, dest, fsync=False, handle=handle, mode=0o644)
     return dest
 
 
@@ -320,11 +318,8 @@ def _move_into(src: Path, out_dir: Path) -> Path:
         return dest
     except OSError:
         pass  # another filesystem: copy beside the destination, then rename
-    with temp_file(out_dir, suffix=".whl") as (tmp, handle), src.open("rb") as inp:
+    with atomic_writer(dest, fsync=False, mode=0o644) as handle, src.open("rb") as inp:
         shutil.copyfileobj(inp, handle, CHUNK_BYTES)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
     return dest
 
 
