@@ -1,10 +1,10 @@
-"""Build a wheel, write a ``.pipper`` bundle, and open one without trusting it.
+"""Write a ``.pipper`` bundle, and open one without trusting it.
 
 A bundle is a zip of exactly two stored entries, ``package.whl`` and ``package.meta`` (JSON), as
 the original pipper writes them. Bundles come from a shared bucket that anyone with write access
 can fill, so reading one assumes it may be hostile: every entry name, size, compression ratio and
 meta field is checked before a byte is inflated, and the wheel is only ever written under the
-directory the caller names.
+directory the caller names. Building the wheel a bundle holds is :mod:`pipper.build`'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import json
 import logging
 import os
 import re
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 import types
 import zipfile
 from collections.abc import Mapping
@@ -29,7 +25,7 @@ from typing import IO, Any
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from pipper.errors import BuildError, BundleError, NotFoundError, UsageError
+from pipper.errors import BundleError, NotFoundError, UsageError
 from pipper.fsutil import atomic_writer, replace_into, temp_file
 from pipper.keys import bundle_filename, safe_version
 from pipper.versions import NAME_PATTERN, normalize_name
@@ -44,11 +40,6 @@ MAX_COMPRESSION_RATIO = 200
 S3_METADATA_LIMIT = 2000
 CHUNK_BYTES = 1024 * 1024
 
-_BUILD_FAILURE_LINES = 5
-_QUOTE_START = re.compile(r"\[\d+ lines? of output\]\s*$")
-_QUOTE_END = "[end of output]"
-# Errors zipfile raises on malformed archives besides BadZipFile (truncated central
-# directories, unsupported or encrypted entries, corrupt deflate streams).
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -71,102 +62,6 @@ class BundleMeta:
     timestamp: str
     dependencies: tuple[str, ...]
     data: Mapping[str, Any]
-
-
-def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel with pip and move it into ``out_dir``.
-
-    pip writes into a fresh temporary directory so a stale wheel of an older version (in the
-    project's ``dist/`` or in ``out_dir``) can never be mistaken for the one just built.
-    """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UsageError(f"{project_dir} is not a directory")
-    if not (project_dir / "pyproject.toml").is_file() and not (project_dir / "setup.py").is_file():
-        raise UsageError(f"{project_dir} has neither a pyproject.toml nor a setup.py")
-    with tempfile.TemporaryDirectory(prefix="pipper-wheel-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-input",
-            "--disable-pip-version-check",
-            "-w",
-            tmp,
-        ]
-        if not isolation:
-            cmd.append("--no-build-isolation")
-        # An absolute path, so pip never reads a bare directory name as a requirement.
-        cmd.append(str(project_dir.resolve()))
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-        if proc.returncode != 0:
-            log.debug("pip wheel said:\n%s", proc.stdout)
-            said = "\n".join(f"  {line}" for line in build_failure_lines(proc.stdout))
-            raise BuildError(
-                f"building a wheel of {project_dir} failed (pip exited with code "
-                f"{proc.returncode}):\n{said}"
-            )
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            found = ", ".join(w.name for w in wheels) or "none"
-            raise BuildError(
-                f"building {project_dir} should give exactly one wheel, pip gave {found}"
-            )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return _move_into(wheels[0], out_dir)
-
-
-def build_failure_lines(output: str, limit: int = _BUILD_FAILURE_LINES) -> list[str]:
-    """The last lines of a failed build that say why, for a message that starts at the cause.
-
-    pip quotes the build backend's output between ``[N lines of output]`` and ``[end of
-    output]`` and follows it with its own notes ("See above for output"); the quote is used when
-    there is one. Traceback frames (``File "..."`` and the source lines under them), the
-    ``Traceback`` header and blank lines are left out: the exception's own line is what tells.
-    """
-    lines = output.splitlines()
-    starts = [i for i, line in enumerate(lines) if _QUOTE_START.search(line)]
-    quoted: list[str] = []
-    if starts:
-        rest = lines[starts[-1] + 1 :]
-        end = next((i for i, line in enumerate(rest) if line.strip() == _QUOTE_END), len(rest))
-        quoted = rest[:end]
-    return (_without_frames(quoted) or _without_frames(lines) or ["(no output)"])[-limit:]
-
-
-def _without_frames(lines: list[str]) -> list[str]:
-    kept: list[str] = []
-    frame_indent: int | None = None
-    for line in lines:
-        text = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if frame_indent is not None and text and indent > frame_indent:
-            continue  # the source line (and its ^^^ markers) a frame shows
-        frame_indent = None
-        if text.startswith('File "'):
-            frame_indent = indent
-        elif text and not text.startswith("Traceback (most recent call last)"):
-            kept.append(text)
-    return kept
-
-
-def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel and bundle it with its ``pipper.json``."""
-    project_dir = Path(project_dir)
-    extra = _read_pipper_json(project_dir / "pipper.json")
-    with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
-        wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
-        return write_bundle(wheel, out_dir, extra)
 
 
 def write_bundle(
@@ -296,31 +191,6 @@ def _ascii(value: str) -> str:
     if value.isascii() and value.isprintable():
         return value
     return json.dumps(value, ensure_ascii=True)[1:-1]
-
-
-def _read_pipper_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
-def _move_into(src: Path, out_dir: Path) -> Path:
-    """Move ``src`` into ``out_dir`` so the name appears only once the bytes are complete."""
-    dest = out_dir / src.name
-    try:
-        os.replace(src, dest)
-        return dest
-    except OSError:
-        pass  # another filesystem: copy beside the destination, then rename
-    with atomic_writer(dest, fsync=False, mode=0o644) as handle, src.open("rb") as inp:
-        shutil.copyfileobj(inp, handle, CHUNK_BYTES)
-    return dest
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

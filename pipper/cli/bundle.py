@@ -34,7 +34,7 @@ def bundle(
 
     Example: pipper bundle . -o dist/
     """
-    from pipper.bundle import bundle_project
+    from pipper.build import bundle_project
 
     path = bundle_project(directory, output, isolation=build_isolation)
     typer.echo(str(path))

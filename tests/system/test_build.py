@@ -13,7 +13,8 @@ import pytest
 import setuptools
 from packaging.version import Version
 
-from pipper.bundle import build_wheel, bundle_project, read_bundle
+from pipper.build import build_wheel, bundle_project
+from pipper.bundle import read_bundle
 from pipper.errors import BuildError, BundleError
 from tests.lib.wheels import make_wheel, write_pyproject_project
 

@@ -21,12 +21,10 @@ from typing import Any
 
 import pytest
 
+from pipper.build import build_failure_lines, build_wheel, bundle_project
 from pipper.bundle import (
     MAX_WHEEL_BYTES,
     BundleMeta,
-    build_failure_lines,
-    build_wheel,
-    bundle_project,
     extract_wheel,
     read_bundle,
     s3_metadata,
