@@ -44,9 +44,9 @@ def publish(server: S3Server, bucket: str, bundles: Sequence[Path]) -> int:
                 f'data-core-metadata="sha256={_sha256(metadata)}" '
                 f'data-dist-info-metadata="sha256={_sha256(metadata)}">{wheel.name}</a>'
             )
-        for project, anchors in links.items():
-            objects.append((f"{PAGES}{project}/index.html", _page(project, anchors), "text/html"))
-        root = [f'<a href="{project}/">{project}</a>' for project in sorted(links)]
+        for page, anchors in links.items():
+            objects.append((f"{PAGES}{page}/index.html", _page(page, anchors), "text/html"))
+        root = [f'<a href="{page}/">{page}</a>' for page in sorted(links)]
         objects.append((f"{PAGES}index.html", _page("Simple index", root), "text/html"))
         put_many(server, bucket, objects)
     return len(links)

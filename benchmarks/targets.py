@@ -128,7 +128,7 @@ def per_package_growth(results: Results) -> float | None:
     main = lookup(results, ("graph", "packages"))
     top = rows[-1]
     base = next((r for r in rows[:-1] if r["packages"] == main), rows[0])
-    return (top["median_s"] / top["packages"]) / (base["median_s"] / base["packages"])
+    return float((top["median_s"] / top["packages"]) / (base["median_s"] / base["packages"]))
 
 
 def _median(*path: str) -> tuple[str, ...]:

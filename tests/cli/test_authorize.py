@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
 from tests.lib.isolation import PipperHome
 from tests.lib.polling import wait_for
 from tests.lib.proxy import MakeProxy
 from tests.lib.wheels import make_bundle
 
-GRAPH = {
+GRAPH: Graph = {
     "app": {"1.0.0": ["lib:>=1"]},
     "lib": {"1.0.0": ["base"], "0.5.0": []},
     "base": {"1.0.0": []},
@@ -121,9 +121,7 @@ def test_url_runs_make_one_get_each_and_a_warm_run_reads_no_body(
     assert cold.exit_code == 0, cold.stderr
     assert (proxy.count("get"), proxy.count("all")) == (3, 3)
     files = ["app-v1-0-0.pipper", "lib-v1-0-0.pipper", "base-v1-0-0.pipper"]
-    assert cold.json()["bytes_fetched"] == sum(  # type: ignore[index]
-        (published / f).stat().st_size for f in files
-    )
+    assert cold.json()["bytes_fetched"] == sum((published / f).stat().st_size for f in files)
     proxy.reset()
     warm = cli("download", "-i", str(tmp_path / "urls.json"), "-d", str(tmp_path / "b"), "--json")
     assert warm.exit_code == 0, warm.stderr
@@ -269,7 +267,7 @@ def test_virtual_hosted_style_url_resumes_a_broken_body(
     result = cli("download", url, "-d", str(tmp_path / "v"), "--json")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "v" / "solo-v2-1-0.pipper").read_bytes() == body
-    assert result.json()["retries"] == 1  # type: ignore[index]
+    assert result.json()["retries"] == 1
     (first, _, _), (again, ranged, if_match) = http_bundles.seen
     assert first == again == "/team/pkgs/solo/v2-1-0.pipper"
     assert ranged is not None and ranged.startswith("bytes=") and ranged != "bytes=0-"
@@ -277,7 +275,7 @@ def test_virtual_hosted_style_url_resumes_a_broken_body(
 
 
 def test_a_url_whose_bytes_do_not_match_its_digest_is_refused(
-    tmp_path: Path, http_bundles: _Bundles, pipper_home: object
+    tmp_path: Path, http_bundles: _Bundles, pipper_home: PipperHome
 ) -> None:
     bundle = make_bundle(tmp_path / "b", "solo", "1.0.0")
     http_bundles.files["/pipper/solo/v1-0-0.pipper"] = (bundle.read_bytes(), "0" * 64)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
 from tests.lib.proxy import MakeProxy
 from tests.lib.s3servers import S3Server
 from tests.lib.wheels import make_bundle
 
-GRAPH = {
+GRAPH: Graph = {
     "app": {"1.0.0": ["left", "right"]},
     "left": {"1.0.0": ["base:>=1.0"]},
     "right": {"1.0.0": ["base:<3"]},
@@ -69,7 +69,7 @@ def test_lock_is_stable_sorted_and_round_trips(
     for package in data["packages"]:
         file = out / f"{package['name']}-{package['key'].rsplit('/', 1)[1]}"
         assert sha256(file) == package["sha256"]
-    assert {p["source"] for p in cold.json()["packages"]} == {"network"}  # type: ignore[index]
+    assert {p["source"] for p in cold.json()["packages"]} == {"network"}
 
     # A warm cache: no request at all, and no endpoint needed.
     proxy.reset()
@@ -86,7 +86,7 @@ def test_lock_is_stable_sorted_and_round_trips(
     )
     assert warm.exit_code == 0, warm.stderr
     assert proxy.count("all") == 0
-    assert {p["source"] for p in warm.json()["packages"]} == {"cache"}  # type: ignore[index]
+    assert {p["source"] for p in warm.json()["packages"]} == {"cache"}
     assert len(list((tmp_path / "w").glob("*.pipper"))) == 4
 
 
@@ -133,7 +133,7 @@ def test_lock_of_a_local_directory_repository_round_trips(tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.stderr
     assert "warning" not in result.stderr
-    assert {p["source"] for p in result.json()["packages"]} == {"network"}  # type: ignore[index]
+    assert {p["source"] for p in result.json()["packages"]} == {"network"}
     assert len(list((tmp_path / "v").glob("*.pipper"))) == 4
 
 

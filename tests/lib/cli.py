@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -26,7 +27,8 @@ class CliResult:
     stdout: str
     stderr: str
 
-    def json(self) -> object:
+    def json(self) -> Any:
+        """The ``--json`` output: parsed data a test indexes into, so it is typed ``Any``."""
         return json.loads(self.stdout)
 
 

@@ -247,15 +247,16 @@ class Proxy:
             return None
         draw = self._rng.random()
         edge = 0.0
-        for name, rate in (
+        rates: tuple[tuple[FaultName, float], ...] = (
             ("slowdown", faults.slowdown_rate),
             ("reset", faults.reset_rate),
             ("truncate", faults.truncate_rate),
             ("stall", faults.stall_rate),
-        ):
+        )
+        for name, rate in rates:
             edge += rate
             if draw < edge:
-                return name  # type: ignore[return-value]
+                return name
         return None
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
 from tests.lib.proxy import MakeProxy, Proxy
 
-GRAPH = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
+GRAPH: Graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
 APP, LIB = "app-v1-0-0.pipper", "lib-v1-0-0.pipper"
 
 
@@ -102,7 +102,7 @@ def test_a_damaged_blob_is_thrown_away_and_fetched_again(
     result = cli("download", "app", "-d", str(out), "--json", *repo)
     assert result.exit_code == 0, result.stderr
     assert "damaged" in result.stderr
-    sources = {p["name"]: p["source"] for p in result.json()["packages"]}  # type: ignore[index]
+    sources = {p["name"]: p["source"] for p in result.json()["packages"]}
     assert sources == {"app": "cache", "lib": "network"}
     gets = [r.path for r in proxy.requests if r.kind == "get"]
     assert len(gets) == 1 and gets[0].endswith("/pipper/lib/v1-0-0.pipper"), gets
