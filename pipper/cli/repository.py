@@ -41,14 +41,12 @@ DefaultOption = Annotated[
 
 
 def _keys(credentials: tuple[str, str, str] | None) -> dict[str, Any]:
+    from pipper.settings import clean_token
+
     if credentials is None:
         return {}
     key, secret, token = credentials
-    return {
-        "access_key_id": key,
-        "secret_access_key": secret,
-        "session_token": None if token in ("*", "0", "") else token,
-    }
+    return {"access_key_id": key, "secret_access_key": secret, "session_token": clean_token(token)}
 
 
 @repository_app.command("add")
