@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli.base import app
 
 
 @app.command()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipper.cli.app import PipperGroup, app
+from pipper.cli.base import PipperGroup, app
 from pipper.cli.options import (
     BucketOption,
     EndpointOption,
