@@ -29,13 +29,13 @@ def test_version_imports_nothing_heavy(flag: str) -> None:
 
 
 def test_the_app_is_still_importable_from_the_package() -> None:
-    import click
     from typer import Typer
+    from typer.core import TyperGroup
     from typer.main import get_command
 
     from pipper.cli import app
 
     assert isinstance(app, Typer)
     group = get_command(app)
-    assert isinstance(group, click.Group)
+    assert isinstance(group, TyperGroup)
     assert {"download", "install", "lock", "cache"} <= set(group.commands)
