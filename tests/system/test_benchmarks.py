@@ -15,9 +15,8 @@ import pytest
 
 from benchmarks import compare, settings, targets
 from benchmarks.scenarios import SCENARIOS
+from tests.lib.cli import REPO_ROOT
 from tests.lib.s3servers import server_kind
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _benchmarks(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
