@@ -10,6 +10,9 @@ of up to ``CATALOG_KEYS`` keys. A repository that fits (most do: 1,000 keys is h
 packages) then answers every later question with no request at all, which takes one round trip
 per level and one request per package off a cold run, and leaves a warm run one LIST in all.
 A larger repository is remembered as such for a day and listed package by package.
+
+The same listing shows which versions are yanked: a yank marker (``<safe_version>.yanked``) sits
+beside its bundle, so a candidate learns it is yanked with no request of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pipper.cache import Cache
 from pipper.config import Repository
 from pipper.errors import OfflineError
 from pipper.storage.base import ObjectInfo, Storage
-from pipper.versions import normalize_name, parse_bundle_key
+from pipper.versions import normalize_name, parse_bundle_key, yanked_bundle_key
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,16 @@ class Candidate:
     size: int
     etag: str
     last_modified: datetime | None = None
+    yank: ObjectInfo | None = field(default=None, compare=False, repr=False)
+    """The yank marker beside the bundle, when the version is yanked (see ``pipper.releases``)."""
     parsed: Version = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parsed", Version(self.version))
+
+    @property
+    def yanked(self) -> bool:
+        return self.yank is not None
 
     @property
     def project(self) -> str:
@@ -191,7 +200,15 @@ class PackageIndex:
 
     def _candidates(self, objects: list[ObjectInfo]) -> list[Candidate]:
         found: list[Candidate] = []
+        markers = {
+            bundle: obj
+            for obj in objects
+            if (bundle := yanked_bundle_key(self.prefix, obj.key)) is not None
+        }
+        marker_keys = {marker.key for marker in markers.values()}
         for obj in objects:
+            if obj.key in marker_keys:
+                continue
             parsed = parse_bundle_key(self.prefix, obj.key)
             if parsed is None:
                 log.warning("skipping %s: not a pipper bundle key", obj.key)
@@ -205,6 +222,7 @@ class PackageIndex:
                     size=obj.size,
                     etag=obj.etag,
                     last_modified=obj.last_modified,
+                    yank=markers.get(obj.key),
                 )
             )
         found.sort(key=lambda c: c.parsed)

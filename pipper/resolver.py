@@ -17,6 +17,9 @@ are its final releases when there is at least one, else its prereleases. So ``a`
 always wins over a newer prerelease. ``--pre``, or a constraint that names a prerelease
 (``>=2.0rc1``), lets every prerelease compete with the final releases.
 
+A yanked version (PEP 592) is skipped unless a constraint pins exactly it (``==1.2.0`` or
+``===1.2.0``); it is skipped before the prerelease rule, so it counts as if it were not there.
+
 The resolver knows nothing of HTTP or files: it is handed two async callables, one that lists a
 package's candidates and one that returns a candidate's dependencies.
 """
@@ -32,6 +35,7 @@ from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, ResolutionError
 from pipper.index import Candidate
 from pipper.specs import PackageId
+from pipper.versions import pins_exactly
 
 ListVersions = Callable[[str], Awaitable[list[Candidate]]]
 
@@ -132,7 +136,7 @@ class Resolver:
                 key = edge.spec.key
                 if key in new:
                     continue
-                if not self._satisfies(self._choices[key], edges[key]):
+                if not self._contains(self._choices[key], edges[key]):
                     self._choose(key, self._listings[key], edges[key], first_parent, depth_of)
                     rechosen = True
             if rechosen:
@@ -142,7 +146,8 @@ class Resolver:
             level = [Edge(dep, key) for key in new for dep in deps_of[key]]
             depth += 1
         # Every constraint is known now: a choice kept from an earlier round must also be the
-        # kind of version they allow (a prerelease kept where a final release now fits is not).
+        # kind of version they allow (not a prerelease where a final release fits, not a yanked
+        # version that no constraint pins).
         for key in order:
             listing = self._listings[key]
             if self._choices[key] not in self._fitting(listing, edges[key]):
@@ -209,9 +214,10 @@ class Resolver:
     ) -> None:
         """Choose a version of ``key`` that fits ``edges``; ``keep`` the current one if it may.
 
-        The current choice is kept while it satisfies the constraints seen so far, even when the
-        prerelease rule alone would pick another: the constraint that made a prerelease the only
-        fit may be met later in this walk, and the end of the walk checks the rule again.
+        The current choice is kept while the constraints seen so far contain it, even when the
+        prerelease or the yank rule alone would pick another: the constraint that made it the
+        only fit (``>1`` leaving a prerelease, ``==1.1.0`` pinning a yanked version) may be met
+        later in this walk, and the end of the walk checks both rules against every constraint.
         """
         name = edges[0].spec.name
         if not listing:
@@ -220,6 +226,10 @@ class Resolver:
             raise NotFoundError(f"package {name} was not found in {self._where}{where}")
         excluded = self._excluded.get(key, set())
         fitting = [c for c in self._fitting(listing, edges) if c not in excluded]
+        if not fitting and keep:
+            # Only yanked versions are left: a pin met later in this walk may select one, so
+            # one stands in until the end of the walk judges it against every constraint.
+            fitting = [c for c in listing if c not in excluded and self._contains(c, edges)]
         if not fitting:
             self._set_aside_a_parent(edges)
             raise ResolutionError(self._conflict(name, listing, edges, first_parent))
@@ -229,7 +239,7 @@ class Resolver:
             keep
             and current is not None
             and current not in excluded
-            and self._satisfies(current, edges)
+            and self._contains(current, edges)
         ):
             choice = current
         elif preferred is not None and (
@@ -283,15 +293,27 @@ class Resolver:
             spec = str(edge.spec.specifier) or "any version"
             source = self._chain(edge.parent, first_parent) if edge.parent else "requested"
             parts.append(f"{spec} (from {source})")
-        available = ", ".join(c.version for c in listing)
+        available = ", ".join(c.version + (" (yanked)" if c.yanked else "") for c in listing)
+        hint = ""
+        if yanked := [c for c in listing if c.yanked and self._contains(c, edges)]:
+            newest = max(yanked, key=lambda c: c.parsed)
+            hint = f"; {newest.version} is yanked: pin it (=={newest.version}) to use it anyway"
         return (
             f"no version of {name} satisfies every constraint: "
-            f"{'; '.join(parts)}; available: {available}"
+            f"{'; '.join(parts)}; available: {available}{hint}"
         )
 
+    @classmethod
+    def _satisfies(cls, candidate: Candidate, edges: Sequence[Edge]) -> bool:
+        """Whether every constraint allows the version, prereleases judged by ``_fitting``."""
+        if candidate.yanked and not any(
+            pins_exactly(edge.spec.specifier, candidate.parsed) for edge in edges
+        ):
+            return False
+        return cls._contains(candidate, edges)
+
     @staticmethod
-    def _satisfies(candidate: Candidate, edges: Sequence[Edge]) -> bool:
-        """Whether every constraint contains the version, prereleases judged by ``_fitting``."""
+    def _contains(candidate: Candidate, edges: Sequence[Edge]) -> bool:
         return all(
             edge.spec.specifier.contains(candidate.parsed, prereleases=True) for edge in edges
         )

@@ -10,6 +10,7 @@ streams to disk. Jobs are keyed by object key, so no bundle is fetched twice in 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -39,6 +40,7 @@ from pipper.errors import (
 from pipper.fsutil import atomic_link_or_copy
 from pipper.index import Candidate, PackageIndex
 from pipper.lock import Lock, LockedPackage
+from pipper.releases import warn_locked, warn_yanked
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
 from pipper.storage import Storage, open_storage
@@ -195,6 +197,8 @@ class Session:
                 )
                 resolution = await resolver.resolve(roots)
                 resolved_at = time.perf_counter()
+                chosen = [node.candidate for node in resolution.nodes.values()]
+                await warn_yanked(self.storage, chosen, "it is used because a requirement pins it")
                 self.progress.total(len(resolution.nodes))
                 packages = await self._collect(resolution)
                 tg.cancel_scope.cancel()
@@ -388,11 +392,14 @@ class Session:
     # -- a run from a lock file -----------------------------------------------------------------
 
     async def fetch_locked(self, lock: Lock) -> RunResult:
-        """Bring exactly the lock's bundles into the cache: no listing, one round of GETs.
+        """Bring exactly the lock's bundles into the cache: one round of GETs.
 
         The locked sha256 is the cache key, so a package the cache holds costs no request; the
         others are fetched all at once and must hash to the locked sha256. A package gone from
-        the repository, or published again with other bytes, fails with its name.
+        the repository, or published again with other bytes, fails with its name. A yanked
+        package is fetched all the same, with a warning: a run that fetches lists the prefix
+        once alongside its GETs to learn that, a run the cache answers asks the cache's last
+        listing (``releases.warn_locked``).
         """
         started = time.perf_counter()
         await self.hold_cache()
@@ -417,12 +424,14 @@ class Session:
             for package in lock.packages:
                 tg.start_soon(from_cache, package)
         requests = retries = fetched_bytes = 0
-        if missing:
-            if self.offline:
-                names = ", ".join(sorted(str(p) for p in missing))
-                raise OfflineError(
-                    f"not in the cache: {names}; run 'pipper cache warm --lock' once online"
-                )
+        if not missing:  # no request: yanks as the cache's last listing shows them
+            await warn_locked(self.repository, None, self.cache, lock.packages)
+        elif self.offline:
+            names = ", ".join(sorted(str(p) for p in missing))
+            raise OfflineError(
+                f"not in the cache: {names}; run 'pipper cache warm --lock' once online"
+            )
+        else:
             async with open_storage(
                 self.repository, self.credentials, concurrency=self.concurrency
             ) as storage:
@@ -432,6 +441,15 @@ class Session:
                 async with task_group() as tg:
                     for package in sorted(missing, key=lambda p: -p.size):
                         tg.start_soon(self._fetch_locked_one, downloader, package, fetched)
+                    # Which of them are yanked, from a listing made while the GETs run.
+                    listed = {p.project for p in missing}
+                    tg.start_soon(
+                        functools.partial(warn_locked, listed=listed),
+                        self.repository,
+                        storage,
+                        self.cache,
+                        lock.packages,
+                    )
                 requests = getattr(storage, "requests", 0)
             retries, fetched_bytes = downloader.retries, downloader.bytes
         roots = _requested_projects(lock)

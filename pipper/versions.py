@@ -23,6 +23,11 @@ that is not PEP 440) reads as ``None`` so a listing can skip it with a warning. 
 denote equal versions (``v1-0`` and ``v1-0-0``; ``v1-2-3__pre_alpha_1`` and ``v1-2-3__pre_a1``):
 compare :class:`~packaging.version.Version` objects, not keys, when asking "is it there already".
 
+A yanked version has a marker beside its bundle: the bundle's key with ``.yanked`` in place of
+``.pipper`` (``pipper/alpha/v1-0-0.yanked``), a small JSON object. The original lists a package's
+keys and keeps only those ending in ``.pipper``, so it never sees a marker; a listing here pairs
+each marker with its bundle (see :func:`yanked_bundle_key`).
+
 Constraints: the original's ``NAME:CONSTRAINT`` forms map onto PEP 440 (see :func:`to_specifier`).
 """
 
@@ -43,14 +48,18 @@ __all__ = [
     "normalize_name",
     "parse_bundle_key",
     "parse_safe_version",
+    "pins_exactly",
     "safe_version",
     "to_specifier",
+    "yank_marker_key",
+    "yanked_bundle_key",
 ]
 
 NAME_PATTERN = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
 """PEP 508 distribution name; use with ``fullmatch``. ASCII-only so ``K`` (Kelvin) is no ``k``."""
 
 BUNDLE_SUFFIX = ".pipper"
+YANK_SUFFIX = ".yanked"
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -171,6 +180,19 @@ def parse_bundle_key(root_prefix: str, key: str) -> tuple[str, str] | None:
     return None if version is None else (name, version)
 
 
+def yank_marker_key(bundle_key: str) -> str:
+    """The key of the marker that yanks the bundle at ``bundle_key``."""
+    return bundle_key.removesuffix(BUNDLE_SUFFIX) + YANK_SUFFIX
+
+
+def yanked_bundle_key(root_prefix: str, key: str) -> str | None:
+    """The bundle key a yank marker stands for, or None when ``key`` is no marker."""
+    if not key.endswith(YANK_SUFFIX):
+        return None
+    bundle = key.removesuffix(YANK_SUFFIX) + BUNDLE_SUFFIX
+    return bundle if parse_bundle_key(root_prefix, bundle) is not None else None
+
+
 def bundle_filename(name: str, version: str) -> str:
     """One local file name per bundle, the one the original's ``bundle`` command uses."""
     return f"{name}-{safe_version(version)}{BUNDLE_SUFFIX}"
@@ -201,6 +223,19 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
             f"invalid version constraint {constraint!r}: expected a version such as 1.2.0, "
             "a wildcard such as 1.2.*, or PEP 440 specifiers such as >=1.0,<2"
         ) from None
+
+
+def pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    """Whether ``spec`` names ``version`` with ``==`` (no wildcard) or ``===``.
+
+    Only such a pin selects a yanked version (PEP 592); ``>=1.0`` or ``==1.*`` never does.
+    """
+    return any(
+        item.operator in ("==", "===")
+        and not item.version.endswith(".*")
+        and item.contains(version, prereleases=True)
+        for item in spec
+    )
 
 
 def mentions_prerelease(spec: SpecifierSet) -> bool:

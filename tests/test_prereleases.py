@@ -2,11 +2,13 @@
 
 The resolver is driven with plain callables over an in-memory graph (no server, milliseconds);
 one test per repository kind then checks the same rule end to end through ``pipper download``.
+The ``location``/``repo`` fixtures (a real S3 bucket, then a local directory) and ``resolve``
+serve the yank and retention tests too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import anyio
@@ -16,18 +18,48 @@ from pipper.errors import ResolutionError
 from pipper.index import Candidate
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
+from pipper.storage.base import ObjectInfo
 from tests.helpers import cli, publish_graph
 
 # name -> version -> dependencies
 Graph = Mapping[str, Mapping[str, Sequence[str]]]
 
 
-def resolve(graph: Graph, *ids: str, pre: bool = False) -> dict[str, str]:
-    """The chosen version of every package of ``graph`` that ``ids`` lead to."""
+@pytest.fixture(name="location", params=["s3", "local"])
+def location_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh bucket on the real S3 server, or a fresh local directory repository."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_env")
+        return str(request.getfixturevalue("bucket"))
+    return str(tmp_path / "repo")
+
+
+@pytest.fixture(name="repo")
+def repo_fixture(location: str) -> list[str]:
+    """The repository options for ``location``."""
+    return ["-b", location]
+
+
+def resolve(
+    graph: Graph, *ids: str, pre: bool = False, yanked: Collection[tuple[str, str]] = ()
+) -> dict[str, str]:
+    """The chosen version of every package of ``graph`` that ``ids`` lead to.
+
+    ``yanked`` holds the (name, version) pairs that have a yank marker.
+    """
 
     async def versions(name: str) -> list[Candidate]:
         found = [
-            Candidate(name=name, version=v, key=f"pipper/{name}/{v}.pipper", size=1, etag=v)
+            Candidate(
+                name=name,
+                version=v,
+                key=f"pipper/{name}/{v}.pipper",
+                size=1,
+                etag=v,
+                yank=ObjectInfo(f"pipper/{name}/{v}.yanked", 2, "y")
+                if (name, v) in yanked
+                else None,
+            )
             for v in graph.get(name, {})
         ]
         return sorted(found, key=lambda c: c.parsed)  # oldest first, as the index lists them
@@ -107,15 +139,9 @@ def test_nothing_that_fits_is_still_an_error_without_a_pre_hint() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["s3", "local"])
 def test_download_takes_a_prerelease_only_when_nothing_else_fits(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, repo: list[str]
 ) -> None:
-    if kind == "s3":
-        request.getfixturevalue("s3_env")
-        repo = ["-b", request.getfixturevalue("bucket")]
-    else:
-        repo = ["-b", str(tmp_path / "repo")]
     graph = {
         "app": {"1.0.0": ["lib<0.2.0"]},
         "lib": {"0.1.0a1": [], "0.2.0a1": [], "0.2.0": []},

@@ -118,6 +118,8 @@ def _commands_with_credentials(
         "authorize": ["authorize", "a", "-o", str(tmp_path / "urls.json"), *cache, *repo],
         "cache warm": ["cache", "warm", "a", *cache, *repo],
         "demo": ["demo", "-d", str(tmp_path / "demo"), *repo],
+        "yank": ["yank", "a", "1.0.0", "--reason", "test", *repo],
+        "unyank": ["unyank", "a", "1.0.0", *repo],
     }
 
 

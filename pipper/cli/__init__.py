@@ -17,6 +17,7 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     lock,
     publish,
     repository,
+    yank,
 )
 from pipper.cli.app import app
 

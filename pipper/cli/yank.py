@@ -1,0 +1,59 @@
+"""``pipper yank`` and ``pipper unyank``: hide a version from resolution, or show it again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipper.cli._common import RepoOptions, info, with_repository
+from pipper.cli._releases import NameArgument, VersionArgument, on_repository
+from pipper.cli.app import app
+
+
+@app.command()
+@with_repository
+def yank(
+    name: NameArgument,
+    version: VersionArgument,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why, shown by info, list and every warning about it."),
+    ] = None,
+    *,
+    repo: RepoOptions,
+) -> None:
+    """Yank a version: resolution skips it unless a requirement pins it (==), nothing is deleted.
+
+    Locks that name it still install, with a warning. Undo with 'pipper unyank'.
+
+    Example: pipper yank alpha_pkg 1.2.0 --reason "breaks the login page"
+    """
+    from pipper.releases import describe_yank
+    from pipper.releases import yank as yank_release
+
+    change, repository = on_repository(
+        repo, lambda storage, repository: yank_release(storage, repository, name, version, reason)
+    )
+    if change.changed:
+        info(f"Yanked {change.release} in {repository.describe()}")
+    else:
+        info(f"{change.release} was already {describe_yank(change.previous)}; nothing changed")
+
+
+@app.command()
+@with_repository
+def unyank(name: NameArgument, version: VersionArgument, *, repo: RepoOptions) -> None:
+    """Undo a yank: resolution offers the version again.
+
+    Example: pipper unyank alpha_pkg 1.2.0
+    """
+    from pipper.releases import unyank as unyank_release
+
+    change, repository = on_repository(
+        repo, lambda storage, repository: unyank_release(storage, repository, name, version)
+    )
+    if change.changed:
+        info(f"Unyanked {change.release} in {repository.describe()}")
+    else:
+        info(f"{change.release} is not yanked; nothing changed")
