@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError
 from pipper.index import Candidate, PackageIndex
-from pipper.releases import Yank, read_yanks
+from pipper.yanks import Yank, read_yanks
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,11 @@ async def package_info(index: PackageIndex, name: str) -> PackageInfo:
 
 
 async def list_packages(index: PackageIndex) -> list[PackageSummary]:
-    """Every package folder with its latest version, its number of versions and its yanks."""
+    """Every package with its latest version, its number of versions and its yanks.
+
+    A folder with no version in it is no package: some stores (SeaweedFS) go on listing the
+    folder of a package whose last version was deleted.
+    """
     names = await index.package_names()
     found: dict[str, list[Candidate]] = {}
 
@@ -102,4 +106,5 @@ async def list_packages(index: PackageIndex) -> list[PackageSummary]:
             yanks={c.key: yanks[c.key] for c in found[name] if c.key in yanks},
         )
         for name in names
+        if found[name]
     ]

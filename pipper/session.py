@@ -40,11 +40,11 @@ from pipper.errors import (
 from pipper.fsutil import atomic_link_or_copy
 from pipper.index import Candidate, PackageIndex
 from pipper.lock import Lock, LockedPackage
-from pipper.releases import warn_locked, warn_yanked
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
 from pipper.storage import Storage, open_storage
 from pipper.versions import normalize_name
+from pipper.yanks import warn_locked, warn_yanked
 
 log = logging.getLogger(__name__)
 

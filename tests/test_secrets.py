@@ -120,6 +120,7 @@ def _commands_with_credentials(
         "demo": ["demo", "-d", str(tmp_path / "demo"), *repo],
         "yank": ["yank", "a", "1.0.0", "--reason", "test", *repo],
         "unyank": ["unyank", "a", "1.0.0", *repo],
+        "delete": ["delete", "a", "1.0.0", "--yes", *repo],
     }
 
 

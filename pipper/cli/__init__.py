@@ -10,6 +10,7 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     authorize,
     bundle,
     cache,
+    delete,
     demo,
     download,
     info,

@@ -1,13 +1,16 @@
-"""What ``yank``, ``unyank``, ``delete`` and ``prune-releases`` share: arguments, the store."""
+"""What ``yank``, ``unyank``, ``delete`` and ``prune-releases`` share: arguments, the store,
+and the confirmation a removal asks for (on a terminal; ``--yes`` for scripts)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from pipper.cli._common import RepoOptions, run
+from pipper.errors import PipperError, UsageError
 
 if TYPE_CHECKING:
     from pipper.config import Repository
@@ -37,3 +40,26 @@ def on_repository(
             return await action(storage, repository)
 
     return run(go), repository
+
+
+YesOption = Annotated[
+    bool, typer.Option("-y", "--yes", help="Do not ask for confirmation (for scripts).")
+]
+
+
+def check_can_confirm(yes: bool, command: str) -> None:
+    """Refuse, before touching the repository, a removal nobody could confirm."""
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(f"{command} asks for confirmation and stdin is not a terminal: pass --yes")
+
+
+def confirm(question: str) -> None:
+    """Ask on the terminal; anything but yes stops the command with nothing removed."""
+    import click
+
+    try:
+        agreed = typer.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:
+        agreed = False
+    if not agreed:
+        raise PipperError("not confirmed: nothing was removed")

@@ -12,7 +12,7 @@ from pipper.cli.app import app
 
 if TYPE_CHECKING:
     from pipper.index import Candidate
-    from pipper.releases import Yank
+    from pipper.yanks import Yank
 
 
 @app.command()
@@ -31,9 +31,9 @@ def info(
     """
     from pipper.catalog import PackageInfo, package_info
     from pipper.index import PackageIndex
-    from pipper.releases import describe_yank
     from pipper.specs import validate_name
     from pipper.storage import open_storage
+    from pipper.yanks import describe_yank
 
     validate_name(name)
     repository = repo.resolve()
@@ -91,8 +91,8 @@ def list_command(json_output: JsonOption = False, *, repo: RepoOptions) -> None:
     """
     from pipper.catalog import PackageSummary, list_packages
     from pipper.index import PackageIndex
-    from pipper.releases import describe_yank
     from pipper.storage import open_storage
+    from pipper.yanks import describe_yank
 
     repository = repo.resolve()
     credentials = None if repository.is_local else repo.credentials_for(repository)

@@ -29,8 +29,8 @@ def yank(
 
     Example: pipper yank alpha_pkg 1.2.0 --reason "breaks the login page"
     """
-    from pipper.releases import describe_yank
     from pipper.releases import yank as yank_release
+    from pipper.yanks import describe_yank
 
     change, repository = on_repository(
         repo, lambda storage, repository: yank_release(storage, repository, name, version, reason)
