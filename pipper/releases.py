@@ -1,11 +1,12 @@
-"""Taking releases back: yank and unyank (PEP 592), and delete.
+"""Taking releases back: yank and unyank (PEP 592), delete, and retention of old releases.
 
 Publishing again with ``--force`` rewrites bytes that CI jobs may have locked; a yank only hides a
 version: its bundle stays and gains a marker beside it (see ``pipper.yanks``). Resolution sees the
 marker in the listing it already makes and skips the version unless a requirement pins exactly
 it; the original pipper keeps only ``.pipper`` keys and never sees it.
 
-Deleting removes the bundle (then its marker). Every change is conditional: a
+Deleting removes the bundle (then its marker); retention (``plan_retention``) deletes all but the
+newest versions of a package, never its newest final release. Every change is conditional: a
 marker is written only if absent (two yanks cannot overwrite each other's reason), and a bundle
 or a marker is removed only while it is the object that was listed, so a version published
 again meanwhile is never deleted in its place.
@@ -15,11 +16,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from pipper.concurrency import task_group
 from pipper.config import Repository
 from pipper.errors import NotFoundError, PipperError, UsageError, VersionExistsError
 from pipper.index import Candidate, PackageIndex
@@ -115,6 +119,64 @@ async def _delete_listed(storage: Storage, key: str, etag: str, changed: str) ->
         raise VersionExistsError(changed) from None
 
 
+@dataclass(frozen=True)
+class RetentionPlan:
+    """What retention keeps and removes of one package, releases newest first."""
+
+    name: str
+    keep: tuple[Release, ...]
+    remove: tuple[Release, ...]
+    protected: tuple[tuple[Release, str], ...]  # kept beyond the newest N, and why
+
+
+def releases_of(candidates: Sequence[Candidate]) -> list[Release]:
+    """Candidates grouped by version (two keys can spell one), newest first."""
+    by_version: dict[Version, list[Candidate]] = {}
+    for candidate in candidates:
+        by_version.setdefault(candidate.parsed, []).append(candidate)
+    count = len(by_version)
+    return [
+        Release(group[-1].name, group[-1].version, tuple(group), count - 1)
+        for _, group in sorted(by_version.items(), reverse=True)
+    ]
+
+
+def plan_retention(
+    candidates: Sequence[Candidate],
+    *,
+    keep: int,
+    older_than: timedelta | None = None,
+    now: datetime | None = None,
+) -> RetentionPlan:
+    """Keep the ``keep`` newest versions, the newest final release and the newest one not yanked.
+
+    With ``older_than``, a version is removed only when its bundle is at least that old; one whose
+    age is unknown is kept. Versions are ordered by version, not by date.
+    """
+    if keep < 1:
+        raise UsageError("--keep must be at least 1")
+    releases = releases_of(candidates)
+    finals = [r for r in releases if not r.parsed.is_prerelease]
+    offered = [r for r in finals if not r.yanked]
+    protected: dict[Version, str] = {}
+    if offered:
+        protected[offered[0].parsed] = "the newest final release not yanked"
+    if finals:
+        protected[finals[0].parsed] = "the newest final release"
+    now = now or datetime.now(UTC)
+
+    def old_enough(release: Release) -> bool:
+        times = [c.last_modified for c in release.candidates if c.last_modified is not None]
+        return older_than is None or (bool(times) and all(now - t >= older_than for t in times))
+
+    rest = releases[keep:]
+    spared = [(r, protected[r.parsed]) for r in rest if r.parsed in protected]
+    removed = [r for r in rest if r.parsed not in protected and old_enough(r)]
+    kept = [r for r in releases if r not in removed]
+    name = releases[0].name if releases else ""
+    return RetentionPlan(name, tuple(kept), tuple(removed), tuple(spared))
+
+
 def clean_reason(reason: str | None) -> str | None:
     """One line of at most ``MAX_REASON`` printable characters (it is shown in terminals)."""
     if reason is None:
@@ -161,3 +223,29 @@ async def unyank(storage: Storage, repository: Repository, name: str, version: s
             "(yanked again meanwhile?); run 'pipper unyank' again",
         )
     return YankChange(release, bool(markers))
+
+
+async def plan_prune(
+    storage: Storage,
+    repository: Repository,
+    names: Sequence[str],
+    *,
+    keep: int,
+    older_than: timedelta | None = None,
+) -> list[RetentionPlan]:
+    """The retention plan of every package named, from one listing each, in the order given."""
+    for name in names:
+        validate_name(name)
+    index = PackageIndex(repository, storage, None)
+    plans: dict[str, RetentionPlan] = {}
+
+    async def one(name: str) -> None:
+        candidates = await index.versions(name)
+        if not candidates:
+            raise NotFoundError(f"package {name} was not found in {repository.describe()}")
+        plans[name] = plan_retention(candidates, keep=keep, older_than=older_than)
+
+    async with task_group() as tg:
+        for name in dict.fromkeys(names):
+            tg.start_soon(one, name)
+    return [plans[name] for name in dict.fromkeys(names)]

@@ -1,7 +1,8 @@
-"""``pipper delete`` on a real S3 server and a local directory.
+"""``pipper delete`` and ``pipper prune-releases`` on a real S3 server and a local directory.
 
 Removal asks first: on a terminal (driven here through a real pseudo-terminal and a real
-process), never without one unless ``--yes``.
+process), never without one unless ``--yes``. Retention keeps the newest N versions and never
+the newest final release.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
 from pipper.config import Repository, resolve_repository
-from pipper.errors import VersionExistsError
-from pipper.releases import Release, delete_release, find_release
+from pipper.errors import UsageError, VersionExistsError
+from pipper.index import Candidate
+from pipper.releases import Release, delete_release, find_release, plan_retention
 from pipper.storage import open_storage
+from pipper.storage.base import ObjectInfo
 from tests.helpers import REPO_ROOT, cli, publish_graph
 from tests.test_prereleases import location_fixture, repo_fixture  # noqa: F401
 from tests.wheels import make_bundle
@@ -191,3 +195,136 @@ def test_delete_never_removes_a_version_published_again_since_it_was_listed(
     with pytest.raises(VersionExistsError, match="changed in the repository since"):
         anyio.run(delete, release)
     assert keys_in(location) == ["pipper/lib/v1-0-0.pipper"]
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+RELEASES = {"p": {v: [] for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0a1", "2.0.0b1", "2.0.0rc1")}}
+
+
+def test_prune_keeps_n_and_the_newest_final_release(
+    tmp_path: Path, location: str, repo: list[str]
+) -> None:
+    publish_graph(tmp_path, repo, RELEASES)
+    assert cli("yank", "p", "1.2.0", *repo).exit_code == 0
+
+    dry = cli("prune-releases", "p", "--keep", "2", "--dry-run", *repo)
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        "keeping p 1.2.0: the newest final release",
+        "keeping p 1.1.0: the newest final release not yanked",
+        f"would remove p 2.0.0a1 (pipper/p/v2-0-0__pre_a1.pipper, published {today()})",
+        f"would remove p 1.0.0 (pipper/p/v1-0-0.pipper, published {today()})",
+    ]
+    assert "Would remove 2 versions, kept 4" in dry.stderr
+    assert len(versions_of(repo, "p")) == 6  # a dry run removes nothing
+
+    # Everything is younger than a day: --older-than spares it all.
+    young = cli("prune-releases", "p", "--keep", "2", "--older-than", "1", "--yes", *repo)
+    assert young.exit_code == 0, young.stderr
+    assert "Removed 0 versions, kept 6" in young.stderr
+    assert len(versions_of(repo, "p")) == 6
+
+    done = cli("prune-releases", "p", "--keep", "2", "--older-than", "0", "--yes", *repo)
+    assert done.exit_code == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("removed")] == [
+        f"removed p 2.0.0a1 (pipper/p/v2-0-0__pre_a1.pipper, published {today()})",
+        f"removed p 1.0.0 (pipper/p/v1-0-0.pipper, published {today()})",
+    ]
+    assert versions_of(repo, "p") == ["2.0.0rc1", "2.0.0b1", "1.2.0", "1.1.0"]
+    assert "pipper/p/v1-2-0.yanked" in keys_in(location)  # a kept version keeps its yank
+
+    # Once the yanked 1.2.0 is deleted, keep 1 leaves the rc and 1.1.0 (the newest final).
+    assert cli("delete", "p", "1.2.0", "--yes", *repo).exit_code == 0
+    last = cli("prune-releases", "p", "--keep", "1", "--yes", *repo)
+    assert last.exit_code == 0, last.stderr
+    assert versions_of(repo, "p") == ["2.0.0rc1", "1.1.0"]
+    assert not any(key.endswith(".yanked") for key in keys_in(location))
+
+
+def test_prune_asks_on_a_terminal_and_refuses_without_one(
+    tmp_path: Path, location: str, repo: list[str]
+) -> None:
+    publish_graph(tmp_path, repo, {"p": {"1.0.0": [], "2.0.0": []}, "q": {"1.0.0": []}})
+    refused = cli("prune-releases", "p", "q", "--keep", "1", *repo)
+    assert refused.exit_code == 2
+    assert "stdin is not a terminal: pass --yes" in refused.stderr
+    assert len(keys_in(location)) == 3
+
+    code, shown = on_terminal(["prune-releases", "p", "q", "--keep", "1", *repo], b"y\n")
+    assert code == 0, shown
+    assert "will remove p 1.0.0" in shown
+    assert "Remove these 1 versions from" in shown
+    assert "removed p 1.0.0" in shown
+    assert keys_in(location) == ["pipper/p/v2-0-0.pipper", "pipper/q/v1-0-0.pipper"]
+
+
+def test_prune_errors_are_one_line(tmp_path: Path, repo: list[str]) -> None:
+    publish_graph(tmp_path, repo, {"p": {"1.0.0": []}})
+    ghost = cli("prune-releases", "p", "ghost", "--keep", "1", "--yes", *repo)
+    assert ghost.exit_code == 3
+    assert ghost.stderr.strip().splitlines()[-1].startswith("error: package ghost was not found")
+    bad = cli("prune-releases", "../x", "--keep", "1", "--yes", *repo)
+    assert bad.exit_code == 2
+    assert bad.stderr.strip().startswith("error: package name '../x'")
+    assert cli("prune-releases", "p", "--keep", "0", "--yes", *repo).exit_code == 2
+    assert cli("prune-releases", "p", "--yes", *repo).exit_code == 2  # --keep is required
+    assert versions_of(repo, "p") == ["1.0.0"]
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+# -- the plan alone -------------------------------------------------------------------------------
+
+
+def candidate(version: str, age_days: float | None, *, yanked: bool = False) -> Candidate:
+    when = datetime(2026, 6, 1, tzinfo=UTC) - timedelta(days=age_days) if age_days else None
+    return Candidate(
+        name="p",
+        version=version,
+        key=f"pipper/p/{version}.pipper",
+        size=1,
+        etag=version,
+        last_modified=when,
+        yank=ObjectInfo(f"pipper/p/{version}.yanked", 1, "m") if yanked else None,
+    )
+
+
+def plan(candidates: Sequence[Candidate], **kwargs: object) -> tuple[list[str], list[str]]:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    result = plan_retention(candidates, now=now, **kwargs)  # type: ignore[arg-type]
+    return [r.version for r in result.keep], [r.version for r in result.remove]
+
+
+def test_the_plan_orders_by_version_and_judges_age_by_every_key() -> None:
+    versions = [
+        candidate("1.0.0", 400),
+        candidate("3.0.0", 10),
+        candidate("2.0.0", 100),
+        candidate("4.0.0b1", 1),
+        candidate("1.5.0", None),  # age unknown: kept whenever age matters
+    ]
+    assert plan(versions, keep=1) == (["4.0.0b1", "3.0.0"], ["2.0.0", "1.5.0", "1.0.0"])
+    assert plan(versions, keep=1, older_than=timedelta(days=90)) == (
+        ["4.0.0b1", "3.0.0", "1.5.0"],
+        ["2.0.0", "1.0.0"],
+    )
+    assert plan(versions, keep=1, older_than=timedelta(days=365)) == (
+        ["4.0.0b1", "3.0.0", "2.0.0", "1.5.0"],
+        ["1.0.0"],
+    )
+    # Two keys spelling one version are one release, kept or removed together.
+    twice = [candidate("1.0", 400), candidate("1.0.0", 400), candidate("2.0.0", 1)]
+    result = plan_retention(twice, keep=1)
+    assert [len(r.candidates) for r in result.remove] == [2]
+    with pytest.raises(UsageError):
+        plan_retention(versions, keep=0)
+
+
+def test_the_plan_never_removes_the_newest_final_release() -> None:
+    only_pre = [candidate("1.0.0a1", 9), candidate("1.0.0a2", 9)]
+    assert plan(only_pre, keep=1) == (["1.0.0a2"], ["1.0.0a1"])
+    yanked_top = [candidate("1.0.0", 9), candidate("2.0.0", 9, yanked=True), candidate("3.0a1", 9)]
+    assert plan(yanked_top, keep=1) == (["3.0a1", "2.0.0", "1.0.0"], [])

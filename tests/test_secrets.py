@@ -121,6 +121,7 @@ def _commands_with_credentials(
         "yank": ["yank", "a", "1.0.0", "--reason", "test", *repo],
         "unyank": ["unyank", "a", "1.0.0", *repo],
         "delete": ["delete", "a", "1.0.0", "--yes", *repo],
+        "prune-releases": ["prune-releases", "a", "--keep", "1", "--yes", *repo],
     }
 
 

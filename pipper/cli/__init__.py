@@ -16,6 +16,7 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     info,
     install,
     lock,
+    prune_releases,
     publish,
     repository,
     yank,
