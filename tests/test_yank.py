@@ -150,7 +150,11 @@ def test_a_lock_with_a_yanked_version_still_installs_with_a_warning(
 
 
 def test_a_cold_lock_run_learns_yanks_from_one_listing(
-    tmp_path: Path, s3_env: dict[str, str], bucket: str, make_proxy: MakeProxy
+    tmp_path: Path,
+    s3_env: dict[str, str],
+    s3_server: S3Server,
+    bucket: str,
+    make_proxy: MakeProxy,
 ) -> None:
     graph = {"app": {"1.0.0": ["a", "b", "c"]}, "a": {"1.0.0": []}, "b": {"1.0.0": []}}
     graph |= {"c": {"1.0.0": []}}
@@ -158,6 +162,8 @@ def test_a_cold_lock_run_learns_yanks_from_one_listing(
     lock_file = tmp_path / "pipper.lock"
     assert cli("lock", "app", "-o", str(lock_file), "-b", bucket).exit_code == 0
     assert cli("yank", "b", "1.0.0", "-b", bucket).exit_code == 0
+    marker = s3_server.client().head_object(Bucket=bucket, Key="pipper/b/v1-0-0.yanked")
+    assert marker["ContentType"] == "application/json"
     proxy = make_proxy()
     repo = ["-b", bucket, "--endpoint-url", proxy.url, "--cache-dir", str(tmp_path / "fresh")]
     result = cli("download", "--lock", str(lock_file), "-d", str(tmp_path / "v"), *repo)
