@@ -46,9 +46,12 @@ __all__ = [
     "parse_safe_version",
     "redact_url",
     "safe_version",
+    "yank_marker_key",
+    "yanked_bundle_key",
 ]
 
 BUNDLE_SUFFIX = ".pipper"
+YANK_SUFFIX = ".yanked"
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -164,6 +167,24 @@ def parse_bundle_key(root_prefix: str, key: str) -> tuple[str, str] | None:
 def bundle_filename(name: str, version: str) -> str:
     """One local file name per bundle, the one the original's ``bundle`` command uses."""
     return f"{name}-{safe_version(version)}{BUNDLE_SUFFIX}"
+
+
+def yank_marker_key(bundle_key: str) -> str:
+    """The key of the marker that yanks the bundle at ``bundle_key``.
+
+    A yanked version has a marker beside its bundle: the bundle's key with ``.yanked`` in place
+    of ``.pipper`` (``pipper/alpha/v1-0-0.yanked``), a small JSON object. The original lists a
+    package's keys and keeps only those ending in ``.pipper``, so it never sees a marker.
+    """
+    return bundle_key.removesuffix(BUNDLE_SUFFIX) + YANK_SUFFIX
+
+
+def yanked_bundle_key(root_prefix: str, key: str) -> str | None:
+    """The bundle key a yank marker stands for, or None when ``key`` is no marker."""
+    if not key.endswith(YANK_SUFFIX):
+        return None
+    bundle = key.removesuffix(YANK_SUFFIX) + BUNDLE_SUFFIX
+    return bundle if parse_bundle_key(root_prefix, bundle) is not None else None
 
 
 def parse_bundle_path(path: str) -> tuple[str, str] | None:

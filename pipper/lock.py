@@ -1,8 +1,9 @@
 """The lock file: a resolved graph written down, so later runs fetch exactly those bytes.
 
 A lock names, for every package, the object key and the sha256 of its bytes. The sha256 is also
-the cache's key, so a run from a lock (``Session.fetch_locked``) needs no listing at all, one GET
-per package missing from the cache, and none with a warm cache. The file is JSON with sorted keys,
+the cache's key, so a run from a lock (``Session.fetch_locked``) resolves nothing: one GET per
+package missing from the cache (and one listing alongside them, only to warn about yanked
+versions), and no request with a warm cache. The file is JSON with sorted keys,
 packages sorted by name and no timestamp, so locking the same graph twice gives the same bytes and
 a change shows up as a small diff. ``lock_version`` lets a later format be told apart.
 

@@ -36,6 +36,7 @@ from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, Ru
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
 from pipper.versions import normalize_name
+from pipper.yanks import warn_yanked
 
 if TYPE_CHECKING:
     from pipper.cache import Cache, CacheHold
@@ -192,6 +193,8 @@ class Run:
         resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
         resolution = await resolver.resolve(roots)
         resolved_at = time.perf_counter()
+        chosen = [node.candidate for node in resolution.nodes.values()]
+        await warn_yanked(storage, chosen, "it is used because a requirement pins it")
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
         finished = time.perf_counter()

@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.errors import UsageError
 
-__all__ = ["NAME_PATTERN", "mentions_prerelease", "normalize_name", "to_specifier"]
+__all__ = ["NAME_PATTERN", "mentions_prerelease", "normalize_name", "pins_exactly", "to_specifier"]
 
 NAME_PATTERN = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
 """PEP 508 distribution name; use with ``fullmatch``. ASCII-only so ``K`` (Kelvin) is no ``k``."""
@@ -53,6 +53,19 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
             f"invalid version constraint {constraint!r}: expected a version such as 1.2.0, "
             "a wildcard such as 1.2.*, or PEP 440 specifiers such as >=1.0,<2"
         ) from None
+
+
+def pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    """Whether ``spec`` names ``version`` with ``==`` (no wildcard) or ``===``.
+
+    Only such a pin selects a yanked version (PEP 592); ``>=1.0`` or ``==1.*`` never does.
+    """
+    return any(
+        item.operator in ("==", "===")
+        and not item.version.endswith(".*")
+        and item.contains(version, prereleases=True)
+        for item in spec
+    )
 
 
 def mentions_prerelease(spec: SpecifierSet) -> bool:

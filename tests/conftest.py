@@ -20,6 +20,7 @@ from tests.lib.isolation import (
     TEST_SETTINGS,
     PipperHome,
 )
+from tests.lib.locations import location_fixture, repo_fixture  # noqa: F401  (fixtures)
 from tests.lib.proxy import Faults, MakeProxy, Proxy
 from tests.lib.s3servers import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, S3Server, start_server
 

@@ -6,13 +6,16 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     authorize,
     bundle,
     cache,
+    delete,
     demo,
     download,
     info,
     install,
     lock,
+    prune_releases,
     publish,
     repository,
+    yank,
 )
 from pipper.cli.base import app
 

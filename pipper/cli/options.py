@@ -181,7 +181,7 @@ LockOption = Annotated[
     Path | None,
     typer.Option(
         "--lock",
-        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no listing, "
+        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no resolving, "
         "every sha256 checked, no request at all when the cache holds them.",
         show_default=False,
     ),

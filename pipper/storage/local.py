@@ -122,6 +122,27 @@ class LocalStorage:
         except FileExistsError:
             raise VersionExistsError(f"{key} already exists") from None
 
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Unlink the file, then every package folder it leaves empty (as S3 keeps no folders).
+
+        The ETag check and the unlink are two steps: a publisher replacing the file between
+        them could lose its write here, where S3 decides both in one request.
+        """
+        target = self._path(key)
+        try:
+            if if_match is not None and _etag(target.stat()) != if_match:
+                raise ObjectChanged(f"{key} changed since it was listed")
+            target.unlink()
+        except FileNotFoundError:
+            return
+        parent = target.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
     async def presign(self, key: str, expires_in: int) -> str:
         return self._path(key).resolve().as_uri()
 

@@ -359,7 +359,8 @@ class S3Storage:
     ) -> None:
         kwargs: dict[str, Any] = {
             "Key": key,
-            "ContentType": "application/zip",
+            # Bundles are zip archives (as the original uploads them); yank markers are JSON.
+            "ContentType": "application/zip" if key.endswith(".pipper") else "application/json",
             "Metadata": dict(metadata),
         }
         if if_absent:
@@ -371,6 +372,26 @@ class S3Storage:
 
         async with self._limiter:
             await self._rounds_of(key, attempt, write=True)
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        from botocore.exceptions import ClientError
+
+        async def attempt() -> None:
+            try:
+                await self.client.delete_object(**kwargs)
+            except ClientError as exc:
+                # With If-Match, AWS and moto answer 404 for a key that is already gone.
+                if exc.response.get("Error", {}).get("Code") != "NoSuchKey":
+                    raise
+
+        async with self._limiter:
+            try:
+                await self._rounds_of(f"deleting {key}", attempt, write=True)
+            except VersionExistsError:  # 412: another ETag (or, on SeaweedFS, gone)
+                raise ObjectChanged(f"{key} changed since it was listed") from None
 
     async def presign(self, key: str, expires_in: int) -> str:
         try:

@@ -65,8 +65,8 @@ def test_publish_list_and_info(tmp_path: Path, repo: list[str]) -> None:
     listing = cli("list", "--json", *repo)
     assert listing.exit_code == 0, listing.stderr
     assert listing.json() == [
-        {"name": "alpha_pkg", "latest": "1.1.0", "versions": 3},
-        {"name": "beta_pkg", "latest": "0.3.0", "versions": 1},
+        {"name": "alpha_pkg", "latest": "1.1.0", "versions": 3, "yanked": []},
+        {"name": "beta_pkg", "latest": "0.3.0", "versions": 1, "yanked": []},
     ]
     info = cli("info", "Alpha-Pkg", "--json", *repo)
     assert info.exit_code == 0, info.stderr
@@ -162,7 +162,7 @@ def test_default_local_repository_and_local_paths(tmp_path: Path, pipper_home: P
     assert first.exit_code == 0, first.stderr
     assert "using the default local repository" in first.stderr
     listed = cli("list", "--json")
-    assert listed.json() == [{"name": "local_pkg", "latest": "1.0.0", "versions": 1}]
+    assert listed.json() == [{"name": "local_pkg", "latest": "1.0.0", "versions": 1, "yanked": []}]
     for spelling in (str(tmp_path / "mirror"), (tmp_path / "mirror").as_uri()):
         result = cli("publish", str(bundle), "-b", spelling, "--force")
         assert result.exit_code == 0, result.stderr
@@ -184,7 +184,7 @@ def test_saved_repositories(
     publish_graph(tmp_path, [], {"p": {"1.0.0": []}})  # goes to the default repository
     assert s3_env  # the server's credentials come from the environment
     listing = cli("list", "--json", "-r", "team")
-    assert listing.json() == [{"name": "p", "latest": "1.0.0", "versions": 1}]
+    assert listing.json() == [{"name": "p", "latest": "1.0.0", "versions": 1, "yanked": []}]
     rows = cli("repository", "list", "--json").json()
     assert rows == [
         {

@@ -151,7 +151,7 @@ def test_missing_dependency_names_who_required_it(tmp_path: Path, repo: list[str
     assert "required by requested -> app 1.0.0 -> lib 1.0.0" in result.stderr
 
 
-def test_prereleases_only_when_asked(tmp_path: Path, repo: list[str]) -> None:
+def test_prereleases_when_asked_or_when_nothing_else_fits(tmp_path: Path, repo: list[str]) -> None:
     publish_graph(tmp_path, repo, {"p": {"1.0.0": [], "2.0.0rc1": []}, "q": {"1.0.0b1": []}})
     out = str(tmp_path / "v")
     assert versions_of(cli("download", "p", "-d", out, "--json", *repo).json()) == {"p": "1.0.0"}
@@ -160,9 +160,10 @@ def test_prereleases_only_when_asked(tmp_path: Path, repo: list[str]) -> None:
     }
     named = cli("download", "p:>=2.0.0rc1", "-d", out, "--json", *repo)
     assert versions_of(named.json()) == {"p": "2.0.0rc1"}
-    only_pre = cli("download", "q", "-d", out, *repo)
-    assert only_pre.exit_code == 4
-    assert "--pre" in only_pre.stderr
+    # PEP 440: a prerelease is accepted when it is the only kind of version that satisfies.
+    only_pre = cli("download", "q", "-d", out, "--json", *repo)
+    assert only_pre.exit_code == 0, only_pre.stderr
+    assert versions_of(only_pre.json()) == {"q": "1.0.0b1"}
 
 
 @pytest.mark.parametrize(
