@@ -270,6 +270,12 @@ class S3Storage:
             if token:
                 kwargs["ContinuationToken"] = token
             page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
+            if not all(isinstance(e.get("Key", e.get("Prefix")), str) for e in entries):
+                raise NetworkError(
+                    f"{self.where} answered the listing of {prefix} with an entry that has no "
+                    "key: it does not answer like S3 (check --endpoint-url)"
+                )
             for item in page.get("Contents", ()):
                 objects.append(
                     ObjectInfo(
