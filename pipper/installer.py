@@ -42,7 +42,7 @@ from pipper.errors import (
     InstallError,
     UsageError,
 )
-from pipper.keys import BUNDLE_SUFFIX, parse_safe_version, safe_version
+from pipper.keys import BUNDLE_SUFFIX, mask_url, parse_safe_version, safe_version
 from pipper.models import Candidate, Package
 from pipper.specs import PackageId
 from pipper.versions import NAME_PATTERN, normalize_name
@@ -392,7 +392,7 @@ def install(
             index_url=index_url,
             find_links=find_links,
         )
-        log.debug("running %s", " ".join(cmd))
+        log.debug("running %s", " ".join(map(mask_url, cmd)))  # an --index-url may hold a password
         code, output = _run(cmd, say if stream else None)
     if code != 0:
         if not stream:

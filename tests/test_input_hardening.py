@@ -307,3 +307,62 @@ def test_a_repositories_file_too_big_to_be_one_is_refused(pipper_home: PipperHom
     saved.write_bytes(b'{"repositories": {}, "x": "' + b"x" * (11 * 2**20) + b'"}')
     result = cli("repository", "list")
     assert "larger than 10 MiB" in assert_one_line_error(result, 2)
+
+
+# -- URL user info ------------------------------------------------------------------------------
+
+PASSWORD = "hunter2-url-password"
+
+
+def test_repository_list_json_masks_a_hand_written_endpoint_password(
+    pipper_home: PipperHome,
+) -> None:
+    endpoint = f"http://user:{PASSWORD}@127.0.0.1:9000"
+    (pipper_home.home / "repositories.json").write_text(
+        json.dumps({"repositories": {"team": {"bucket": "b-1", "endpoint_url": endpoint}}})
+    )
+    result = cli("repository", "list", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert result.json() == [
+        {
+            "name": "team",
+            "default": False,
+            "bucket": "b-1",
+            "root_prefix": None,
+            "profile": None,
+            "endpoint_url": "http://127.0.0.1:9000",
+            "region": None,
+            "has_keys": False,
+        }
+    ]
+
+
+@pytest.mark.parametrize("command", ["add", "modify", "use"])
+def test_an_endpoint_url_with_credentials_is_refused(
+    tmp_path: Path, pipper_home: PipperHome, command: str
+) -> None:
+    endpoint = ["--endpoint-url", f"http://AKIA:{PASSWORD}@127.0.0.1:9000"]
+    saved = pipper_home.home / "repositories.json"
+    if command == "modify":
+        assert cli("repository", "add", "team", "-b", "b-1").exit_code == 0
+    before = saved.read_bytes() if saved.exists() else None
+    args = {
+        "add": ["repository", "add", "team", "-b", "b-1", *endpoint],
+        "modify": ["repository", "modify", "team", *endpoint],
+        "use": ["info", "alpha", "-b", "b-1", *endpoint],
+    }[command]
+    line = assert_one_line_error(cli(*args), 2)
+    assert "-c/--credentials or -p/--profile" in line
+    assert PASSWORD not in line
+    assert (saved.read_bytes() if saved.exists() else None) == before
+
+
+def test_debug_install_masks_the_index_url_password(tmp_path: Path, local: list[str]) -> None:
+    index = f"http://token-user:{PASSWORD}@127.0.0.1:9/simple"
+    target = tmp_path / "target"
+    result = cli("--debug", "install", "alpha", "-t", str(target), "--index-url", index, *local)
+    assert result.exit_code == 0, result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "--index-url http://127.0.0.1:9/simple" in result.stderr
+    assert (target / "alpha").is_dir()

@@ -129,6 +129,7 @@ def remove(name: NameArgument) -> None:
 @repository_app.command("list")
 def list_repositories(json_output: JsonOption = False) -> None:
     """The saved repositories; the default is marked with '*'. Secrets are never shown."""
+    from pipper.keys import mask_url, printable
     from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
@@ -142,7 +143,8 @@ def list_repositories(json_output: JsonOption = False) -> None:
                 "bucket": saved.bucket,
                 "root_prefix": saved.root_prefix,
                 "profile": saved.profile,
-                "endpoint_url": saved.endpoint_url,
+                # A hand-written (or older) file may hold user info in the URL.
+                "endpoint_url": mask_url(saved.endpoint_url) if saved.endpoint_url else None,
                 "region": saved.region,
                 "has_keys": bool(saved.access_key_id),
             }
@@ -156,7 +158,8 @@ def list_repositories(json_output: JsonOption = False) -> None:
         mark = "*" if row["default"] else " "
         extra = f" profile={row['profile']}" if row["profile"] else ""
         extra += " (keys saved)" if row["has_keys"] else ""
-        typer.echo(f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}")
+        line = f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}"
+        typer.echo(printable(line))
 
 
 @repository_app.command("exists")
