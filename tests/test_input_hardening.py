@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PipperHome
-from tests.helpers import CliResult, cli, publish_graph
+from tests.helpers import CliResult, cli, pipper, publish_graph
+from tests.s3servers import S3Server
 from tests.test_hostile import _entry, assert_one_line_error, meta_of, zip_of
 from tests.wheels import make_bundle, make_wheel
 
@@ -366,3 +367,44 @@ def test_debug_install_masks_the_index_url_password(tmp_path: Path, local: list[
     assert PASSWORD not in result.stdout + result.stderr
     assert "--index-url http://127.0.0.1:9/simple" in result.stderr
     assert (target / "alpha").is_dir()
+
+
+# -- -c with the secret on standard input -------------------------------------------------------
+
+
+def test_c_reads_the_secret_from_standard_input(
+    tmp_path: Path, s3_server: S3Server, s3_env: dict[str, str], bucket: str
+) -> None:
+    publish_graph(tmp_path, ["-b", bucket], {"alpha": {"1.0.0": []}})
+    key, secret = s3_server.access_key, s3_server.secret_key
+    repo = ["info", "alpha", "-b", bucket]
+    from_stdin = pipper(*repo, "-c", key, "-", "*", stdin=secret + "\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert "alpha" in from_stdin.stdout
+    assert from_stdin.stderr == ""
+
+    typed = pipper(*repo, "-c", key, secret, "*", stdin="")
+    assert typed.returncode == 0, typed.stderr
+    warnings = typed.stderr.splitlines()
+    assert len(warnings) == 1, typed.stderr
+    assert warnings[0].startswith("warning: -c/--credentials: a secret on the command line")
+    assert secret not in typed.stderr
+
+    nothing = pipper(*repo, "-c", key, "-", "*", stdin="")
+    assert nothing.returncode == 2
+    assert nothing.stderr.splitlines() == [
+        "error: -c/--credentials: '-' asks for the secret access key on standard input, none came"
+    ]
+
+
+def test_repository_add_reads_secret_and_token_from_standard_input(
+    tmp_path: Path, pipper_home: PipperHome
+) -> None:
+    args = ["repository", "add", "ci", "-b", "team-bucket", "-c", "AKIASTDIN0001", "-", "-"]
+    result = pipper(*args, stdin="stdin-secret-value\nstdin-token-value\n")
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    saved = json.loads((pipper_home.home / "repositories.json").read_text())
+    entry = saved["repositories"]["ci"]
+    assert entry["secret_access_key"] == "stdin-secret-value"
+    assert entry["session_token"] == "stdin-token-value"

@@ -14,6 +14,7 @@ from pipper.cli.options import (
     PrefixOption,
     ProfileOption,
     RegionOption,
+    read_credentials,
 )
 from pipper.cli.output import info, print_json
 
@@ -31,7 +32,8 @@ SavedKeysOption = Annotated[
         "-c",
         "--credentials",
         metavar="KEY SECRET TOKEN",
-        help="Keys to save with the repository ('*' for no token); the file is made private.",
+        help="Keys to save with the repository ('*' for no token); the file is made private. "
+        "Give SECRET (and TOKEN) as '-' to read it from standard input.",
         show_default=False,
     ),
 ]
@@ -40,7 +42,8 @@ DefaultOption = Annotated[
 ]
 
 
-def _keys(credentials: tuple[str, str, str] | None) -> dict[str, Any]:
+def _keys(given: tuple[str, str, str] | None) -> dict[str, Any]:
+    credentials = read_credentials(given)
     if credentials is None:
         return {}
     key, secret, token = credentials
