@@ -230,8 +230,16 @@ class RepositoryStore:
         if self._error is not None:
             raise ConfigError(f"not saving over {self.path}: it could not be read ({self._error})")
         doc = self._data()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
+        # A repositories file kept elsewhere (a dotfiles checkout) is often a symlink: write
+        # through it to its target, atomically there, instead of replacing the link by a file.
+        try:
+            target = self.path.resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+            raise ConfigError(
+                f"cannot save {self.path}: it is a symlink that leads nowhere"
+            ) from None
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write_bytes(target, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
 
 
 def default_store(settings: Settings) -> RepositoryStore:

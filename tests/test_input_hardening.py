@@ -303,6 +303,33 @@ def test_a_lock_prefix_with_dotdot_is_refused(
 # -- the repositories file --------------------------------------------------------------------
 
 
+def test_saving_writes_through_a_symlinked_repositories_file(
+    tmp_path: Path, pipper_home: PipperHome
+) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "repositories.json"
+    target.write_text('{"repositories": {}, "default": null, "kept": true}')
+    link = pipper_home.home / "repositories.json"
+    link.symlink_to(target)
+    assert cli("repository", "add", "team", "-b", "team-bucket").exit_code == 0
+    assert link.is_symlink()
+    saved = json.loads(target.read_text())
+    assert saved["repositories"]["team"]["bucket"] == "team-bucket"
+    assert saved["kept"] is True
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in dotfiles.iterdir()] == ["repositories.json"]
+
+
+def test_a_symlink_loop_as_repositories_file_is_a_config_error(pipper_home: PipperHome) -> None:
+    link = pipper_home.home / "repositories.json"
+    link.symlink_to(pipper_home.home / "loop.json")
+    (pipper_home.home / "loop.json").symlink_to(link)
+    line = assert_one_line_error(cli("repository", "add", "team", "-b", "team-bucket"), 2)
+    assert "symlink" in line
+    assert link.is_symlink()
+
+
 def test_a_repositories_file_too_big_to_be_one_is_refused(pipper_home: PipperHome) -> None:
     saved = pipper_home.home / "repositories.json"
     saved.write_bytes(b'{"repositories": {}, "x": "' + b"x" * (11 * 2**20) + b'"}')
