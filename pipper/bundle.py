@@ -1,10 +1,10 @@
-"""Build a wheel, write a ``.pipper`` bundle, and open one without trusting it.
+"""Write a ``.pipper`` bundle, and open one without trusting it.
 
 A bundle is a zip of exactly two stored entries, ``package.whl`` and ``package.meta`` (JSON), as
 the original pipper writes them. Bundles come from a shared bucket that anyone with write access
 can fill, so reading one assumes it may be hostile: every entry name, size, compression ratio and
 meta field is checked before a byte is inflated, and the wheel is only ever written under the
-directory the caller names.
+directory the caller names. Building the wheel a bundle holds is :mod:`pipper.build`'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import json
 import logging
 import os
 import re
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 import types
 import zipfile
 from collections.abc import Mapping
@@ -30,7 +26,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from pipper.errors import BundleError, NotFoundError, UsageError
-from pipper.fsutil import read_small_file, temp_file
+from pipper.fsutil import atomic_writer, replace_into, temp_file
 from pipper.jsonio import JsonError, parse_json
 from pipper.keys import bundle_filename, safe_version
 from pipper.versions import NAME_PATTERN, normalize_name, parse_version
@@ -46,9 +42,6 @@ MAX_COMPRESSION_RATIO = 200
 S3_METADATA_LIMIT = 2000
 CHUNK_BYTES = 1024 * 1024
 
-_PIP_TAIL_LINES = 20
-# Errors zipfile raises on malformed archives besides BadZipFile (truncated central
-# directories, unsupported or encrypted entries, corrupt deflate streams).
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -71,66 +64,6 @@ class BundleMeta:
     timestamp: str
     dependencies: tuple[str, ...]
     data: Mapping[str, Any]
-
-
-def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel with pip and move it into ``out_dir``.
-
-    pip writes into a fresh temporary directory so a stale wheel of an older version (in the
-    project's ``dist/`` or in ``out_dir``) can never be mistaken for the one just built.
-    """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UsageError(f"{project_dir} is not a directory")
-    if not (project_dir / "pyproject.toml").is_file() and not (project_dir / "setup.py").is_file():
-        raise UsageError(f"{project_dir} has neither a pyproject.toml nor a setup.py")
-    with tempfile.TemporaryDirectory(prefix="pipper-wheel-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-input",
-            "--disable-pip-version-check",
-            "-w",
-            tmp,
-        ]
-        if not isolation:
-            cmd.append("--no-build-isolation")
-        # An absolute path, so pip never reads a bare directory name as a requirement.
-        cmd.append(str(project_dir.resolve()))
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.strip().splitlines()[-_PIP_TAIL_LINES:])
-            raise BundleError(
-                f"building a wheel of {project_dir} failed (pip exited {proc.returncode}):\n{tail}"
-            )
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            found = ", ".join(w.name for w in wheels) or "none"
-            raise BundleError(
-                f"building {project_dir} should give exactly one wheel, pip gave {found}"
-            )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return _move_into(wheels[0], out_dir)
-
-
-def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel and bundle it with its ``pipper.json``."""
-    project_dir = Path(project_dir)
-    extra = _read_pipper_json(project_dir / "pipper.json")
-    with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
-        wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
-        return write_bundle(wheel, out_dir, extra)
 
 
 def write_bundle(
@@ -173,19 +106,18 @@ def write_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / bundle_filename(name, version)
-    with temp_file(out_dir, suffix=".pipper") as (tmp, handle):
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf:
-            zf.write(wheel, WHEEL_ENTRY)
-            now = datetime.now(UTC)
-            info = zipfile.ZipInfo(
-                META_ENTRY,
-                date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
-            )
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, meta_bytes)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+    with (
+        atomic_writer(dest, fsync=False, mode=0o644) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf,
+    ):
+        zf.write(wheel, WHEEL_ENTRY)
+        now = datetime.now(UTC)
+        info = zipfile.ZipInfo(
+            META_ENTRY,
+            date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
+        )
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, meta_bytes)
     return dest
 
 
@@ -226,8 +158,7 @@ def extract_wheel(bundle: Path, dest_dir: Path) -> Path:
             handle.flush()
             if not zipfile.is_zipfile(tmp):
                 raise BundleError(f"{bundle}: {WHEEL_ENTRY} is not a wheel (not a zip archive)")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
+            replace_into(tmp, dest, fsync=False, handle=handle, mode=0o644)
     return dest
 
 
@@ -262,35 +193,6 @@ def _ascii(value: str) -> str:
     if value.isascii() and value.isprintable():
         return value
     return json.dumps(value, ensure_ascii=True)[1:-1]
-
-
-def _read_pipper_json(path: Path) -> dict[str, Any]:
-    """The project's ``pipper.json``, which goes into the meta whole: bounded like a meta."""
-    if not path.is_file():
-        return {}
-    try:
-        data = parse_json(read_small_file(path, MAX_META_BYTES, "pipper.json"))
-    except JsonError as exc:
-        raise UsageError(exc.at(path)) from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
-def _move_into(src: Path, out_dir: Path) -> Path:
-    """Move ``src`` into ``out_dir`` so the name appears only once the bytes are complete."""
-    dest = out_dir / src.name
-    try:
-        os.replace(src, dest)
-        return dest
-    except OSError:
-        pass  # another filesystem: copy beside the destination, then rename
-    with temp_file(out_dir, suffix=".whl") as (tmp, handle), src.open("rb") as inp:
-        shutil.copyfileobj(inp, handle, CHUNK_BYTES)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    return dest
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

@@ -103,7 +103,7 @@ class Run:
     # -- the resources -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Run:
-        self._hold = await self.cache.hold(timeout=HOLD_TIMEOUT)
+        self._hold = await self.cache.hold_for_run(timeout=HOLD_TIMEOUT)
         self._group = task_group()
         self._tg = await self._group.__aenter__()
         return self

@@ -23,7 +23,6 @@ from pipper.errors import UsageError
 from pipper.fsutil import read_small_file
 from pipper.jsonio import JsonError, parse_json
 from pipper.keys import BUNDLE_SUFFIX, mask_url, parse_bundle_path, printable
-from pipper.keys import redact_url as redact_url  # the earlier name, still imported from here
 from pipper.versions import NAME_PATTERN, mentions_prerelease, normalize_name, to_specifier
 
 __all__ = [

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipper.cli.app import PipperGroup, app
+from pipper.cli.base import PipperGroup, app
 from pipper.cli.options import (
     BucketOption,
     EndpointOption,
@@ -43,15 +43,13 @@ DefaultOption = Annotated[
 
 
 def _keys(given: tuple[str, str, str] | None) -> dict[str, Any]:
+    from pipper.settings import clean_token
+
     credentials = read_credentials(given)
     if credentials is None:
         return {}
     key, secret, token = credentials
-    return {
-        "access_key_id": key,
-        "secret_access_key": secret,
-        "session_token": None if token in ("*", "0", "") else token,
-    }
+    return {"access_key_id": key, "secret_access_key": secret, "session_token": clean_token(token)}
 
 
 @repository_app.command("add")

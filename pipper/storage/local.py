@@ -8,7 +8,6 @@ same version cannot both win here either.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 import anyio
 
 from pipper.errors import NotFoundError, VersionExistsError
+from pipper.fsutil import atomic_writer
 from pipper.storage.base import CHUNK_SIZE, Listing, ObjectChanged, ObjectInfo, ObjectStream
 
 
@@ -111,23 +111,16 @@ class LocalStorage:
     ) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            # A repository's objects are the user's data: durable once put returns.
+            with (
+                path.open("rb") as src,
+                atomic_writer(target, fsync=True, exclusive=if_absent) as out,
+            ):
                 while chunk := src.read(CHUNK_SIZE):
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if if_absent:
-                try:
-                    os.link(tmp, target)
-                except FileExistsError:
-                    raise VersionExistsError(f"{key} already exists") from None
-            else:
-                os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        except FileExistsError:
+            raise VersionExistsError(f"{key} already exists") from None
 
     async def presign(self, key: str, expires_in: int) -> str:
         return self._path(key).resolve().as_uri()

@@ -21,6 +21,10 @@ The read timeout (``PIPPER_READ_TIMEOUT``, seconds, default 60) bounds how long 
 socket may wait: a response that stalls longer is abandoned and retried (before its body by
 botocore, during its body by a ranged resume), so a stalled connection costs that long rather
 than hanging the run.
+
+``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
+each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
+store that never recovers is given up on without waiting out the pauses meant for a real one.
 """
 
 from __future__ import annotations
