@@ -7,7 +7,6 @@ cause (the build backend's own last lines), not in the middle of pip's traceback
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,9 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipper.bundle import CHUNK_BYTES, write_bundle
+from pipper.bundle import CHUNK_BYTES, MAX_META_BYTES, write_bundle
 from pipper.errors import BuildError, UsageError
-from pipper.fsutil import atomic_writer
+from pipper.fsutil import atomic_writer, read_small_file
+from pipper.jsonio import JsonError, parse_json
 
 __all__ = ["build_failure_lines", "build_wheel", "bundle_project"]
 
@@ -130,12 +130,13 @@ def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) 
 
 
 def _read_pipper_json(path: Path) -> dict[str, Any]:
+    """The project's ``pipper.json``, which goes into the meta whole: bounded like a meta."""
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from exc
+        data = parse_json(read_small_file(path, MAX_META_BYTES, "pipper.json"))
+    except JsonError as exc:
+        raise UsageError(exc.at(path)) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} must hold a JSON object, not {type(data).__name__}")
     return data

@@ -27,8 +27,9 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.errors import BundleError, NotFoundError, UsageError
 from pipper.fsutil import atomic_writer, replace_into, temp_file
+from pipper.jsonio import JsonError, parse_json
 from pipper.keys import bundle_filename, safe_version
-from pipper.versions import NAME_PATTERN, normalize_name
+from pipper.versions import NAME_PATTERN, normalize_name, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ WHEEL_ENTRY = "package.whl"
 META_ENTRY = "package.meta"
 MAX_WHEEL_BYTES = 8 * 1024**3
 MAX_META_BYTES = 1024 * 1024
+MAX_WHEEL_NAME = 255  # the longest file name most file systems allow
 MAX_COMPRESSION_RATIO = 200
 S3_METADATA_LIMIT = 2000
 CHUNK_BYTES = 1024 * 1024
@@ -269,9 +271,9 @@ def _read_meta(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     if len(raw) > MAX_META_BYTES:
         raise BundleError(f"{path}: {META_ENTRY} is larger than {MAX_META_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BundleError(f"{path}: {META_ENTRY} is not valid JSON") from exc
+        data = parse_json(raw)
+    except JsonError as exc:
+        raise BundleError(f"{path}: {META_ENTRY} is not valid JSON ({exc.reason})") from None
     if not isinstance(data, dict):
         raise BundleError(f"{path}: {META_ENTRY} is not a JSON object")
     return data
@@ -287,14 +289,25 @@ def _text_field(path: Path, data: Mapping[str, Any], key: str, *, required: bool
     return value
 
 
+def _check_wheel_name(path: Path, wheel_name: str) -> None:
+    """``wheel_name`` becomes a file name in ``-d`` and in pip's output: a plain, printable name."""
+    if (
+        len(wheel_name) > MAX_WHEEL_NAME
+        or not wheel_name.isprintable()
+        or wheel_name.startswith(".")
+        or any(bad in wheel_name for bad in ("/", "\\", ".."))
+    ):
+        raise BundleError(f"{path}: wheel_name {wheel_name[:100]!r} is not a plain file name")
+
+
 def _parse_version(path: Path, version: str) -> Version:
     try:
         if version != version.strip():
             raise InvalidVersion(version)
-        return Version(version)
+        return parse_version(version)
     except InvalidVersion as exc:
         raise BundleError(
-            f"{path}: {META_ENTRY} version {version!r} is not a valid version"
+            f"{path}: {META_ENTRY} version {version[:100]!r} is not a valid version"
         ) from exc
 
 
@@ -322,8 +335,7 @@ def _validate(
     if not NAME_PATTERN.fullmatch(name):
         raise BundleError(f"{path}: {META_ENTRY} name {name!r} is not a valid distribution name")
     parsed_version = _parse_version(path, version)
-    if any(bad in wheel_name for bad in ("/", "\\", "..", "\x00")):
-        raise BundleError(f"{path}: wheel_name {wheel_name!r} is not a plain file name")
+    _check_wheel_name(path, wheel_name)
     try:
         wheel_dist, wheel_version, _, _ = parse_wheel_filename(wheel_name)
     except (InvalidWheelFilename, InvalidVersion) as exc:
@@ -357,6 +369,6 @@ def _validate(
 
 def _same_version(expected: str, actual: Version) -> bool:
     try:
-        return Version(expected) == actual
+        return parse_version(expected) == actual
     except InvalidVersion:
         return expected == str(actual)

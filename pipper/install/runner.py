@@ -29,6 +29,7 @@ from pipper.errors import InstallError, PipperError, UsageError
 from pipper.install.environment import probe_interpreter
 from pipper.install.plan import Installer, Step
 from pipper.install.target import prune_target
+from pipper.keys import mask_url
 
 __all__ = ["InstallOptions", "Outcome", "apply", "find_uv", "install", "installer_command"]
 
@@ -156,7 +157,7 @@ def install(
         cmd = installer_command(
             wheels, requirements, options, runner=runner, constraints=constraints
         )
-        log.debug("running %s", " ".join(cmd))
+        log.debug("running %s", " ".join(map(mask_url, cmd)))  # an --index-url may hold a password
         code, output = _run(cmd, say if options.stream else None)
     if code != 0:
         if not options.stream:

@@ -40,9 +40,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from pipper.errors import (
-    AccessDeniedError,
     NetworkError,
-    NotFoundError,
     PipperError,
     VersionExistsError,
 )
@@ -54,6 +52,7 @@ from pipper.storage.base import (
     ObjectStream,
     StreamInterrupted,
 )
+from pipper.storage.s3errors import server_answered, stream_errors, translate
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -66,36 +65,6 @@ DEFAULT_READ_TIMEOUT = 60.0
 MAX_READ_TIMEOUT = 3600.0
 ATTEMPTS_PER_ROUND = 3
 ROUNDS = 4
-
-_CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "AuthorizationHeaderMalformed",
-}
-
-
-def _stream_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the connection failed", whichever layer raised them."""
-    import aiohttp
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        IncompleteReadError,
-        ReadTimeoutError,
-        ResponseStreamingError,
-    )
-
-    return (
-        ResponseStreamingError,
-        IncompleteReadError,
-        ReadTimeoutError,
-        ConnectionClosedError,
-        aiohttp.ClientError,
-        TimeoutError,
-        OSError,
-    )
 
 
 class S3Storage:
@@ -195,47 +164,7 @@ class S3Storage:
             await self._stack.aclose()
 
     def _translate(self, exc: BaseException, what: str) -> PipperError:
-        """Map a botocore/aiohttp failure to a ``PipperError``; messages never hold secrets."""
-        from botocore.exceptions import (
-            ClientError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            PartialCredentialsError,
-        )
-
-        log.debug("%s failed: %s: %s", what, type(exc).__name__, " ".join(str(exc).split()))
-        where = self.where
-        if isinstance(exc, PipperError):
-            return exc
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-            return AccessDeniedError(
-                "no AWS credentials found: pass -c KEY SECRET TOKEN or -p PROFILE, "
-                "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            )
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return NotFoundError(f"no such bucket: {self.bucket} ({where})")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return NotFoundError(f"not found: {what} in {where}")
-            if code in _CREDENTIAL_CODES:
-                return AccessDeniedError(f"the credentials were refused by {where} ({code})")
-            if code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403:
-                return AccessDeniedError(f"access denied: {what} in {where}")
-            if code in ("PreconditionFailed", "412") or status == 412:
-                return VersionExistsError(f"{what} already exists in {where}")
-            if status is not None and int(status) >= 500:
-                return NetworkError(f"{where} kept failing ({code or status}) for {what}")
-            return PipperError(f"S3 error {code or status} for {what} in {where}")
-        if isinstance(exc, EndpointConnectionError):
-            return NetworkError(f"cannot reach the S3 endpoint of {where}")
-        if isinstance(exc, _stream_errors()):
-            return NetworkError(f"connection to {where} failed during {what}: {type(exc).__name__}")
-        if isinstance(exc, ValueError) and "endpoint" in str(exc).lower():
-            return NetworkError(f"invalid endpoint URL for {where}")
-        return PipperError(f"S3 request failed for {what}: {type(exc).__name__}")
+        return translate(exc, what, where=self.where, bucket=self.bucket)
 
     async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         """A read (listing, HEAD) with every round it may need."""
@@ -254,7 +183,7 @@ class S3Storage:
                 return await attempt()
             except Exception as exc:
                 error = self._translate(exc, what)
-                again = isinstance(error, NetworkError) and (not write or _server_answered(exc))
+                again = isinstance(error, NetworkError) and (not write or server_answered(exc))
             if round_ == self._rounds or not again:
                 raise error
             log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
@@ -274,6 +203,12 @@ class S3Storage:
             if token:
                 kwargs["ContinuationToken"] = token
             page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
+            if not all(isinstance(e.get("Key", e.get("Prefix")), str) for e in entries):
+                raise NetworkError(
+                    f"{self.where} answered the listing of {prefix} with an entry that has no "
+                    "key: it does not answer like S3 (check --endpoint-url)"
+                )
             for item in page.get("Contents", ()):
                 objects.append(
                     ObjectInfo(
@@ -315,7 +250,7 @@ class S3Storage:
             if content_range and "/" in content_range:
                 with contextlib.suppress(ValueError):
                     total = int(content_range.rsplit("/", 1)[1])
-            errors = _stream_errors()
+            errors = stream_errors()
             raw = response["Body"]
             async with raw:
 
@@ -403,16 +338,6 @@ class S3Storage:
         except Exception as exc:
             raise self._translate(exc, key) from None
         return url
-
-
-def _server_answered(exc: BaseException) -> bool:
-    """True when the store sent a 5xx response, rather than the connection failing."""
-    from botocore.exceptions import ClientError
-
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status is not None and int(status) >= 500
 
 
 async def _pause(round_: int, base: float) -> None:

@@ -47,8 +47,9 @@ def pipper(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 300,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipper ARGS`` as a real process, as a user would."""
+    """Run ``python -m pipper ARGS`` as a real process, as a user would (``stdin``: its input)."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
@@ -60,6 +61,7 @@ def pipper(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )
 
 
