@@ -134,7 +134,11 @@ class Run:
         if self._downloader is None:
             assert self.repository is not None
             self._downloader = Downloader(
-                await self.storage(), self.cache, self.repository.id, on_bytes=self.progress.bytes
+                await self.storage(),
+                self.cache,
+                self.repository.id,
+                on_bytes=self.progress.bytes,
+                backoff=self.settings.retry_backoff / 5,
             )
         return self._downloader
 
