@@ -33,9 +33,7 @@ async def task_group() -> AsyncIterator[TaskGroup]:
             yield tg
     except BaseExceptionGroup as group:
         leaves = _leaves(group)
-        chosen: BaseException | None = next(
-            (e for e in leaves if isinstance(e, PipperError)), None
-        )
+        chosen: BaseException | None = next((e for e in leaves if isinstance(e, PipperError)), None)
         if chosen is None:
             chosen = next((e for e in leaves if isinstance(e, Exception)), leaves[0])
         raise chosen from None

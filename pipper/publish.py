@@ -17,11 +17,11 @@ from packaging.version import Version
 
 from pipper.bundle import read_bundle, s3_metadata
 from pipper.cache import sha256_file
-from pipper.config import Repository
 from pipper.errors import UsageError, VersionExistsError
 from pipper.index import PackageIndex
+from pipper.keys import bundle_key
+from pipper.repositories import Repository
 from pipper.storage.base import Storage
-from pipper.versions import bundle_key
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,7 @@ async def publish(
     digest = await anyio.to_thread.run_sync(sha256_file, path)
     key = bundle_key(repository.root_prefix, meta.name, meta.version)
     index = PackageIndex(repository, storage, None)
-    existing = [
-        c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)
-    ]
+    existing = [c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)]
     if existing and not force:
         raise VersionExistsError(
             f"{meta.name} {meta.version} is already published ({existing[0].key}); "

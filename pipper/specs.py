@@ -8,7 +8,6 @@ their query string, so they are only ever shown without it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -22,14 +21,9 @@ from packaging.version import Version
 
 from pipper.errors import UsageError
 from pipper.fsutil import read_small_file
-from pipper.versions import (
-    BUNDLE_SUFFIX,
-    NAME_PATTERN,
-    mentions_prerelease,
-    normalize_name,
-    parse_safe_version,
-    to_specifier,
-)
+from pipper.jsonio import JsonError, parse_json
+from pipper.keys import BUNDLE_SUFFIX, mask_url, parse_bundle_path, printable
+from pipper.versions import NAME_PATTERN, mentions_prerelease, normalize_name, to_specifier
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -40,7 +34,6 @@ __all__ = [
     "merge_ids",
     "parse_package_id",
     "parse_package_ids",
-    "redact_url",
     "validate_name",
 ]
 
@@ -56,22 +49,6 @@ _URL_SCHEME = re.compile(r"https?://", re.IGNORECASE | re.ASCII)
 _DRIVE = re.compile(r"[A-Za-z]:", re.ASCII)
 _SEPARATORS = re.compile(r"[/\\]")
 _NAME_END = re.compile(r"[^<>=!~(]*")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its query string, fragment or user info: what may appear in a message."""
-    base = re.split(r"[?#]", url, maxsplit=1)[0]
-    scheme, sep, rest = base.partition("://")
-    if not sep:
-        return base
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
-
-
-def _printable(text: str) -> str:
-    """One line of ``text`` with anything non-printable escaped, for a message."""
-    flat = " ".join(text.split("\n"))
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in flat)
 
 
 @dataclass(frozen=True)
@@ -93,7 +70,7 @@ class PackageId:
 
     def __str__(self) -> str:
         if self.url is not None:
-            return redact_url(self.url)
+            return mask_url(self.url)
         return f"{self.name}{self.specifier}"
 
 
@@ -124,25 +101,26 @@ def validate_name(name: str) -> str:
 
 
 def _parse_url_id(url: str) -> PackageId:
-    shown = redact_url(url)
+    shown = mask_url(url)
     if any(not ch.isprintable() or ch.isspace() for ch in url):
         raise UsageError(f"package URL {shown!r} contains whitespace or control characters")
     host, _, path = url.split("://", 1)[1].partition("/")
     path = re.split(r"[?#]", path, maxsplit=1)[0]
-    segments = path.split("/")
+    segments = [unquote(part) for part in path.split("/")]
     expected = f"package URL {shown} does not end in <name>/<safe_version>{BUNDLE_SUFFIX}"
     if not host.rpartition("@")[2] or len(segments) < 2:
         raise UsageError(expected)
-    name, filename = unquote(segments[-2]), unquote(segments[-1])
+    name, filename = segments[-2], segments[-1]
     if not filename.endswith(BUNDLE_SUFFIX):
         raise UsageError(expected)
-    version = parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-    if version is None:
-        raise UsageError(f"{expected} (no version can be read from {filename!r})")
     try:
         validate_name(name)
     except UsageError as error:
         raise UsageError(f"package URL {shown}: {error.message}") from None
+    parsed = parse_bundle_path(f"{name}/{filename}")
+    if parsed is None:
+        raise UsageError(f"{expected} (no version can be read from {filename!r})")
+    version = parsed[1]
     return PackageId(name, SpecifierSet(f"=={Version(version)}"), raw=url, url=url)
 
 
@@ -241,13 +219,9 @@ def _read_text(path: Path) -> str:
 
 def _parse_json(path: Path, text: str) -> object:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}:{error.lineno}:{error.colno}: {error.msg}") from None
-    except RecursionError:
-        raise UsageError(f"{path}: nested too deeply") from None
-    except ValueError as error:
-        raise UsageError(f"{path}: {_printable(str(error))}") from None
+        return parse_json(text)
+    except JsonError as error:
+        raise UsageError(error.at(path)) from None
 
 
 def _parse_yaml(path: Path, text: str) -> object:
@@ -257,14 +231,17 @@ def _parse_yaml(path: Path, text: str) -> object:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        problem = _printable(error.problem or error.context or "not valid YAML")
+        problem = printable(error.problem or error.context or "not valid YAML")
         if mark is None:
             raise UsageError(f"{path}: {problem}") from None
         raise UsageError(f"{path}:{mark.line + 1}:{mark.column + 1}: {problem}") from None
     except yaml.YAMLError as error:
-        raise UsageError(f"{path}: {_printable(str(error))}") from None
+        raise UsageError(f"{path}: {printable(str(error))}") from None
     except RecursionError:
         raise UsageError(f"{path}: nested too deeply") from None
+    except ValueError as error:  # a value no constructor builds: int() of 5,000 digits, 2024-13-45
+        reason = printable(str(error).partition(";")[0])
+        raise UsageError(f"{path}: a value cannot be read: {reason}") from None
 
 
 def _strings(path: Path, document: Mapping[object, object], key: str) -> tuple[str, ...]:
@@ -310,7 +287,7 @@ def load_input(path: Path) -> InputFile:
         try:
             Requirement(requirement)
         except InvalidRequirement as error:
-            reason = _printable(str(error).splitlines()[0] if str(error) else "invalid")
+            reason = printable(str(error).splitlines()[0] if str(error) else "invalid")
             raise UsageError(
                 f"{path}: pypi[{index}] is not a valid requirement: {reason}"
             ) from None
@@ -320,3 +297,45 @@ def load_input(path: Path) -> InputFile:
         dev_dependencies=_ids(path, document, "dev_dependencies"),
         pypi=pypi,
     )
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a command was asked for: private package ids and ``pypi`` requirements."""
+
+    ids: list[PackageId]
+    pypi: tuple[str, ...] = ()
+
+
+def gather_requested(
+    ids: Iterable[str],
+    input_file: Path | None,
+    *,
+    dev: bool,
+    goal: str = "do",
+    bundles: bool = False,
+) -> Requested:
+    """Ids from the command line and/or ``-i``; ``./pipper.json`` when neither is given.
+
+    ``goal`` names what the command does in the "nothing to ..." message; ``bundles`` says
+    ``.pipper`` files were given too (``install``), so an empty id list is fine.
+    """
+    found = parse_package_ids(ids)
+    path = input_file
+    if path is None and not found and not bundles:
+        default = Path("pipper.json")
+        if not default.is_file():
+            files = ", .pipper files" if goal == "install" else ""
+            raise UsageError(
+                f"nothing to {goal}: give package ids{files} or -i FILE (no ./pipper.json here)"
+            )
+        path = default
+    pypi: tuple[str, ...] = ()
+    if path is not None:
+        loaded = load_input(path)
+        found.extend(loaded.ids(dev))
+        pypi = loaded.pypi
+    if not found and not bundles and not (pypi and goal == "install"):
+        what = "nothing to install" if goal == "install" else "no dependencies"
+        raise UsageError(f"{path} lists {what}")
+    return Requested(merge_ids(found), pypi)

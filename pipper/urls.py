@@ -1,243 +1,120 @@
-"""Bundles fetched by URL: presigned S3 GETs from ``pipper authorize``, or any http(s) URL.
+"""Bundles fetched by URL (presigned S3 GETs from ``pipper authorize``, or any http(s) URL).
 
-A CI job handed such URLs needs no credentials at all, so this path never touches botocore:
-``HttpStorage`` is a ``Storage`` whose objects are URLs, read with one aiohttp session, and the
-ordinary ``Downloader`` does the rest (streaming, hashing, resuming with ``Range`` and
-``If-Match``, which a presigned URL allows since it signs only the host; checking the
-``x-amz-meta-sha256`` header; committing to the cache; knowing a cached bundle from its headers
-without reading its body).
-
-The URL's query string is its signature: the storage keys, the cache and every message use the
-URL without it (``redact_url``); only ``HttpStorage`` holds the full URL.
+A URL fixes one version of one package, so nothing is resolved for it: its bundle's dependencies
+must be provided by the other URLs (``pipper authorize`` writes one per package of a graph) or by
+the packages the named ids resolve to. The store behind them is
+:class:`~pipper.storage.http.HttpStorage`; the cache records them under ``REPOSITORY_ID``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import re
-import ssl
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Any
-from urllib.parse import unquote, urlsplit
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import anyio
+from pipper.concurrency import task_group
+from pipper.downloader import Downloader
+from pipper.errors import BundleError, OfflineError, PipperError, ResolutionError
+from pipper.models import Fetched, Package, RunResult
+from pipper.specs import PackageId, parse_package_ids
 
-from pipper.downloader import Downloader, Fetched
-from pipper.errors import AccessDeniedError, NotFoundError, PipperError, UsageError
-from pipper.index import Candidate
-from pipper.specs import PackageId, redact_url
-from pipper.storage.base import (
-    CHUNK_SIZE,
-    Listing,
-    ObjectChanged,
-    ObjectInfo,
-    ObjectStream,
-    StreamInterrupted,
-)
-from pipper.versions import BUNDLE_SUFFIX, parse_safe_version
+if TYPE_CHECKING:
+    from pipper.run import Run
 
-log = logging.getLogger(__name__)
+__all__ = ["REPOSITORY_ID", "fetch_urls"]
 
-METADATA_PREFIX = "x-amz-meta-"
 REPOSITORY_ID = "urls"  # what the cache records these bundles under
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class UrlTarget:
-    """What a bundle URL promises, and how the cache remembers it without the signature."""
+async def fetch_urls(
+    run: Run, urls: Sequence[PackageId], resolve_names: Callable[[], Awaitable[RunResult | None]]
+) -> RunResult:
+    """Fetch the bundles ``urls`` name (no credentials needed) while the other ids resolve."""
+    started = time.perf_counter()
+    if run.offline:
+        raise OfflineError(f"{urls[0]} is a URL: fetching it needs the network")
+    http = await run.http()
+    downloader = Downloader(
+        http,
+        run.cache,
+        REPOSITORY_ID,
+        on_bytes=run.progress.bytes,
+        backoff=run.settings.retry_backoff / 5,
+    )
+    from_urls: dict[str, Fetched] = {}
+    named: list[RunResult | None] = []
 
-    url: str
-    name: str
-    version: str
-    origin: str
-    path: str
-
-    @property
-    def shown(self) -> str:
-        return f"{self.origin}{self.path}"
-
-    @classmethod
-    def of(cls, package: PackageId) -> UrlTarget:
-        if package.url is None:
-            raise UsageError(f"{package} is not a URL")
-        parts = urlsplit(package.url)
-        path = unquote(parts.path)
-        folder, _, filename = path.rpartition("/")
-        name = folder.rpartition("/")[2]
-        version = (
-            parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-            if filename.endswith(BUNDLE_SUFFIX)
-            else None
-        )
-        if not name or version is None:
-            raise UsageError(
-                f"package URL {redact_url(package.url)} does not end in "
-                f"<name>/<safe_version>{BUNDLE_SUFFIX}"
+    async def one(root: PackageId) -> None:
+        fetched = await downloader.fetch(http.candidate(root))
+        if not root.specifier.contains(fetched.candidate.parsed, prereleases=True):
+            raise ResolutionError(
+                f"{root} holds {fetched.candidate}, which {root.raw.split(',')[-1]} does not allow"
             )
-        host = (parts.hostname or "").lower()
-        if ":" in host:
-            host = f"[{host}]"
-        origin = f"{parts.scheme.lower()}://{host}" + (f":{parts.port}" if parts.port else "")
-        return cls(url=package.url, name=name, version=version, origin=origin, path=path)
+        run.progress.package(fetched.candidate, fetched.source)
+        from_urls[fetched.candidate.project] = fetched
+
+    async def names() -> None:
+        named.append(await resolve_names())
+
+    async with task_group() as tg:
+        for root in urls:
+            tg.start_soon(one, root)
+        tg.start_soon(names)
+    resolved = named[0] if named else None
+    counters = run.counters()
+    return RunResult(
+        packages=_url_graph(from_urls, resolved.packages if resolved else {}),
+        rounds=resolved.rounds if resolved else 0,
+        depth=resolved.depth if resolved else 0,
+        timings={"total": round(time.perf_counter() - started, 4)},
+        listings=resolved.listings if resolved else 0,
+        requests=counters["requests"],
+        retries=counters["retries"] + downloader.retries,
+        bytes_fetched=counters["bytes_fetched"] + downloader.bytes,
+    )
 
 
-def _ssl_context() -> ssl.SSLContext:
-    """The default trust store, or ``AWS_CA_BUNDLE`` as botocore would use for the same bucket."""
-    bundle = os.environ.get("AWS_CA_BUNDLE", "").strip()
-    if bundle and os.path.isfile(bundle):
-        return ssl.create_default_context(cafile=bundle)
-    return ssl.create_default_context()
-
-
-class HttpStorage:
-    """A read-only ``Storage`` whose keys are URLs without their query; enter it per run."""
-
-    def __init__(
-        self,
-        *,
-        concurrency: int = 32,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-    ) -> None:
-        self.requests = 0
-        self._concurrency = concurrency
-        self._limiter = anyio.CapacityLimiter(concurrency)
-        self._timeouts = (connect_timeout, read_timeout)
-        self._session: Any = None
-        self._urls: dict[str, str] = {}
-
-    async def __aenter__(self) -> HttpStorage:
-        import aiohttp
-
-        connect, read = self._timeouts
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._concurrency, ssl=_ssl_context()),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
-            auto_decompress=False,
-            trust_env=True,
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def candidate(self, package: PackageId) -> Candidate:
-        """The candidate a URL id names, keyed by the URL without its signature."""
-        target = UrlTarget.of(package)
-        self._urls[target.shown] = target.url
-        return Candidate(
-            name=target.name, version=target.version, key=target.shown, size=0, etag=""
-        )
-
-    @asynccontextmanager
-    async def get(
-        self, key: str, *, start: int = 0, if_match: str | None = None
-    ) -> AsyncIterator[ObjectStream]:
-        import aiohttp
-        from yarl import URL
-
-        assert self._session is not None, "enter the HttpStorage first"
-        headers = {"Range": f"bytes={start}-", "If-Match": if_match} if start and if_match else {}
-        errors = (aiohttp.ClientError, TimeoutError)
-        async with self._limiter:
-            self.requests += 1
-            try:
-                response = await self._session.get(
-                    URL(self._urls[key], encoded=True), headers=headers
+def _url_graph(
+    from_urls: Mapping[str, Fetched], resolved: Mapping[str, Package]
+) -> dict[str, Package]:
+    """Join URL bundles and resolved packages, checking every URL bundle's dependencies."""
+    versions = {key: p.candidate for key, p in resolved.items()}
+    for key, fetched in from_urls.items():
+        other = versions.get(key)
+        if other is not None and other.parsed != fetched.candidate.parsed:
+            raise ResolutionError(
+                f"a URL gives {fetched.candidate}, but the packages resolved from the "
+                f"repository need {other}"
+            )
+        versions[key] = fetched.candidate
+    providers = "none of the URLs" + (" or resolved packages" if resolved else "")
+    dependencies: dict[str, tuple[str, ...]] = {}
+    for key, fetched in from_urls.items():
+        try:
+            needed = parse_package_ids(fetched.meta.dependencies)
+        except PipperError as exc:
+            raise BundleError(
+                f"{fetched.candidate} declares an invalid dependency: {exc}"
+            ) from None
+        for dependency in needed:
+            have = versions.get(dependency.key)
+            if have is None:
+                raise ResolutionError(
+                    f"{fetched.candidate} needs {dependency}, which {providers} provides"
                 )
-            except errors as exc:
-                raise StreamInterrupted(f"{key}: {type(exc).__name__}") from None
-            async with response:
-                if response.status == 412 and headers:
-                    raise ObjectChanged(f"{key} changed while it was being downloaded")
-                if response.status >= 400:
-                    raise await _http_error(key, response)
-                skip = start if response.status != 206 else 0  # the server ignored the Range
-
-                async def body() -> AsyncIterator[bytes]:
-                    left = skip
-                    try:
-                        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                            if left:
-                                cut, left = min(left, len(chunk)), left - min(left, len(chunk))
-                                chunk = chunk[cut:]
-                            if chunk:
-                                yield chunk
-                    except errors as exc:
-                        raise StreamInterrupted(
-                            f"the body of {key} broke off ({type(exc).__name__})"
-                        ) from None
-
-                length = int(response.headers.get("Content-Length", 0))
-                yield ObjectStream(
-                    key=key,
-                    etag=response.headers.get("ETag", ""),
-                    total_size=length - skip + start,
-                    start=start,
-                    metadata={
-                        name[len(METADATA_PREFIX) :]: value
-                        for name, value in response.headers.items()
-                        if name.lower().startswith(METADATA_PREFIX)
-                    },
-                    body=body(),
-                )
-
-    async def list(
-        self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
-    ) -> Listing:
-        raise UsageError("bundle URLs cannot be listed")
-
-    async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
-        raise UsageError("bundle URLs are only read whole")
-
-    async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
-    ) -> None:
-        raise UsageError("bundle URLs are read-only")
-
-    async def presign(self, key: str, expires_in: int) -> str:
-        raise UsageError("bundle URLs are already presigned")
-
-
-async def fetch_url(downloader: Downloader, storage: HttpStorage, package: PackageId) -> Fetched:
-    """The bundle behind ``package.url``, verified and in the cache."""
-    return await downloader.fetch(storage.candidate(package))
-
-
-async def _http_error(key: str, response: Any) -> Exception:
-    status = int(response.status)
-    if status in _RETRY_STATUSES:
-        return StreamInterrupted(f"{key}: HTTP {status}")
-    try:
-        text = (await response.content.read(4096)).decode("utf-8", "replace")
-    except Exception:
-        text = ""
-    if status == 403 and "expired" in text.lower():
-        return AccessDeniedError(
-            f"the URL of {key} has expired: ask for new URLs ('pipper authorize')"
+            if not dependency.specifier.contains(have.parsed, prereleases=True):
+                raise ResolutionError(f"{fetched.candidate} needs {dependency}, not {have}")
+        dependencies[key] = tuple(dict.fromkeys(d.key for d in needed))
+    packages = dict(resolved)
+    for key, fetched in from_urls.items():
+        parents = [k for k, deps in dependencies.items() if key in deps and k != key]
+        packages[key] = Package(
+            candidate=fetched.candidate,
+            digest=fetched.digest,
+            path=fetched.path,
+            source=fetched.source,
+            meta=fetched.meta,
+            dependencies=dependencies[key],
+            required_by=(None, *parents),
         )
-    if status in (401, 403):
-        return AccessDeniedError(
-            f"access denied to {key} (HTTP {status}): the URL is not (or no longer) valid"
-        )
-    if status == 404:
-        return NotFoundError(f"no bundle at {key} (HTTP 404)")
-    code = re.search(r"<Code>([^<]{1,64})</Code>", text)
-    detail = f" {code.group(1)}" if code else ""
-    return PipperError(f"fetching {key} failed: HTTP {status}{detail}")
+    return packages

@@ -1,29 +1,13 @@
-"""Versions as the original pipper spells them in bucket keys, and constraints as PEP 440 sets.
+"""Package names and version constraints: PEP 503 names, the original's constraint syntax as PEP
+440 specifier sets.
 
-Buckets are shared with the original tool, so a key written here must be the key the original
-would write, and a key the original wrote must read back to the version it stood for.
+How a version is spelled inside a bucket key is :mod:`pipper.keys`'s job.
 
-Key scheme (the ``<safe_version>`` in ``<root_prefix>/<name>/<safe_version>.pipper``):
-
-- A semver-shaped version (``MAJOR.MINOR.PATCH[-PRE][+BUILD]``) is written exactly as the original
-  does: ``v`` + ``M-m-p``, then ``__pre_<PRE>`` and ``__build_<BUILD>``, every ``.`` inside PRE and
-  BUILD turned into ``_`` (``1.2.3-alpha.1+2-tests`` -> ``v1-2-3__pre_alpha_1__build_2-tests``).
-  Semver identifiers never contain ``_``, so the mapping is exact both ways.
-- Any other version must be valid PEP 440. Its normalized form is written as ``v`` + the release
-  parts joined by ``-`` (any number of them), followed by these optional segments, always in this
-  order: ``__epoch_<N>``, ``__pre_<a|b|rc><N>``, ``__post_<N>``, ``__dev_<N>``,
-  ``__build_<local with . as _>``. So ``1!2.0rc1.post2.dev3+ubuntu.1`` ->
-  ``v2-0__epoch_1__pre_rc1__post_2__dev_3__build_ubuntu_1``. A three-part version with only a
-  prerelease and/or a local part (``1.2.0rc1`` -> ``v1-2-0__pre_rc1``) lands on a key the original
-  also reads.
-
-Reading a key back accepts only canonical keys (those the rules above produce) whose version pip
-can install. Everything else (``latest``, ``v1-x``, a semver prerelease such as ``alpha-beta.1``
-that is not PEP 440) reads as ``None`` so a listing can skip it with a warning. Distinct keys can
-denote equal versions (``v1-0`` and ``v1-0-0``; ``v1-2-3__pre_alpha_1`` and ``v1-2-3__pre_a1``):
-compare :class:`~packaging.version.Version` objects, not keys, when asking "is it there already".
-
-Constraints: the original's ``NAME:CONSTRAINT`` forms map onto PEP 440 (see :func:`to_specifier`).
+Version and constraint text comes from command lines, input files, lock files and bundles anyone
+with write access to a bucket can write, and ``packaging`` turns every release number into an
+``int``, which refuses more than 4,300 digits with a ``ValueError`` no caller expects. So the
+length of such text is checked here, once, before ``packaging`` sees it: :func:`parse_version`
+and :func:`to_specifier` are the ways in.
 """
 
 from __future__ import annotations
@@ -36,33 +20,24 @@ from packaging.version import InvalidVersion, Version
 from pipper.errors import UsageError
 
 __all__ = [
+    "MAX_CONSTRAINT_LENGTH",
+    "MAX_VERSION_LENGTH",
     "NAME_PATTERN",
-    "bundle_filename",
-    "bundle_key",
     "mentions_prerelease",
     "normalize_name",
-    "parse_bundle_key",
-    "parse_safe_version",
-    "safe_version",
+    "parse_version",
+    "pins_exactly",
     "to_specifier",
 ]
 
 NAME_PATTERN = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
 """PEP 508 distribution name; use with ``fullmatch``. ASCII-only so ``K`` (Kelvin) is no ``k``."""
 
-BUNDLE_SUFFIX = ".pipper"
+MAX_VERSION_LENGTH = 200
+"""Longer than any real version (a local part with a commit hash is about 50 characters)."""
+MAX_CONSTRAINT_LENGTH = 1000
+"""A specifier set of a few clauses, each a version; far below what ``int()`` refuses."""
 
-_NUM = r"(?:0|[1-9][0-9]*)"
-_IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_SEMVER = re.compile(
-    rf"({_NUM})\.({_NUM})\.({_NUM})"
-    rf"(?:-({_IDENT}(?:\.{_IDENT})*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
-    re.ASCII,
-)
-_KEY_CHARS = re.compile(r"v[0-9A-Za-z_-]+", re.ASCII)
-_RELEASE = re.compile(rf"{_NUM}(?:-{_NUM})*", re.ASCII)
-_SEGMENT_ORDER = ("epoch", "pre", "post", "dev", "build")
 _ANY = frozenset({"", "*", "latest"})
 _BARE_VERSION = re.compile(r"=?\s*(v?[0-9][^\s,;<>=!~()]*)", re.ASCII)
 _PARTIAL_RELEASE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
@@ -73,107 +48,15 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def safe_version(version: str) -> str:
-    """The key part (no extension) for ``version``; ``UsageError`` when it is no version at all."""
-    semver = _SEMVER.fullmatch(version)
-    if semver:
-        major, minor, patch, pre, build = semver.groups()
-        key = f"v{major}-{minor}-{patch}"
-        if pre:
-            key += "__pre_" + pre.replace(".", "_")
-        if build:
-            key += "__build_" + build.replace(".", "_")
-        return key
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
-        raise UsageError(f"{version!r} is not a valid version") from None
-    segments = ["v" + "-".join(str(part) for part in parsed.release)]
-    if parsed.epoch:
-        segments.append(f"epoch_{parsed.epoch}")
-    if parsed.pre is not None:
-        segments.append(f"pre_{parsed.pre[0]}{parsed.pre[1]}")
-    if parsed.post is not None:
-        segments.append(f"post_{parsed.post}")
-    if parsed.dev is not None:
-        segments.append(f"dev_{parsed.dev}")
-    if parsed.local is not None:
-        segments.append("build_" + parsed.local.replace(".", "_"))
-    return "__".join(segments)
-
-
-def parse_safe_version(safe: str) -> str | None:
-    """The version a key part stands for, or ``None`` for anything this tool must not trust."""
-    if not isinstance(safe, str) or not _KEY_CHARS.fullmatch(safe):
-        return None
-    head, *rest = safe[1:].split("__")
-    if not _RELEASE.fullmatch(head):
-        return None
-    release = head.split("-")
-    fields: dict[str, str] = {}
-    last = -1
-    for segment in rest:
-        tag, _, value = segment.partition("_")
-        if tag not in _SEGMENT_ORDER or not value:
-            return None
-        index = _SEGMENT_ORDER.index(tag)
-        if index <= last:
-            return None
-        last = index
-        fields[tag] = value
-    if len(release) == 3 and set(fields) <= {"pre", "build"}:
-        text = ".".join(release)
-        if "pre" in fields:
-            text += "-" + fields["pre"].replace("_", ".")
-        if "build" in fields:
-            text += "+" + fields["build"].replace("_", ".")
-    else:
-        text = f"{fields['epoch']}!" if "epoch" in fields else ""
-        text += ".".join(release) + fields.get("pre", "")
-        if "post" in fields:
-            text += ".post" + fields["post"]
-        if "dev" in fields:
-            text += ".dev" + fields["dev"]
-        if "build" in fields:
-            text += "+" + fields["build"].replace("_", ".")
-    try:
-        Version(text)
-        canonical = safe_version(text)
-    except (InvalidVersion, UsageError):
-        return None
-    return text if canonical == safe else None
-
-
-def _strip_prefix(root_prefix: str) -> str:
-    return root_prefix.strip("/")
-
-
-def bundle_key(root_prefix: str, name: str, version: str) -> str:
-    """Where the original keeps ``name``'s ``version``; ``name`` must already be validated."""
-    prefix = _strip_prefix(root_prefix)
-    tail = f"{name}/{safe_version(version)}{BUNDLE_SUFFIX}"
-    return f"{prefix}/{tail}" if prefix else tail
-
-
-def parse_bundle_key(root_prefix: str, key: str) -> tuple[str, str] | None:
-    """``(name as written, version)`` for a bundle key directly under ``root_prefix``, else None."""
-    prefix = _strip_prefix(root_prefix)
-    start = f"{prefix}/" if prefix else ""
-    if not key.startswith(start):
-        return None
-    parts = key[len(start) :].split("/")
-    if len(parts) != 2:
-        return None
-    name, filename = parts
-    if not NAME_PATTERN.fullmatch(name) or not filename.endswith(BUNDLE_SUFFIX):
-        return None
-    version = parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-    return None if version is None else (name, version)
-
-
-def bundle_filename(name: str, version: str) -> str:
-    """One local file name per bundle, the one the original's ``bundle`` command uses."""
-    return f"{name}-{safe_version(version)}{BUNDLE_SUFFIX}"
+def parse_version(text: str) -> Version:
+    """``Version(text)``; text too long to be a real version is an ``InvalidVersion`` too, so
+    callers need to catch only that."""
+    if len(text) > MAX_VERSION_LENGTH:
+        raise InvalidVersion(
+            f"version {text[:20]!r}... is {len(text)} characters long "
+            f"(at most {MAX_VERSION_LENGTH})"
+        )
+    return Version(text)
 
 
 def to_specifier(constraint: str | None) -> SpecifierSet:
@@ -186,6 +69,11 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
     specifier set, so ``<=1.2`` excludes ``1.2.5`` as pip would, where the original included it.
     """
     text = (constraint or "").strip()
+    if len(text) > MAX_CONSTRAINT_LENGTH:
+        raise UsageError(
+            f"version constraint {text[:20]!r}... is {len(text)} characters long "
+            f"(at most {MAX_CONSTRAINT_LENGTH})"
+        )
     if text.lower() in _ANY:
         return SpecifierSet()
     if text.startswith("(") and text.endswith(")"):
@@ -203,6 +91,19 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
         ) from None
 
 
+def pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    """Whether ``spec`` names ``version`` with ``==`` (no wildcard) or ``===``.
+
+    Only such a pin selects a yanked version (PEP 592); ``>=1.0`` or ``==1.*`` never does.
+    """
+    return any(
+        item.operator in ("==", "===")
+        and not item.version.endswith(".*")
+        and item.contains(version, prereleases=True)
+        for item in spec
+    )
+
+
 def mentions_prerelease(spec: SpecifierSet) -> bool:
     """Whether the constraint itself names a prerelease, the only way it opts into them.
 
@@ -212,7 +113,7 @@ def mentions_prerelease(spec: SpecifierSet) -> bool:
         if item.operator == "!=":
             continue
         try:
-            if Version(item.version).is_prerelease:
+            if parse_version(item.version).is_prerelease:
                 return True
         except InvalidVersion:
             continue

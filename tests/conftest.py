@@ -1,38 +1,28 @@
-"""Shared fixtures: one real S3 server per session (per xdist worker), isolated homes, proxies."""
+"""Shared fixtures: one real S3 server per session (per xdist worker), isolated homes, proxies.
+
+The harness these fixtures start lives in ``tests/lib``. Only ``pipper_home`` is autouse, and it
+only sets environment variables and makes three folders, so the unit tier never starts a server.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.proxy import Faults, Proxy
-from tests.s3servers import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, S3Server, start_server
-
-# Variables that would point a test at a real account or a developer's own pipper setup.
-_LEAKY_AWS = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_CA_BUNDLE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
+from tests.lib.isolation import (
+    KEPT_PIPPER_VARS,
+    LEAKY_AWS,
+    PIPPER_DIRS,
+    TEST_SETTINGS,
+    PipperHome,
 )
-_PIPPER_DIRS = ("PIPPER_HOME", "PIPPER_CACHE_DIR", "PIPPER_DATA_DIR")
-
-
-@dataclass(frozen=True)
-class PipperHome:
-    home: Path
-    cache_dir: Path
-    data_dir: Path
+from tests.lib.locations import location_fixture, repo_fixture  # noqa: F401  (fixtures)
+from tests.lib.proxy import Faults, MakeProxy, Proxy
+from tests.lib.s3servers import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, S3Server, start_server
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +47,21 @@ def bucket(s3_server: S3Server) -> str:
 
 @pytest.fixture(autouse=True)
 def pipper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipperHome:
-    """Every test gets its own pipper home, cache and data dirs, never the user's real ones."""
+    """Every test gets its own pipper home, cache and data dirs, never the user's real ones,
+    and the ``TEST_SETTINGS`` (short retry pauses)."""
     for name in list(os.environ):
-        if name.startswith("PIPPER_") and name != "PIPPER_TEST_S3":
+        if name.startswith("PIPPER_") and name not in KEPT_PIPPER_VARS:
             monkeypatch.delenv(name)
     dirs = PipperHome(
         home=tmp_path / "pipper-home",
         cache_dir=tmp_path / "pipper-cache",
         data_dir=tmp_path / "pipper-data",
     )
-    for name, path in zip(_PIPPER_DIRS, (dirs.home, dirs.cache_dir, dirs.data_dir), strict=True):
+    for name, path in zip(PIPPER_DIRS, (dirs.home, dirs.cache_dir, dirs.data_dir), strict=True):
         path.mkdir()
         monkeypatch.setenv(name, str(path))
+    for name, value in TEST_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     return dirs
 
 
@@ -81,10 +74,14 @@ def s3_env(
     The AWS config and credentials files are redirected to paths that do not exist, so a
     developer's ~/.aws cannot change what a test sees.
     """
-    for name in _LEAKY_AWS:
+    for name in LEAKY_AWS:
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
-        if name.startswith("PIPPER_") and name not in _PIPPER_DIRS and name != "PIPPER_TEST_S3":
+        if name.startswith("PIPPER_") and name not in (
+            *PIPPER_DIRS,
+            *KEPT_PIPPER_VARS,
+            *TEST_SETTINGS,
+        ):
             monkeypatch.delenv(name)
     env = s3_server.env()
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
@@ -92,9 +89,6 @@ def s3_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-MakeProxy = Callable[..., Proxy]
 
 
 @pytest.fixture
@@ -114,3 +108,15 @@ def make_proxy(s3_server: S3Server) -> Iterator[MakeProxy]:
     finally:
         for proxy in proxies:
             proxy.stop()
+
+
+@pytest.fixture
+def isolated_installers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """pip and uv see no configuration of this machine (its indexes, links and constraints)."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_")) or name == "VIRTUAL_ENV":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_NO_CONFIG", "1")

@@ -16,23 +16,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import (
+from pipper.cli.base import app
+from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
-    RepoOptions,
-    concurrency_from,
-    gather_ids,
-    info,
-    open_cache,
-    run,
+    DevOption,
+    IdsArgument,
+    InputOption,
+    PreOption,
+    context,
     with_repository,
 )
-from pipper.cli.app import app
-from pipper.cli.download import DevOption, IdsArgument, InputOption, PreOption
+from pipper.cli.output import info
 from pipper.errors import UsageError
 
 if TYPE_CHECKING:
-    from pipper.session import RunResult
+    from pipper.context import RepositoryOptions
+    from pipper.models import RunResult
+    from pipper.run import Run
 
 MAX_EXPIRY = 7 * 24 * 3600
 """S3 refuses a SigV4 presigned URL valid for longer than seven days."""
@@ -86,7 +87,7 @@ def authorize(
     concurrency: ConcurrencyOption = None,
     cache_dir: CacheDirOption = None,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and print a presigned download URL for every package.
 
@@ -95,43 +96,27 @@ def authorize(
 
     Example: pipper authorize -i pipper.json -e 2h -o urls.json
     """
-    from pipper.cli._progress import progress_for
+    from pipper.cli.runs import with_run
     from pipper.fsutil import atomic_write_bytes
-    from pipper.session import Session
-    from pipper.storage import open_storage
+    from pipper.specs import gather_requested
 
     seconds = parse_expiry(expires)
-    package_ids = gather_ids(ids or [], input_file, dev=dev)
+    package_ids = gather_requested(ids or [], input_file, dev=dev).ids
     if any(p.url is not None for p in package_ids):
         raise UsageError("give package names to authorize, not URLs")
-    repository = repo.resolve()
-    if repository.is_local:
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
+    if ctx.repository.is_local:
         raise UsageError(
-            f"{repository.describe()} is a local directory: only S3 objects have presigned URLs"
+            f"{ctx.repository.describe()} is a local directory: only S3 objects have presigned URLs"
         )
-    credentials = repo.credentials_for(repository)
-    session = Session(
-        repository,
-        open_cache(cache_dir),
-        credentials=credentials,
-        concurrency=concurrency_from(concurrency),
-        pre=pre,
-    )
 
-    async def go() -> tuple[RunResult, list[str]]:
-        result = await session.resolve(package_ids)
-        async with open_storage(repository, credentials) as storage:
-            urls = [
-                await storage.presign(p.candidate.key, seconds) for p in result.packages.values()
-            ]
+    async def work(opened: Run) -> tuple[RunResult, list[str]]:
+        result = await opened.resolve(package_ids)
+        storage = await opened.storage()
+        urls = [await storage.presign(p.candidate.key, seconds) for p in result.packages.values()]
         return result, urls
 
-    try:
-        with progress_for("Resolving") as progress:
-            session.progress = progress
-            result, urls = run(go)
-    finally:
-        session.close()
+    result, urls = with_run(ctx, "Resolving", work, pre=pre)
     data = (json.dumps({"dependencies": urls}, indent=2) + "\n").encode()
     until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
     if output is None:

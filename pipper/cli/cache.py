@@ -13,36 +13,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import (
+from pipper.cli.base import app
+from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
-    JsonOption,
-    RepoOptions,
-    err,
-    gather_ids,
-    human_size,
-    info,
-    open_cache,
-    open_session,
-    print_json,
-    resolve_with_progress,
-    run,
-    with_repository,
-)
-from pipper.cli.app import app
-from pipper.cli.download import (
     DevOption,
     IdsArgument,
     InputOption,
+    JsonOption,
     LockOption,
     PreOption,
-    result_json,
-    summary,
+    context,
+    with_repository,
 )
+from pipper.cli.output import err, human_size, info, print_json, result_json, summary
 from pipper.errors import PipperError, UsageError
 
 if TYPE_CHECKING:
-    from pipper.session import RunResult
+    from pipper.cache import Cache
+    from pipper.context import RepositoryOptions
 
 cache_app = typer.Typer(
     name="cache",
@@ -57,13 +46,13 @@ DAY = 24 * 3600.0
 @cache_app.command("dir")
 def cache_dir_command(cache_dir: CacheDirOption = None) -> None:
     """Print the cache directory."""
-    typer.echo(str(open_cache(cache_dir).root))
+    typer.echo(str(_open_cache(cache_dir).root))
 
 
 @cache_app.command("info")
 def cache_info(cache_dir: CacheDirOption = None, json_output: JsonOption = False) -> None:
     """Show the entries, their total size and how they split between repositories."""
-    stats = open_cache(cache_dir).stats()
+    stats = _open_cache(cache_dir).stats()
     if json_output:
         print_json(
             {
@@ -109,48 +98,37 @@ def cache_warm(
     cache_dir: CacheDirOption = None,
     json_output: JsonOption = False,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Download into the cache only: the step before an offline build.
 
     Examples: pipper cache warm -i pipper.json; pipper cache warm --lock pipper.lock
     """
-    from pipper.cli._progress import progress_for
+    from pipper.cli.runs import check_lock_alone, fetch_lock, resolve_graph
+    from pipper.specs import gather_requested
 
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     if lock_file is not None:
-        from pipper.cli.lock import check_lock_alone, open_locked
-
         check_lock_alone(ids, input_file, dev=dev, pre=pre)
-        session, lock = open_locked(
-            lock_file, repo, cache_dir=cache_dir, concurrency=concurrency, offline=False
-        )
-        try:
-            with progress_for("Warming", enabled=not json_output) as progress:
-                session.progress = progress
-                result = run(lambda: session.fetch_locked(lock))
-        finally:
-            session.close()
+        result = fetch_lock(ctx, lock_file, "Warming", enabled=not json_output)
     else:
-        package_ids = gather_ids(ids or [], input_file, dev=dev)
-        session = open_session(repo, cache_dir=cache_dir, concurrency=concurrency, pre=pre)
-        try:
-            result = resolve_with_progress(session, package_ids, "Warming", enabled=not json_output)
-        finally:
-            session.close()
-    _report_warm(result, session.cache.root, json_output)
-
-
-def _report_warm(result: RunResult, root: Path, json_output: bool) -> None:
+        package_ids = gather_requested(ids or [], input_file, dev=dev).ids
+        result = resolve_graph(ctx, package_ids, "Warming", enabled=not json_output, pre=pre)
+    root = ctx.cache.root
     if json_output:
         print_json(result_json(result, {"cache": str(root)}))
     else:
         info(summary(result, "Cached", f" in {root}"))
 
 
+def _open_cache(cache_dir: Path | None) -> Cache:
+    return context(cache_dir=cache_dir).cache
+
+
 @cache_app.command("verify")
 def cache_verify(cache_dir: CacheDirOption = None) -> None:
     """Rehash every entry; remove and report the damaged ones (exit 1 if there were any)."""
-    cache = open_cache(cache_dir)
+    cache = _open_cache(cache_dir)
     if not cache.root.is_dir():
         info(f"Nothing to verify: {cache.root} does not exist")
         return
@@ -205,7 +183,7 @@ def cache_prune(
     """
     if everything and older_than is not None:
         raise UsageError("give --older-than DAYS or --all, not both")
-    cache = open_cache(cache_dir)
+    cache = _open_cache(cache_dir)
     if not cache.root.is_dir():
         info(f"Nothing to prune: {cache.root} does not exist")
         return

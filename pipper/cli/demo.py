@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import RepoOptions, info, open_cache, run, with_repository
-from pipper.cli.app import app
+from pipper.cli.base import app, run
+from pipper.cli.options import context, with_repository
+from pipper.cli.output import info, summary
+
+if TYPE_CHECKING:
+    from pipper.context import RepositoryOptions
+    from pipper.models import RunResult
 
 
 @app.command()
@@ -19,7 +24,7 @@ def demo(
         Path, typer.Option("-d", "--directory", help="Where to write pipper.json and vendor/.")
     ] = Path("pipper-demo"),
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Publish a small demo graph to the local repository, then download it like a project would.
 
@@ -27,21 +32,20 @@ def demo(
     """
     import tempfile
 
-    from pipper.cli.download import summary
+    from pipper.cli.runs import resolve_graph
     from pipper.demo import demo_bundles
     from pipper.errors import VersionExistsError
+    from pipper.export import export
     from pipper.publish import publish
-    from pipper.session import Session, export
     from pipper.specs import load_input
-    from pipper.storage import open_storage
 
-    repository = repo.resolve()
-    credentials = None if repository.is_local else repo.credentials_for(repository)
+    ctx = context(repo)
+    repository = ctx.repository
 
     async def seed() -> int:
         added = 0
         with tempfile.TemporaryDirectory() as tmp:
-            async with open_storage(repository, credentials) as storage:
+            async with ctx.open_storage() as storage:
                 for bundle in demo_bundles(Path(tmp)):
                     try:
                         await publish(storage, repository, bundle)
@@ -57,9 +61,11 @@ def demo(
     manifest.write_text(json.dumps({"dependencies": ["demo_app"]}, indent=2) + "\n")
     vendor = directory / "vendor"
     info(f"$ pipper download -i {manifest} -d {vendor}")
-    session = Session(repository, open_cache(None), credentials=credentials)
-    result = run(lambda: session.resolve(load_input(manifest).ids(dev=False)))
-    export(result.packages, vendor)
+
+    def place(result: RunResult) -> None:
+        export(result.packages, vendor)
+
+    result = resolve_graph(ctx, load_input(manifest).ids(dev=False), "Downloading", after=place)
     for package in result.packages.values():
         deps = ", ".join(result.packages[d].candidate.name for d in package.dependencies) or "-"
         typer.echo(f"  {package.candidate.name:<12} {package.candidate.version:<8} needs: {deps}")

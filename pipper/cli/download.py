@@ -1,101 +1,31 @@
-"""``pipper download``: resolve the graph and put every bundle in a folder."""
+"""``pipper download``: resolve the graph (or read a lock) and put every bundle in a folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import (
+from pipper.cli.base import app
+from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
+    DevOption,
+    IdsArgument,
+    InputOption,
     JsonOption,
-    RepoOptions,
-    gather_ids,
-    human_size,
-    info,
-    open_session,
-    print_json,
-    resolve_with_progress,
+    LockOption,
+    OfflineOption,
+    PreOption,
+    context,
     with_repository,
 )
-from pipper.cli.app import app
+from pipper.cli.output import info, print_json, result_json, summary
 
 if TYPE_CHECKING:
-    from pipper.session import RunResult
-
-IdsArgument = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Package ids: NAME, NAME:CONSTRAINT (1.2.0, 1.*, >=1.0) or NAME==1.0 / "
-        "NAME>=1.0,<2 requirement strings.",
-        show_default=False,
-    ),
-]
-InputOption = Annotated[
-    Path | None,
-    typer.Option(
-        "-i",
-        "--input",
-        help="pipper.json or pipper.yaml listing dependencies. (default: ./pipper.json when "
-        "no ids are given)",
-        show_default=False,
-    ),
-]
-DevOption = Annotated[bool, typer.Option("--dev", help="Include dev_dependencies of -i.")]
-PreOption = Annotated[bool, typer.Option("--pre", help="Allow prerelease versions.")]
-OfflineOption = Annotated[
-    bool, typer.Option("--offline", help="Use only the cache; no network at all.")
-]
-LockOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--lock",
-        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no listing, "
-        "every sha256 checked, no request at all when the cache holds them.",
-        show_default=False,
-    ),
-]
-
-
-def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The resolved graph and timings, as ``--json`` prints them."""
-    packages = [
-        {
-            "name": p.candidate.name,
-            "version": p.candidate.version,
-            "key": p.candidate.key,
-            "sha256": p.digest,
-            "size": p.candidate.size,
-            "source": p.source,
-            "dependencies": list(p.dependencies),
-            "required_by": [r for r in p.required_by if r is not None],
-            "file": p.filename,
-        }
-        for p in result.packages.values()
-    ]
-    return {
-        "packages": packages,
-        "depth": result.depth,
-        "rounds": result.rounds,
-        "requests": result.requests,
-        "listings": result.listings,
-        "retries": result.retries,
-        "bytes_fetched": result.bytes_fetched,
-        "timings": result.timings,
-        **(extra or {}),
-    }
-
-
-def summary(result: RunResult, verb: str, where: str = "") -> str:
-    cached = len(result.packages) - result.from_network
-    retries = f", {result.retries} retried transfers" if result.retries else ""
-    return (
-        f"{verb} {len(result.packages)} packages{where} "
-        f"({cached} from cache, {result.from_network} fetched, "
-        f"{human_size(result.bytes_fetched)}{retries}) in {result.timings['total']:.2f}s"
-    )
+    from pipper.context import RepositoryOptions
+    from pipper.models import RunResult
 
 
 @app.command()
@@ -127,38 +57,43 @@ def download(
     json_output: JsonOption = False,
     lock_file: LockOption = None,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and download every bundle into a folder.
 
     Example: pipper download -i pipper.json -d ./vendor
     """
-    from pipper.session import export
+    from pipper.cli.runs import check_lock_alone, fetch_lock, resolve_graph
+    from pipper.export import export
+    from pipper.specs import gather_requested
 
-    if lock_file is not None:
-        from pipper.cli.lock import check_lock_alone, download_from_lock
-
-        check_lock_alone(ids, input_file, dev=dev, pre=pre)
-        download_from_lock(
-            lock_file,
-            repo,
-            directory=directory,
-            extract=extract,
-            offline=offline,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            json_output=json_output,
-        )
-        return
-    package_ids = gather_ids(ids or [], input_file, dev=dev)
-    session = open_session(
-        repo, cache_dir=cache_dir, concurrency=concurrency, offline=offline, pre=pre
-    )
-    result = resolve_with_progress(session, package_ids, "Downloading", enabled=not json_output)
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     target = (directory or Path.cwd()).expanduser()
-    export(result.packages, target, extract=extract)
-    session.close()
-    if json_output:
-        print_json(result_json(result, {"directory": str(target)}))
+
+    def place(result: RunResult) -> None:
+        export(result.packages, target, extract=extract)
+
+    extra = {"directory": str(target)}
+    if lock_file is not None:
+        check_lock_alone(ids, input_file, dev=dev, pre=pre)
+        result = fetch_lock(
+            ctx, lock_file, "Downloading", enabled=not json_output, offline=offline, after=place
+        )
+        extra["lock"] = str(lock_file)
+        where = f" from {lock_file} into {target}"
     else:
-        info(summary(result, "Downloaded", f" into {target}"))
+        requested = gather_requested(ids or [], input_file, dev=dev)
+        result = resolve_graph(
+            ctx,
+            requested.ids,
+            "Downloading",
+            enabled=not json_output,
+            offline=offline,
+            pre=pre,
+            after=place,
+        )
+        where = f" into {target}"
+    if json_output:
+        print_json(result_json(result, extra))
+    else:
+        info(summary(result, "Downloaded", where))

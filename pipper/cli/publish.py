@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._common import (
-    JsonOption,
-    RepoOptions,
-    human_size,
-    info,
-    print_json,
-    run,
-    with_repository,
-)
-from pipper.cli.app import app
+from pipper.cli.base import app, run
+from pipper.cli.options import JsonOption, context, with_repository
+from pipper.cli.output import human_size, info, print_json
+
+if TYPE_CHECKING:
+    from pipper.context import RepositoryOptions
 
 
 @app.command()
@@ -30,7 +26,7 @@ def publish(
     ] = False,
     json_output: JsonOption = False,
     *,
-    repo: RepoOptions,
+    repo: RepositoryOptions,
 ) -> None:
     """Publish bundles; a version that exists is refused unless --force.
 
@@ -38,17 +34,15 @@ def publish(
     """
     from pipper.publish import Published, bundles_in
     from pipper.publish import publish as publish_one
-    from pipper.storage import open_storage
 
     bundles = bundles_in(path)
-    repository = repo.resolve()
-    credentials = None if repository.is_local else repo.credentials_for(repository)
+    ctx = context(repo)
 
     async def go() -> list[Published]:
         done = []
-        async with open_storage(repository, credentials) as storage:
+        async with ctx.open_storage() as storage:
             for bundle in bundles:
-                result = await publish_one(storage, repository, bundle, force=force)
+                result = await publish_one(storage, ctx.repository, bundle, force=force)
                 info(
                     f"Published {result.name} {result.version} "
                     f"({human_size(result.size)}) to {result.key}"

@@ -6,8 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from pipper.cli._common import JsonOption, PipperGroup, info, print_json
-from pipper.cli.app import app
+from pipper.cli.base import PipperGroup, app
+from pipper.cli.options import (
+    BucketOption,
+    EndpointOption,
+    JsonOption,
+    PrefixOption,
+    ProfileOption,
+    RegionOption,
+    read_credentials,
+)
+from pipper.cli.output import info, print_json
 
 repository_app = typer.Typer(
     cls=PipperGroup,
@@ -17,40 +26,30 @@ repository_app = typer.Typer(
 app.add_typer(repository_app, name="repository")
 
 NameArgument = Annotated[str, typer.Argument(help="The repository's name.")]
-BucketOption = Annotated[
-    str | None,
-    typer.Option("-b", "--bucket", help="S3 bucket, or a local directory path / file:// URL."),
-]
-PrefixOption = Annotated[
-    str | None, typer.Option("--root-prefix", "--prefix", help="Key prefix. (default: pipper)")
-]
-ProfileOption = Annotated[str | None, typer.Option("-p", "--profile", help="AWS profile.")]
-CredentialsOption = Annotated[
+SavedKeysOption = Annotated[
     tuple[str, str, str] | None,
     typer.Option(
         "-c",
         "--credentials",
         metavar="KEY SECRET TOKEN",
-        help="Keys to save with the repository ('*' for no token); the file is made private.",
+        help="Keys to save with the repository ('*' for no token); the file is made private. "
+        "Give SECRET (and TOKEN) as '-' to read it from standard input.",
         show_default=False,
     ),
 ]
-EndpointOption = Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint URL.")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region.")]
 DefaultOption = Annotated[
     bool, typer.Option("--default", help="Use this repository when none is named.")
 ]
 
 
-def _keys(credentials: tuple[str, str, str] | None) -> dict[str, Any]:
+def _keys(given: tuple[str, str, str] | None) -> dict[str, Any]:
+    from pipper.settings import clean_token
+
+    credentials = read_credentials(given)
     if credentials is None:
         return {}
     key, secret, token = credentials
-    return {
-        "access_key_id": key,
-        "secret_access_key": secret,
-        "session_token": None if token in ("*", "0", "") else token,
-    }
+    return {"access_key_id": key, "secret_access_key": secret, "session_token": clean_token(token)}
 
 
 @repository_app.command("add")
@@ -59,14 +58,15 @@ def add(
     bucket: BucketOption = None,
     root_prefix: PrefixOption = None,
     profile: ProfileOption = None,
-    credentials: CredentialsOption = None,
+    credentials: SavedKeysOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Save a repository. Example: pipper repository add team -b team-bucket --default"""
-    from pipper.config import DEFAULT_PREFIX, RepositoryStore, SavedRepository
     from pipper.errors import UsageError
+    from pipper.locations import DEFAULT_PREFIX
+    from pipper.saved import RepositoryStore, SavedRepository
 
     if not bucket:
         raise UsageError("a repository needs -b/--bucket (a bucket name or a local directory)")
@@ -90,13 +90,13 @@ def modify(
     bucket: BucketOption = None,
     root_prefix: PrefixOption = None,
     profile: ProfileOption = None,
-    credentials: CredentialsOption = None,
+    credentials: SavedKeysOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Change the given fields of a saved repository."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     changes = {
@@ -119,7 +119,7 @@ def modify(
 @repository_app.command("remove")
 def remove(name: NameArgument) -> None:
     """Remove a saved repository (and its saved keys)."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     store.remove(name)
@@ -130,7 +130,8 @@ def remove(name: NameArgument) -> None:
 @repository_app.command("list")
 def list_repositories(json_output: JsonOption = False) -> None:
     """The saved repositories; the default is marked with '*'. Secrets are never shown."""
-    from pipper.config import RepositoryStore
+    from pipper.keys import mask_url, printable
+    from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
     rows = []
@@ -143,7 +144,8 @@ def list_repositories(json_output: JsonOption = False) -> None:
                 "bucket": saved.bucket,
                 "root_prefix": saved.root_prefix,
                 "profile": saved.profile,
-                "endpoint_url": saved.endpoint_url,
+                # A hand-written (or older) file may hold user info in the URL.
+                "endpoint_url": mask_url(saved.endpoint_url) if saved.endpoint_url else None,
                 "region": saved.region,
                 "has_keys": bool(saved.access_key_id),
             }
@@ -157,13 +159,14 @@ def list_repositories(json_output: JsonOption = False) -> None:
         mark = "*" if row["default"] else " "
         extra = f" profile={row['profile']}" if row["profile"] else ""
         extra += " (keys saved)" if row["has_keys"] else ""
-        typer.echo(f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}")
+        line = f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}"
+        typer.echo(printable(line))
 
 
 @repository_app.command("exists")
 def exists(name: NameArgument) -> None:
     """Exit 0 when NAME is saved, 1 when it is not (for scripts)."""
-    from pipper.config import RepositoryStore
+    from pipper.saved import RepositoryStore
 
     found = RepositoryStore().exists(name)
     typer.echo("yes" if found else "no")

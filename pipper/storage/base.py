@@ -1,7 +1,9 @@
 """The one small interface every store implements.
 
 The resolver, downloader and publisher only ever talk to a ``Storage``: listing a prefix,
-streaming one object, writing one object only if it is absent, presigning a GET. That keeps the
+streaming one object, writing one object only if it is absent, deleting one object only while it
+is the one that was listed (yank markers, ``delete``, ``prune-releases``), presigning a GET. That
+keeps the
 S3 details (clients, retries, error codes) in ``s3.py`` and lets the same core run against a
 local directory for offline mirrors, the quickstart and tests.
 """
@@ -64,7 +66,17 @@ class Listing:
 
 
 class Storage(Protocol):
-    """What pipper needs from a store; every method may raise a ``PipperError``."""
+    """What pipper needs from a store; every method may raise a ``PipperError``.
+
+    ``requests`` counts the requests made and ``retries`` the attempts beyond the first of each,
+    for the figures a run reports (``--json``); a store without a network counts zero retries.
+    """
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def retries(self) -> int: ...
 
     async def list(
         self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
@@ -84,6 +96,15 @@ class Storage(Protocol):
         *,
         if_absent: bool,
     ) -> None: ...
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Remove ``key``; a key that is already gone is not an error.
+
+        With ``if_match`` (an ETag from a listing), remove it only while it still has that ETag,
+        else raise ``ObjectChanged``, so a version published again meanwhile is never removed
+        in its place. A store may report a key gone meanwhile either way.
+        """
+        ...
 
     async def presign(self, key: str, expires_in: int) -> str: ...
 

@@ -29,6 +29,8 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.requests = 0
+        self.retries = 0
 
     def _path(self, key: str) -> Path:
         parts = [p for p in key.split("/") if p]
@@ -119,6 +121,27 @@ class LocalStorage:
                     out.write(chunk)
         except FileExistsError:
             raise VersionExistsError(f"{key} already exists") from None
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Unlink the file, then every package folder it leaves empty (as S3 keeps no folders).
+
+        The ETag check and the unlink are two steps: a publisher replacing the file between
+        them could lose its write here, where S3 decides both in one request.
+        """
+        target = self._path(key)
+        try:
+            if if_match is not None and _etag(target.stat()) != if_match:
+                raise ObjectChanged(f"{key} changed since it was listed")
+            target.unlink()
+        except FileNotFoundError:
+            return
+        parent = target.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
     async def presign(self, key: str, expires_in: int) -> str:
         return self._path(key).resolve().as_uri()

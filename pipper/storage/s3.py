@@ -17,31 +17,31 @@ server error (it stored nothing then): after a broken connection the first attem
 landed, and repeating a conditional PUT would report the version as already published.
 ``retries`` counts every HTTP attempt beyond the first of each request.
 
-``PIPPER_READ_TIMEOUT`` (seconds, default 60) bounds how long one read from a socket may wait: a
-response that stalls longer is abandoned and retried (before its body by botocore, during its
-body by a ranged resume), so a stalled connection costs that long rather than hanging the run.
+The read timeout (``PIPPER_READ_TIMEOUT``, seconds, default 60) bounds how long one read from a
+socket may wait: a response that stalls longer is abandoned and retried (before its body by
+botocore, during its body by a ranged resume), so a stalled connection costs that long rather
+than hanging the run.
+
+``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
+each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
+store that never recovers is given up on without waiting out the pauses meant for a real one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from pipper.config import Credentials, Repository
 from pipper.errors import (
-    AccessDeniedError,
     NetworkError,
-    NotFoundError,
     PipperError,
-    UsageError,
     VersionExistsError,
 )
 from pipper.storage.base import (
@@ -52,6 +52,12 @@ from pipper.storage.base import (
     ObjectStream,
     StreamInterrupted,
 )
+from pipper.storage.s3errors import server_answered, stream_errors, translate
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+    from pipper.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -60,79 +66,41 @@ MAX_READ_TIMEOUT = 3600.0
 ATTEMPTS_PER_ROUND = 3
 ROUNDS = 4
 
-_CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "AuthorizationHeaderMalformed",
-}
-
-
-def _stream_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the connection failed", whichever layer raised them."""
-    import aiohttp
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        IncompleteReadError,
-        ReadTimeoutError,
-        ResponseStreamingError,
-    )
-
-    return (
-        ResponseStreamingError,
-        IncompleteReadError,
-        ReadTimeoutError,
-        ConnectionClosedError,
-        aiohttp.ClientError,
-        TimeoutError,
-        OSError,
-    )
-
-
-def read_timeout_from_env(default: float = DEFAULT_READ_TIMEOUT) -> float:
-    """``PIPPER_READ_TIMEOUT`` in seconds, else ``default``; a bad value is a usage error."""
-    text = os.environ.get("PIPPER_READ_TIMEOUT", "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise UsageError(f"PIPPER_READ_TIMEOUT must be a number of seconds, not {text!r}") from None
-    if not 0 < seconds <= MAX_READ_TIMEOUT:
-        raise UsageError(
-            f"PIPPER_READ_TIMEOUT must be more than 0 and at most {MAX_READ_TIMEOUT:.0f}"
-        )
-    return seconds
-
 
 class S3Storage:
     """A ``Storage`` over one bucket; enter it once per run with ``async with``."""
 
     def __init__(
         self,
-        repository: Repository,
-        credentials: Credentials,
         *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        where: str | None = None,
+        credentials: Credentials | None = None,
         concurrency: int = 32,
         max_attempts: int = ATTEMPTS_PER_ROUND,
         rounds: int = ROUNDS,
-        read_timeout: float | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = 10.0,
+        retry_backoff: float = 0.25,
     ) -> None:
-        assert repository.bucket is not None
-        self.repository = repository
-        self.bucket = repository.bucket
+        """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
+        ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``)."""
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.where = where or f"s3://{bucket}"
         self._credentials = credentials
         self._concurrency = concurrency
         self._max_attempts = max_attempts
         self._rounds = rounds
-        self._read_timeout = read_timeout if read_timeout is not None else read_timeout_from_env()
+        self._read_timeout = read_timeout
+        self._backoff = retry_backoff
         self._connect_timeout = connect_timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
-        self._client: Any = None
+        self._client: S3Client | None = None
         self.requests = 0
         self.attempts = 0
 
@@ -142,10 +110,10 @@ class S3Storage:
 
         creds = self._credentials
         session = aioboto3.Session(
-            aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key,
-            aws_session_token=creds.session_token,
-            profile_name=creds.profile,
+            aws_access_key_id=creds.access_key_id if creds else None,
+            aws_secret_access_key=creds.secret_access_key if creds else None,
+            aws_session_token=creds.session_token if creds else None,
+            profile_name=creds.profile if creds else None,
         )
         config = AioConfig(
             max_pool_connections=max(self._concurrency + 4, 10),
@@ -160,18 +128,25 @@ class S3Storage:
             parameter_validation=False,
         )
         try:
-            self._client = await self._stack.enter_async_context(
+            client: S3Client = await self._stack.enter_async_context(
                 session.client(
                     "s3",
-                    endpoint_url=self.repository.endpoint_url,
-                    region_name=self.repository.region,
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
                     config=config,
                 )
             )
         except Exception as exc:
             raise self._translate(exc, "connect") from None
-        self._client.meta.events.register("before-send.s3", self._count_attempt)
+        client.meta.events.register("before-send.s3", self._count_attempt)
+        self._client = client
         return self
+
+    @property
+    def client(self) -> S3Client:
+        """The open client; using the store before ``async with`` is a programming error."""
+        assert self._client is not None, "enter the S3Storage first"
+        return self._client
 
     def _count_attempt(self, **_: Any) -> None:
         self.attempts += 1
@@ -189,53 +164,13 @@ class S3Storage:
             await self._stack.aclose()
 
     def _translate(self, exc: BaseException, what: str) -> PipperError:
-        """Map a botocore/aiohttp failure to a ``PipperError``; messages never hold secrets."""
-        from botocore.exceptions import (
-            ClientError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            PartialCredentialsError,
-        )
-
-        log.debug("%s failed: %s: %s", what, type(exc).__name__, " ".join(str(exc).split()))
-        where = self.repository.describe()
-        if isinstance(exc, PipperError):
-            return exc
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-            return AccessDeniedError(
-                "no AWS credentials found: pass -c KEY SECRET TOKEN or -p PROFILE, "
-                "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            )
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return NotFoundError(f"no such bucket: {self.bucket} ({where})")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return NotFoundError(f"not found: {what} in {where}")
-            if code in _CREDENTIAL_CODES:
-                return AccessDeniedError(f"the credentials were refused by {where} ({code})")
-            if code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403:
-                return AccessDeniedError(f"access denied: {what} in {where}")
-            if code in ("PreconditionFailed", "412") or status == 412:
-                return VersionExistsError(f"{what} already exists in {where}")
-            if status is not None and int(status) >= 500:
-                return NetworkError(f"{where} kept failing ({code or status}) for {what}")
-            return PipperError(f"S3 error {code or status} for {what} in {where}")
-        if isinstance(exc, EndpointConnectionError):
-            return NetworkError(f"cannot reach the S3 endpoint of {where}")
-        if isinstance(exc, _stream_errors()):
-            return NetworkError(f"connection to {where} failed during {what}: {type(exc).__name__}")
-        if isinstance(exc, ValueError) and "endpoint" in str(exc).lower():
-            return NetworkError(f"invalid endpoint URL for {where}")
-        return PipperError(f"S3 request failed for {what}: {type(exc).__name__}")
+        return translate(exc, what, where=self.where, bucket=self.bucket)
 
     async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         """A read (listing, HEAD) with every round it may need."""
         async with self._limiter:
             return await self._rounds_of(
-                what, lambda: getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+                what, lambda: getattr(self.client, method)(Bucket=self.bucket, **kwargs)
             )
 
     async def _rounds_of(
@@ -248,11 +183,11 @@ class S3Storage:
                 return await attempt()
             except Exception as exc:
                 error = self._translate(exc, what)
-                again = isinstance(error, NetworkError) and (not write or _server_answered(exc))
+                again = isinstance(error, NetworkError) and (not write or server_answered(exc))
             if round_ == self._rounds or not again:
                 raise error
             log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
-            await _pause(round_)
+            await _pause(round_, self._backoff)
         raise AssertionError("unreachable")
 
     async def list(
@@ -268,6 +203,12 @@ class S3Storage:
             if token:
                 kwargs["ContinuationToken"] = token
             page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
+            if not all(isinstance(e.get("Key", e.get("Prefix")), str) for e in entries):
+                raise NetworkError(
+                    f"{self.where} answered the listing of {prefix} with an entry that has no "
+                    "key: it does not answer like S3 (check --endpoint-url)"
+                )
             for item in page.get("Contents", ()):
                 objects.append(
                     ObjectInfo(
@@ -298,7 +239,7 @@ class S3Storage:
             kwargs["IfMatch"] = if_match
         async with self._limiter:
             try:
-                response = await self._rounds_of(key, lambda: self._client.get_object(**kwargs))
+                response = await self._rounds_of(key, lambda: self.client.get_object(**kwargs))
             except VersionExistsError:
                 if if_match:
                     raise ObjectChanged(f"{key} changed while it was being downloaded") from None
@@ -309,7 +250,7 @@ class S3Storage:
             if content_range and "/" in content_range:
                 with contextlib.suppress(ValueError):
                     total = int(content_range.rsplit("/", 1)[1])
-            errors = _stream_errors()
+            errors = stream_errors()
             raw = response["Body"]
             async with raw:
 
@@ -353,7 +294,8 @@ class S3Storage:
     ) -> None:
         kwargs: dict[str, Any] = {
             "Key": key,
-            "ContentType": "application/zip",
+            # Bundles are zip archives (as the original uploads them); yank markers are JSON.
+            "ContentType": "application/zip" if key.endswith(".pipper") else "application/json",
             "Metadata": dict(metadata),
         }
         if if_absent:
@@ -361,14 +303,34 @@ class S3Storage:
 
         async def attempt() -> None:
             with path.open("rb") as body:  # per round: never where the last round left it
-                await self._client.put_object(Bucket=self.bucket, Body=body, **kwargs)
+                await self.client.put_object(Bucket=self.bucket, Body=body, **kwargs)
 
         async with self._limiter:
             await self._rounds_of(key, attempt, write=True)
 
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        from botocore.exceptions import ClientError
+
+        async def attempt() -> None:
+            try:
+                await self.client.delete_object(**kwargs)
+            except ClientError as exc:
+                # With If-Match, AWS and moto answer 404 for a key that is already gone.
+                if exc.response.get("Error", {}).get("Code") != "NoSuchKey":
+                    raise
+
+        async with self._limiter:
+            try:
+                await self._rounds_of(f"deleting {key}", attempt, write=True)
+            except VersionExistsError:  # 412: another ETag (or, on SeaweedFS, gone)
+                raise ObjectChanged(f"{key} changed since it was listed") from None
+
     async def presign(self, key: str, expires_in: int) -> str:
         try:
-            url: str = await self._client.generate_presigned_url(
+            url: str = await self.client.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=expires_in,
@@ -378,16 +340,6 @@ class S3Storage:
         return url
 
 
-def _server_answered(exc: BaseException) -> bool:
-    """True when the store sent a 5xx response, rather than the connection failing."""
-    from botocore.exceptions import ClientError
-
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status is not None and int(status) >= 500
-
-
-async def _pause(round_: int) -> None:
+async def _pause(round_: int, base: float) -> None:
     """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
-    await anyio.sleep(min(2.0, 0.25 * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
+    await anyio.sleep(min(8 * base, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))

@@ -1,0 +1,138 @@
+"""The nouns every layer shares: a published version, a fetched bundle, a resolved package, the
+result of a run and the events a run reports.
+
+They live here, apart from the code that makes them, so the resolver, the run, the installer and
+the command line can all speak of a ``Candidate`` or a ``Package`` without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from packaging.version import Version
+
+from pipper.versions import normalize_name
+
+if TYPE_CHECKING:
+    from pipper.bundle import BundleMeta
+    from pipper.storage.base import ObjectInfo
+
+__all__ = [
+    "Candidate",
+    "Fetched",
+    "LocalSource",
+    "Package",
+    "Progress",
+    "RunResult",
+    "Source",
+]
+
+Source = Literal["cache", "network", "local"]
+"""Where a bundle of a run came from."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One published version of one package: what the resolver chooses between."""
+
+    name: str
+    version: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None = None
+    yank: ObjectInfo | None = field(default=None, compare=False, repr=False)
+    """The yank marker beside the bundle, when the version is yanked (see ``pipper.releases``)."""
+    parsed: Version = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed", Version(self.version))
+
+    @property
+    def yanked(self) -> bool:
+        return self.yank is not None
+
+    @property
+    def project(self) -> str:
+        """The PEP 503 name, which identifies the package across spellings."""
+        return normalize_name(self.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A bundle in the cache (or a local file), checked, with its ``package.meta``."""
+
+    candidate: Candidate
+    digest: str
+    path: Path
+    source: Source
+    meta: BundleMeta
+
+
+@dataclass(frozen=True)
+class Package:
+    """A resolved package with its bundle in the cache.
+
+    ``source`` is ``"installed"`` for a package the target environment already has at the chosen
+    version: its dependencies were read from the object's metadata and its body never fetched,
+    so ``path`` and ``meta`` are ``None``.
+    """
+
+    candidate: Candidate
+    digest: str
+    path: Path | None
+    source: Source | Literal["installed"]
+    meta: BundleMeta | None
+    dependencies: tuple[str, ...]
+    required_by: tuple[str | None, ...]
+
+    @property
+    def filename(self) -> str:
+        """``<name>-<safe_version>.pipper``: the key's own file name, so one bundle has one name."""
+        return f"{self.candidate.name}-{self.candidate.key.rsplit('/', 1)[-1]}"
+
+
+@dataclass
+class RunResult:
+    """What a run resolved and fetched, with the figures ``--json`` and the summary line show."""
+
+    packages: dict[str, Package]
+    rounds: int = 0
+    depth: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    requests: int = 0
+    listings: int = 0
+    retries: int = 0
+    bytes_fetched: int = 0
+
+    @property
+    def from_network(self) -> int:
+        return sum(1 for p in self.packages.values() if p.source == "network")
+
+
+class Progress:
+    """Receives events of a run; the command line draws them, the default ignores them."""
+
+    def package(self, candidate: Candidate, source: str) -> None: ...
+
+    def bytes(self, count: int) -> None: ...
+
+    def total(self, packages: int) -> None: ...
+
+
+class LocalSource(Protocol):
+    """Bundles on disk that take precedence over the repository (``install --from DIR``)."""
+
+    def has(self, project: str) -> bool: ...
+
+    def versions(self, project: str) -> list[Candidate]: ...
+
+    def path(self, candidate: Candidate) -> Path: ...
+
+    def describe(self) -> str: ...

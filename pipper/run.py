@@ -1,0 +1,387 @@
+"""One run of resolve-and-fetch: the resources it owns and the graph it brings into the cache.
+
+A ``Run`` is an async context manager that owns, for as long as the command uses the run's files:
+
+- the cache's shared hold, so ``cache prune`` waits for the run rather than removing its files;
+- the store, opened on first use (an ``--offline`` run or a warm lock never opens one), and the
+  URL client for bundle URLs;
+- one task group, on which every bundle's job runs.
+
+The resolver asks the run for a candidate's dependencies; the first time it is asked, the run
+starts that bundle's job: a cache hit (found from the listing's ETag alone, then rehashed) or a
+GET whose response headers already carry the dependencies in the ``package`` metadata, so the
+walk goes on while the body streams to disk. Jobs are keyed by object key, so no bundle is
+fetched twice in one run. ``fetch_locked`` (:mod:`pipper.locked`) and ``fetch_urls``
+(:mod:`pipper.urls`) are the other two ways a run fills the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+from packaging.version import Version
+
+from pipper.concurrency import task_group
+from pipper.downloader import Downloader, from_cache
+from pipper.errors import BundleError, OfflineError, PipperError
+from pipper.index import PackageIndex
+from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, RunResult
+from pipper.resolver import Resolution, Resolver
+from pipper.specs import PackageId, parse_package_ids
+from pipper.versions import normalize_name
+from pipper.yanks import warn_yanked
+
+if TYPE_CHECKING:
+    from pipper.cache import Cache, CacheHold
+    from pipper.lock import Lock
+    from pipper.repositories import Repository
+    from pipper.settings import Settings
+    from pipper.storage.base import Storage
+    from pipper.storage.http import HttpStorage
+
+__all__ = ["Run"]
+
+log = logging.getLogger(__name__)
+
+HOLD_TIMEOUT = 600.0
+
+
+class _Job:
+    def __init__(self) -> None:
+        self.headers = anyio.Event()
+        self.done = anyio.Event()
+        self.metadata: Mapping[str, str] = {}
+        self.fetched: Fetched | None = None
+        self.kept = False
+        self.error: BaseException | None = None
+
+
+class Run:
+    """Build one with ``CommandContext.run()``; use it inside ``async with``."""
+
+    def __init__(
+        self,
+        *,
+        repository: Repository | None,
+        cache: Cache,
+        open_store: Callable[[], AbstractAsyncContextManager[Storage]] | None,
+        settings: Settings,
+        concurrency: int = 32,
+        offline: bool = False,
+        pre: bool = False,
+        progress: Progress | None = None,
+        installed: Mapping[str, str] | None = None,
+        local: LocalSource | None = None,
+    ) -> None:
+        """``repository`` is ``None`` when local bundles decide alone (``install --from``);
+        ``open_store`` is ``None`` when the run must not reach the repository (offline)."""
+        self.repository = repository
+        self.cache = cache
+        self.settings = settings
+        self.concurrency = concurrency
+        self.offline = offline
+        self.pre = pre
+        self.progress = progress or Progress()
+        self.installed = {k: Version(v) for k, v in (installed or {}).items()}
+        self.local = local
+        self._open_store = open_store
+        self._jobs: dict[str, _Job] = {}
+        self._resources = AsyncExitStack()
+        self._group: AbstractAsyncContextManager[TaskGroup] | None = None
+        self._tg: TaskGroup | None = None
+        self._hold: CacheHold | None = None
+        self._store: Storage | None = None
+        self._http: HttpStorage | None = None
+        self._downloader: Downloader | None = None
+
+    # -- the resources -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Run:
+        self._hold = await self.cache.hold_for_run(timeout=HOLD_TIMEOUT)
+        self._group = task_group()
+        self._tg = await self._group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            if self._tg is not None and self._group is not None:
+                self._tg.cancel_scope.cancel()
+                await self._group.__aexit__(None, None, None)
+            await self._resources.aclose()
+        finally:
+            self._tg = self._group = None
+            if self._hold is not None:
+                self._hold.release()
+                self._hold = None
+
+    async def storage(self) -> Storage:
+        """The repository's store, opened on first use and closed with the run."""
+        if self._store is None:
+            if self._open_store is None:
+                raise OfflineError("this run may not reach the repository (--offline)")
+            self._store = await self._resources.enter_async_context(self._open_store())
+        return self._store
+
+    async def downloader(self) -> Downloader:
+        """The run's one downloader into the cache, over ``storage()``."""
+        if self._downloader is None:
+            assert self.repository is not None
+            self._downloader = Downloader(
+                await self.storage(),
+                self.cache,
+                self.repository.id,
+                on_bytes=self.progress.bytes,
+                backoff=self.settings.retry_backoff / 5,
+            )
+        return self._downloader
+
+    async def http(self) -> HttpStorage:
+        """The client for bundle URLs (no credentials), opened on first use."""
+        if self._http is None:
+            from pipper.storage.http import HttpStorage
+
+            self._http = await self._resources.enter_async_context(
+                HttpStorage(concurrency=self.concurrency, read_timeout=self.settings.read_timeout)
+            )
+        return self._http
+
+    def counters(self) -> dict[str, int]:
+        """Requests and retries of every store the run opened, for ``RunResult``."""
+        stores: list[Any] = [s for s in (self._store, self._http) if s is not None]
+        retries = sum(s.retries for s in stores)
+        retries += self._downloader.retries if self._downloader else 0
+        return {
+            "requests": sum(s.requests for s in stores),
+            "retries": retries,
+            "bytes_fetched": self._downloader.bytes if self._downloader else 0,
+        }
+
+    # -- resolving -----------------------------------------------------------------------------
+
+    async def resolve(
+        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+    ) -> RunResult:
+        """Resolve ``roots`` and bring every bundle of the graph into the cache.
+
+        Ids that are bundle URLs (``PackageId.url``) are fetched as they are: see ``fetch_urls``.
+        """
+        if any(root.url is not None for root in roots):
+            return await self.fetch_urls(roots, prefer=prefer)
+        started = time.perf_counter()
+        remote = self.repository is not None
+        storage = await self.storage() if remote and not self.offline else None
+        if storage is not None:
+            await self.downloader()
+        index = (
+            PackageIndex(
+                self.repository, storage, self.cache, offline=self.offline, whole_prefix=True
+            )
+            if self.repository is not None
+            else None
+        )
+
+        async def versions(name: str) -> list[Candidate]:
+            project = normalize_name(name)
+            if self.local is not None and self.local.has(project):
+                return self.local.versions(project)
+            return await index.versions(name) if index is not None else []
+
+        where = self.local.describe() if self.local and not remote else "the repository"
+        resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
+        resolution = await resolver.resolve(roots)
+        resolved_at = time.perf_counter()
+        chosen = [node.candidate for node in resolution.nodes.values()]
+        await warn_yanked(storage, chosen, "it is used because a requirement pins it")
+        self.progress.total(len(resolution.nodes))
+        packages = await self._collect(resolution)
+        finished = time.perf_counter()
+        return RunResult(
+            packages=packages,
+            rounds=resolution.rounds,
+            depth=resolution.depth,
+            timings={
+                "resolve": round(resolved_at - started, 4),
+                "total": round(finished - started, 4),
+            },
+            listings=index.listings if index is not None else 0,
+            **self.counters(),
+        )
+
+    async def fetch_locked(self, lock: Lock) -> RunResult:
+        """Exactly the lock's bundles, with no listing: see :mod:`pipper.locked`."""
+        from pipper.locked import fetch_locked
+
+        return await fetch_locked(self, lock)
+
+    async def fetch_urls(
+        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+    ) -> RunResult:
+        """Bundle URLs as they are, the other ids resolved: see :mod:`pipper.urls`."""
+        from pipper.urls import fetch_urls
+
+        names = [root for root in roots if root.url is None]
+
+        async def resolve_names() -> RunResult | None:
+            return await self.resolve(names, prefer=prefer) if names else None
+
+        return await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
+
+    async def _collect(self, resolution: Resolution) -> dict[str, Package]:
+        packages: dict[str, Package] = {}
+        for key, node in resolution.nodes.items():
+            job = self._job(node.candidate)
+            await job.done.wait()
+            if job.kept:
+                packages[key] = Package(
+                    candidate=node.candidate,
+                    digest=job.metadata.get("sha256", ""),
+                    path=None,
+                    source="installed",
+                    meta=None,
+                    dependencies=node.dependencies,
+                    required_by=node.required_by,
+                )
+                continue
+            fetched = await self._finished(node.candidate)
+            packages[key] = Package(
+                candidate=node.candidate,
+                digest=fetched.digest,
+                path=fetched.path,
+                source=fetched.source,
+                meta=fetched.meta,
+                dependencies=node.dependencies,
+                required_by=node.required_by,
+            )
+            declared = {
+                d.key for d in _parse_dependencies(node.candidate, fetched.meta.dependencies)
+            }
+            if declared != set(node.dependencies):
+                raise BundleError(
+                    f"{node.candidate.key}: its S3 metadata and its package.meta name "
+                    "different dependencies"
+                )
+        return packages
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def _job(self, candidate: Candidate) -> _Job:
+        job = self._jobs.get(candidate.key)
+        if job is None:
+            job = self._jobs[candidate.key] = _Job()
+            assert self._tg is not None, "use the run inside 'async with'"
+            self._tg.start_soon(self._run_job, candidate, job)
+        return job
+
+    async def _run_job(self, candidate: Candidate, job: _Job) -> None:
+        try:
+            if self.local is not None and self.local.has(candidate.project):
+                job.fetched = await self._fetch_local(candidate)
+                return
+            if self.installed.get(candidate.project) == candidate.parsed and await self._keep(
+                candidate, job
+            ):
+                return
+            job.fetched = await self._fetch(candidate, job)
+        except Exception as exc:
+            job.error = exc
+        finally:
+            job.headers.set()
+            job.done.set()
+
+    async def _keep(self, candidate: Candidate, job: _Job) -> bool:
+        """Learn an installed package's dependencies from one HEAD instead of its body."""
+        assert self.repository is not None
+        if self._store is None or self.cache.lookup(
+            self.repository.id, candidate.key, candidate.etag
+        ):
+            return False
+        _, metadata = await self._store.head(candidate.key)
+        if _dependencies_from_metadata(metadata) is None:
+            return False
+        job.metadata = metadata
+        job.kept = True
+        self.progress.package(candidate, "installed")
+        return True
+
+    async def _fetch_local(self, candidate: Candidate) -> Fetched:
+        from pipper.bundle import read_bundle
+        from pipper.cache import sha256_file
+
+        assert self.local is not None
+        path = self.local.path(candidate)
+        meta = await anyio.to_thread.run_sync(
+            lambda: read_bundle(path, expect_name=candidate.name, expect_version=candidate.version)
+        )
+        digest = await anyio.to_thread.run_sync(sha256_file, path)
+        self.progress.package(candidate, "local")
+        return Fetched(candidate, digest, path, "local", meta)
+
+    async def _fetch(self, candidate: Candidate, job: _Job) -> Fetched:
+        assert self.repository is not None
+        digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
+        if digest is not None:
+            found = await from_cache(self.cache, digest, candidate)
+            if found is not None:
+                self.progress.package(candidate, "cache")
+                return found
+            log.warning("cache entry for %s was damaged; fetching it again", candidate.key)
+        if self._downloader is None:
+            raise OfflineError(
+                f"{candidate} is not in the cache: run the same command once without --offline"
+            )
+
+        def headers_arrived(metadata: Mapping[str, str]) -> None:
+            job.metadata = metadata
+            job.headers.set()
+
+        fetched = await self._downloader.fetch(candidate, on_metadata=headers_arrived)
+        self.progress.package(candidate, "network")
+        return fetched
+
+    async def _finished(self, candidate: Candidate) -> Fetched:
+        job = self._job(candidate)
+        await job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.fetched is not None
+        return job.fetched
+
+    async def dependencies(self, candidate: Candidate) -> list[PackageId]:
+        """A candidate's dependencies, from its response headers when they carry them."""
+        job = self._job(candidate)
+        await job.headers.wait()
+        if job.error is not None:
+            raise job.error
+        raw = _dependencies_from_metadata(job.metadata)
+        if raw is None:
+            raw = list((await self._finished(candidate)).meta.dependencies)
+        return _parse_dependencies(candidate, raw)
+
+
+def _parse_dependencies(candidate: Candidate, raw: Sequence[str]) -> list[PackageId]:
+    try:
+        return parse_package_ids(raw)
+    except PipperError as exc:
+        raise BundleError(f"{candidate.key} declares an invalid dependency: {exc}") from None
+
+
+def _dependencies_from_metadata(metadata: Mapping[str, str]) -> list[str] | None:
+    """The ``dependencies`` of the original's ``package`` metadata field, when present and sane."""
+    text = metadata.get("package")
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    deps = data.get("dependencies", []) if isinstance(data, dict) else None
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        return None
+    return deps

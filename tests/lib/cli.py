@@ -1,0 +1,94 @@
+"""The CLI runner: run ``pipper`` in this process or as a real one, publish a graph through it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from tests.lib.wheels import make_bundle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# name -> version -> dependencies (pipper ids, also written as the wheel's Requires-Dist names)
+Graph = Mapping[str, Mapping[str, Sequence[str]]]
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """The ``--json`` output: parsed data a test indexes into, so it is typed ``Any``."""
+        return json.loads(self.stdout)
+
+
+def cli(*args: str, env: Mapping[str, str] | None = None) -> CliResult:
+    """Run ``pipper ARGS`` in this process (fast); exceptions are not swallowed silently."""
+    from pipper.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=dict(env) if env else None)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def pipper(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipper ARGS`` as a real process, as a user would (``stdin``: its input)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pipper", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+    )
+
+
+def requirement_names(deps: Sequence[str]) -> list[str]:
+    return [d.split(":")[0].split("=")[0].split("<")[0].split(">")[0] for d in deps]
+
+
+def publish_graph(
+    tmp_path: Path,
+    repo_args: Sequence[str],
+    graph: Graph,
+    *,
+    sizes: Mapping[str, int] | None = None,
+) -> Path:
+    """Bundle every (name, version) of ``graph`` and publish them all with ``pipper publish``."""
+    out = tmp_path / "bundles"
+    out.mkdir(exist_ok=True)
+    for name, versions in graph.items():
+        for version, deps in versions.items():
+            make_bundle(
+                out,
+                name,
+                version,
+                dependencies=list(deps),
+                requires=requirement_names(deps),
+                payload_size=(sizes or {}).get(name, 0),
+            )
+    result = cli("publish", str(out), *repo_args)
+    assert result.exit_code == 0, result.stderr
+    return out

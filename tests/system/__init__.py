@@ -1,0 +1,1 @@
+"""Real servers, faults, hostile stores, processes, real installs and the original pipper."""

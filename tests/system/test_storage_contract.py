@@ -1,0 +1,43 @@
+"""The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from pipper.credentials import Credentials
+from pipper.storage.base import Storage
+from pipper.storage.s3 import S3Storage
+from tests.lib.contract import StorageContract
+from tests.lib.s3servers import S3Server
+
+
+class TestS3Storage(StorageContract):
+    _client: Any
+    _bucket: str
+
+    @pytest.fixture
+    async def store(self, s3_server: S3Server, bucket: str) -> AsyncIterator[Storage]:
+        self._client, self._bucket = s3_server.client(), bucket
+        credentials = Credentials(
+            access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key
+        )
+        async with S3Storage(
+            bucket=bucket,
+            endpoint_url=s3_server.endpoint_url,
+            region=s3_server.region,
+            credentials=credentials,
+        ) as storage:
+            yield storage
+
+    def seed(self, store: Storage, key: str, data: bytes, metadata: Mapping[str, str]) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=data, Metadata=dict(metadata))
+
+    def seed_many(self, store: Storage, objects: Mapping[str, bytes]) -> None:
+        with ThreadPoolExecutor(16) as pool:
+            writes = [pool.submit(self.seed, store, key, data, {}) for key, data in objects.items()]
+            for write in writes:
+                write.result()

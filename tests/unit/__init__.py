@@ -1,0 +1,1 @@
+"""The fast tier: no server, no subprocess pip; runs in seconds with ``pytest tests/unit``."""
