@@ -54,7 +54,7 @@ class UnsafeCacheError(PipperError):
     """The cache's own folders are links, not folders, or another user's: nothing is touched."""
 
 
-def _unsafe(path: Path, what: str) -> UnsafeCacheError:
+def unsafe(path: Path, what: str) -> UnsafeCacheError:
     return UnsafeCacheError(
         f"{path} {what}; pipper never follows links or acts on another user's folders inside "
         "a cache, so nothing was changed (remove it, or use another --cache-dir)"
@@ -93,7 +93,7 @@ class Folder:
                 if exc.errno not in _NOT_A_FOLDER:
                     raise
                 if fixed:
-                    raise _unsafe(self.path / name, _what(self.lstat(name))) from None
+                    raise unsafe(self.path / name, _what(self.lstat(name))) from None
                 if not create:
                     return None
                 self.discard(name)
@@ -249,9 +249,9 @@ def check(root: Path, *, strict: bool) -> None:
         except FileNotFoundError:
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise _unsafe(path, _what(st))
+            raise unsafe(path, _what(st))
         if strict and st.st_uid != owner:
-            raise _unsafe(path, _foreign(st, owner))
+            raise unsafe(path, _foreign(st, owner))
     if not strict:
         return
     for rel in PER_ENTRY:
@@ -260,9 +260,9 @@ def check(root: Path, *, strict: bool) -> None:
             for entry in folder.entries() if folder is not None else []:
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(st.st_mode):
-                    raise _unsafe(root / rel / entry.name, _what(st))
+                    raise unsafe(root / rel / entry.name, _what(st))
                 if stat.S_ISDIR(st.st_mode) and st.st_uid != owner:
-                    raise _unsafe(root / rel / entry.name, _foreign(st, owner))
+                    raise unsafe(root / rel / entry.name, _foreign(st, owner))
 
 
 def mark(root: Path) -> None:

@@ -15,8 +15,10 @@ the clock and the sleep as arguments, so a test of a long wait takes no time.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Generator
@@ -24,7 +26,12 @@ from pathlib import Path
 
 import anyio
 
+from pipper.cache.layout import unsafe
+
 log = logging.getLogger(__name__)
+
+_NEVER_FOLLOW_OR_WAIT = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+"""A link at ``lock`` is refused rather than followed; a FIFO there cannot block the open."""
 
 OnWait = Callable[[int | None], None]
 """Told once, the first time the lock is busy, how many processes are in the way (if known)."""
@@ -88,13 +95,18 @@ class CacheLock:
             return CacheHold(None)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NEVER_FOLLOW_OR_WAIT, 0o644)
+        except OSError as first:
             try:
-                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(self.path, os.O_RDONLY | _NEVER_FOLLOW_OR_WAIT)
             except OSError as exc:
+                if errno.ELOOP in (first.errno, exc.errno):
+                    raise unsafe(self.path, "is a symbolic link") from None
                 log.debug("no cache lock at %s: %s", self.path, exc)
                 return CacheHold(None)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise unsafe(self.path, "is not a regular file")
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:

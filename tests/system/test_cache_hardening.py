@@ -573,3 +573,19 @@ def test_a_read_only_warm_cache_serves_an_online_download(
     assert result.returncode == 0, result.stderr
     for name in (APP, LIB):
         assert sha256(out / name) == sha256(published / name)
+
+
+@pytest.mark.parametrize("plant", ["link", "fifo"])
+def test_a_lock_file_that_is_no_regular_file_is_refused(
+    tmp_path: Path, warm: Warm, plant: str
+) -> None:
+    lock = warm.cache / "lock"
+    lock.unlink()
+    target = warm.victim / "created-through-the-lock"
+    PLANTS[plant](lock, target)
+    for args in (["download", "app", "-d", str(tmp_path / "out"), *warm.repo], ["cache", "prune"]):
+        result = pipper(*args, "--cache-dir", str(warm.cache), timeout=60)
+        assert result.returncode == 1, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: ") and str(lock) in line, line
+    assert not target.exists()
