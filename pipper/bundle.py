@@ -192,14 +192,16 @@ def read_bundle(
     *,
     expect_name: str | None = None,
     expect_version: str | None = None,
+    file: IO[bytes] | None = None,
 ) -> BundleMeta:
     """Validate a bundle without extracting anything and return its meta.
 
     ``expect_name``/``expect_version`` are what the bundle's key in the store promised; a
-    bundle uploaded under another package's key is refused rather than installed.
+    bundle uploaded under another package's key is refused rather than installed. ``file``: the
+    bundle already open (``path`` only names it), so a caller checks the very file it then uses.
     """
     path = Path(path)
-    with _open_zip(path) as zf:
+    with _open_zip(path, file) as zf:
         return _validate(path, zf, expect_name, expect_version)
 
 
@@ -290,9 +292,9 @@ def _move_into(src: Path, out_dir: Path) -> Path:
     return dest
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+def _open_zip(path: Path, file: IO[bytes] | None = None) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(path)
+        return zipfile.ZipFile(file if file is not None else path)
     except FileNotFoundError as exc:
         raise NotFoundError(f"{path}: no such bundle") from exc
     except IsADirectoryError as exc:

@@ -7,16 +7,19 @@ same version cannot both win here either.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 
-from pipper.errors import NotFoundError, VersionExistsError
+from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
 from pipper.storage.base import CHUNK_SIZE, Listing, ObjectChanged, ObjectInfo, ObjectStream
 
 
@@ -107,18 +110,32 @@ class LocalStorage:
         return self._info(key, path), {}
 
     async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+        self,
+        key: str,
+        body: BinaryIO,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+        content_md5: str | None = None,
     ) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         tmp = Path(tmp_name)
+        md5 = hashlib.md5(usedforsecurity=False)
         try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                while chunk := src.read(CHUNK_SIZE):
+            with os.fdopen(fd, "wb") as out:
+                body.seek(0)
+                while chunk := body.read(CHUNK_SIZE):
                     out.write(chunk)
+                    md5.update(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            if content_md5 and base64.b64encode(md5.digest()).decode() != content_md5:
+                raise IntegrityError(
+                    f"{key}: the bytes read for it differ from the ones that were checked: "
+                    "the file changed while it was read; nothing was stored"
+                )
             if if_absent:
                 try:
                     os.link(tmp, target)
