@@ -18,10 +18,10 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     publish,
     repository,
 )
-from pipper.cli.app import app
+from pipper.cli.app import app, main_process
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app(prog_name="pipper")
+    main_process(lambda: app(prog_name="pipper"))

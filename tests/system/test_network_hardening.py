@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -234,6 +235,84 @@ def test_an_endpoint_that_never_answers_is_given_up_on_and_said_so(
     assert warning.startswith("warning: no answer from ") and "retrying" in warning
     assert error.startswith("error: ") and "within 4 s" in error
     assert elapsed < 20
+
+
+def _wait_for_exit(proc: subprocess.Popen[str], timeout: float) -> int:
+    code = wait_for(lambda: proc.poll() is not None, timeout, what="the process to exit")
+    assert code
+    return proc.returncode
+
+
+@pytest.mark.parametrize("command", ["download", "publish"])
+def test_ctrl_c_ends_a_process_stuck_on_a_silent_endpoint(
+    tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy, command: str
+) -> None:
+    front = make_proxy(
+        faults=Faults(silent_rate=1.0, only={"put"} if command == "publish" else None)
+    )
+    if command == "publish":
+        args = ["publish", str(make_bundle(tmp_path, "stuck", "1.0.0"))]
+    else:
+        args = ["download", "a", "-d", str(tmp_path / "v")]
+    proc = spawn(*args, "-b", bucket, "--endpoint-url", front.url)
+    try:
+        wait_for(lambda: any(r.fault == "silent" for r in front.requests), what="a stuck request")
+        proc.send_signal(signal.SIGINT)
+        assert _wait_for_exit(proc, 10) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    assert _lines(stderr)[-1] == "error: interrupted"
+
+
+def _open_for_writing_if_read(fifos: list[Path]) -> int | None:
+    """A write end of the first FIFO some process has open for reading (ENXIO until then)."""
+    for fifo in fifos:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+    return None
+
+
+def test_ctrl_c_ends_a_process_whose_event_loop_is_blocked_in_a_read(
+    tmp_path: Path, bucket: str, s3_env: dict[str, str]
+) -> None:
+    # asyncio's own handler only asks the main task to cancel; with the loop's thread blocked in
+    # a system call (here a read of a FIFO planted in the cache) the call resumes, the run too.
+    _publish_one(tmp_path, bucket)
+    cache = tmp_path / "cache"
+    args = ["download", "a", "-b", bucket, "--cache-dir", str(cache), "--offline"]
+    assert cli(*args[:-1], "-d", str(tmp_path / "v1")).exit_code == 0
+    listings = sorted((cache / "listings").rglob("*.json"))
+    assert listings
+    for listing in listings:
+        listing.unlink()
+        os.mkfifo(listing)
+    proc = spawn(*args, "-d", str(tmp_path / "v2"))
+    writer: list[int] = []
+    try:
+        # Either pipper refuses the FIFO by itself, or it blocks reading it: then Ctrl-C.
+        def reading_or_done() -> bool:
+            if proc.poll() is not None:
+                return True
+            fd = _open_for_writing_if_read(listings)
+            if fd is not None:
+                writer.append(fd)
+            return fd is not None
+
+        wait_for(reading_or_done, what="pipper to read the FIFO or to refuse it")
+        if writer:
+            proc.send_signal(signal.SIGINT)
+            assert _wait_for_exit(proc, 10) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+        for fd in writer:
+            os.close(fd)
+    assert proc.returncode != 0
 
 
 # -- an endpoint that is not S3 ----------------------------------------------------------------
