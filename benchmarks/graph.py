@@ -19,7 +19,7 @@ import json
 import math
 import random
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,9 +159,15 @@ def _level_sizes(count: int, levels: int) -> list[int]:
     return [1, *sizes]
 
 
-def build(graph: Graph, work: Path) -> list[Path]:
-    """Every bundle of ``graph`` (current and older versions), built once and kept in ``work``."""
-    folder = work / "bundles" / graph.digest()
+def build(graph: Graph, work: Path, *, declare_requires: bool = False) -> list[Path]:
+    """Every bundle of ``graph`` (current and older versions), built once and kept in ``work``.
+
+    With ``declare_requires`` each wheel also names its dependencies in ``Requires-Dist``, as
+    a real package does, so an index-based installer (uv from a static index) can walk the
+    same graph. The original pipper installs a wheel before its dependencies and would fail
+    on them, so the graphs it installs are built without.
+    """
+    folder = work / "bundles" / (graph.digest() + ("-requires" if declare_requires else ""))
     marker = folder / "complete.json"
     if marker.is_file():
         paths = [folder / name for name in json.loads(marker.read_text())]
@@ -171,26 +177,20 @@ def build(graph: Graph, work: Path) -> list[Path]:
     folder.mkdir(parents=True)
 
     def one(package: Package) -> list[Path]:
-        made = [
+        versions = [(package.version, package.payload_size)]
+        if package.old_version is not None:
+            versions.append((package.old_version, OLD_VERSION_SIZE))
+        return [
             make_bundle(
                 folder,
                 package.name,
-                package.version,
+                version,
                 dependencies=package.dependencies,
-                payload_size=package.payload_size,
+                requires=package.dependencies if declare_requires else (),
+                payload_size=payload_size,
             )
+            for version, payload_size in versions
         ]
-        if package.old_version is not None:
-            made.append(
-                make_bundle(
-                    folder,
-                    package.name,
-                    package.old_version,
-                    dependencies=package.dependencies,
-                    payload_size=OLD_VERSION_SIZE,
-                )
-            )
-        return made
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = [p for made in pool.map(one, graph.packages) for p in made]
@@ -226,3 +226,15 @@ def current_bundle_bytes(graph: Graph, bundles: Sequence[Path]) -> int:
     """Bytes of the bundles a full download fetches (the newest version of every package)."""
     wanted = {bundle_filename(p.name, p.version) for p in graph.packages}
     return sum(path.stat().st_size for path in bundles if path.name in wanted)
+
+
+def crowd(packages: int, versions: int) -> Iterator[tuple[str, bytes, str]]:
+    """Stand-ins for other teams' bundles: ``packages`` names x ``versions`` keys, as
+    ``(key, body, content type)``. Only their keys matter: a download of another graph lists
+    them and fetches none, so each body is a few bytes. The names spread over the alphabet, so
+    a listing meets them before, among and after a graph's own packages."""
+    for i in range(packages):
+        name = f"{chr(ord('a') + i % 26)}{i:05d}_lib"
+        for j in range(versions):
+            key = bundle_key(ROOT_PREFIX, name, f"1.{j // 10}.{j % 10}")
+            yield key, b"stand-in", "application/zip"

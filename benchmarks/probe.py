@@ -16,19 +16,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import hmac
 import importlib
 import json
 import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from benchmarks.sigv4 import Signer
+
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CHUNK = 1024 * 1024
 
 
@@ -51,41 +50,8 @@ class MiniS3:
         parts = urlsplit(endpoint)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
-        self.key = key
-        self.secret = secret
-        self.region = region
+        self.signer = Signer(key, secret, region)
         self._pool: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self._signing: dict[str, bytes] = {}
-
-    def _signing_key(self, day: str) -> bytes:
-        if day not in self._signing:
-            k = hmac.new(f"AWS4{self.secret}".encode(), day.encode(), hashlib.sha256).digest()
-            for part in (self.region, "s3", "aws4_request"):
-                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-            self._signing[day] = k
-        return self._signing[day]
-
-    def _headers(self, path: str, query: str) -> dict[str, str]:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        day = stamp[:8]
-        host = f"{self.host}:{self.port}"
-        signed = "host;x-amz-content-sha256;x-amz-date"
-        canonical = (
-            f"GET\n{path}\n{query}\nhost:{host}\nx-amz-content-sha256:{_EMPTY_SHA256}\n"
-            f"x-amz-date:{stamp}\n\n{signed}\n{_EMPTY_SHA256}"
-        )
-        scope = f"{day}/{self.region}/s3/aws4_request"
-        to_sign = (
-            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        )
-        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256).hexdigest()
-        return {
-            "Host": host,
-            "x-amz-date": stamp,
-            "x-amz-content-sha256": _EMPTY_SHA256,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={self.key}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}",
-        }
 
     async def get(
         self, path: str, params: dict[str, str] | None = None, sink: Any = None
@@ -102,7 +68,7 @@ class MiniS3:
                 conn = self._pool.pop()
             else:
                 conn = await asyncio.open_connection(self.host, self.port)
-            headers = self._headers(path, query)
+            headers = self.signer.headers("GET", f"{self.host}:{self.port}", path, query)
             lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             conn[1].write(f"GET {target} HTTP/1.1\r\n{lines}\r\n".encode())
             try:

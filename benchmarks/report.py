@@ -126,6 +126,8 @@ def seconds(value: float | None) -> str:
 def ratio(value: float | None) -> str:
     if value is None or value != value:
         return "-"
+    if value < 0.1:
+        return f"{value:.2f}x"
     return f"{value:.1f}x" if value < 100 else f"{value:.0f}x"
 
 

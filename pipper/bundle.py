@@ -1,10 +1,10 @@
-"""Build a wheel, write a ``.pipper`` bundle, and open one without trusting it.
+"""Write a ``.pipper`` bundle, and open one without trusting it.
 
 A bundle is a zip of exactly two stored entries, ``package.whl`` and ``package.meta`` (JSON), as
 the original pipper writes them. Bundles come from a shared bucket that anyone with write access
 can fill, so reading one assumes it may be hostile: every entry name, size, compression ratio and
 meta field is checked before a byte is inflated, and the wheel is only ever written under the
-directory the caller names.
+directory the caller names. Building the wheel a bundle holds is :mod:`pipper.build`'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import json
 import logging
 import os
 import re
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 import types
 import zipfile
 from collections.abc import Mapping
@@ -30,9 +26,10 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from pipper.errors import BundleError, NotFoundError, UsageError
-from pipper.fsutil import temp_file
+from pipper.fsutil import atomic_writer, replace_into, temp_file
+from pipper.jsonio import JsonError, parse_json
 from pipper.keys import bundle_filename, safe_version
-from pipper.versions import NAME_PATTERN, normalize_name
+from pipper.versions import NAME_PATTERN, normalize_name, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +37,11 @@ WHEEL_ENTRY = "package.whl"
 META_ENTRY = "package.meta"
 MAX_WHEEL_BYTES = 8 * 1024**3
 MAX_META_BYTES = 1024 * 1024
+MAX_WHEEL_NAME = 255  # the longest file name most file systems allow
 MAX_COMPRESSION_RATIO = 200
 S3_METADATA_LIMIT = 2000
 CHUNK_BYTES = 1024 * 1024
 
-_PIP_TAIL_LINES = 20
-# Errors zipfile raises on malformed archives besides BadZipFile (truncated central
-# directories, unsupported or encrypted entries, corrupt deflate streams).
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -69,66 +64,6 @@ class BundleMeta:
     timestamp: str
     dependencies: tuple[str, ...]
     data: Mapping[str, Any]
-
-
-def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel with pip and move it into ``out_dir``.
-
-    pip writes into a fresh temporary directory so a stale wheel of an older version (in the
-    project's ``dist/`` or in ``out_dir``) can never be mistaken for the one just built.
-    """
-    project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise UsageError(f"{project_dir} is not a directory")
-    if not (project_dir / "pyproject.toml").is_file() and not (project_dir / "setup.py").is_file():
-        raise UsageError(f"{project_dir} has neither a pyproject.toml nor a setup.py")
-    with tempfile.TemporaryDirectory(prefix="pipper-wheel-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-input",
-            "--disable-pip-version-check",
-            "-w",
-            tmp,
-        ]
-        if not isolation:
-            cmd.append("--no-build-isolation")
-        # An absolute path, so pip never reads a bare directory name as a requirement.
-        cmd.append(str(project_dir.resolve()))
-        proc = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.strip().splitlines()[-_PIP_TAIL_LINES:])
-            raise BundleError(
-                f"building a wheel of {project_dir} failed (pip exited {proc.returncode}):\n{tail}"
-            )
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            found = ", ".join(w.name for w in wheels) or "none"
-            raise BundleError(
-                f"building {project_dir} should give exactly one wheel, pip gave {found}"
-            )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return _move_into(wheels[0], out_dir)
-
-
-def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel and bundle it with its ``pipper.json``."""
-    project_dir = Path(project_dir)
-    extra = _read_pipper_json(project_dir / "pipper.json")
-    with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
-        wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
-        return write_bundle(wheel, out_dir, extra)
 
 
 def write_bundle(
@@ -171,19 +106,18 @@ def write_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / bundle_filename(name, version)
-    with temp_file(out_dir, suffix=".pipper") as (tmp, handle):
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf:
-            zf.write(wheel, WHEEL_ENTRY)
-            now = datetime.now(UTC)
-            info = zipfile.ZipInfo(
-                META_ENTRY,
-                date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
-            )
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, meta_bytes)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+    with (
+        atomic_writer(dest, fsync=False, mode=0o644) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf,
+    ):
+        zf.write(wheel, WHEEL_ENTRY)
+        now = datetime.now(UTC)
+        info = zipfile.ZipInfo(
+            META_ENTRY,
+            date_time=(now.year, now.month, now.day, now.hour, now.minute, now.second),
+        )
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, meta_bytes)
     return dest
 
 
@@ -226,8 +160,7 @@ def extract_wheel(bundle: Path, dest_dir: Path) -> Path:
             handle.flush()
             if not zipfile.is_zipfile(tmp):
                 raise BundleError(f"{bundle}: {WHEEL_ENTRY} is not a wheel (not a zip archive)")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
+            replace_into(tmp, dest, fsync=False, handle=handle, mode=0o644)
     return dest
 
 
@@ -262,34 +195,6 @@ def _ascii(value: str) -> str:
     if value.isascii() and value.isprintable():
         return value
     return json.dumps(value, ensure_ascii=True)[1:-1]
-
-
-def _read_pipper_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
-def _move_into(src: Path, out_dir: Path) -> Path:
-    """Move ``src`` into ``out_dir`` so the name appears only once the bytes are complete."""
-    dest = out_dir / src.name
-    try:
-        os.replace(src, dest)
-        return dest
-    except OSError:
-        pass  # another filesystem: copy beside the destination, then rename
-    with temp_file(out_dir, suffix=".whl") as (tmp, handle), src.open("rb") as inp:
-        shutil.copyfileobj(inp, handle, CHUNK_BYTES)
-        handle.flush()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    return dest
 
 
 def _open_zip(path: Path, file: IO[bytes] | None = None) -> zipfile.ZipFile:
@@ -368,9 +273,9 @@ def _read_meta(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     if len(raw) > MAX_META_BYTES:
         raise BundleError(f"{path}: {META_ENTRY} is larger than {MAX_META_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BundleError(f"{path}: {META_ENTRY} is not valid JSON") from exc
+        data = parse_json(raw)
+    except JsonError as exc:
+        raise BundleError(f"{path}: {META_ENTRY} is not valid JSON ({exc.reason})") from None
     if not isinstance(data, dict):
         raise BundleError(f"{path}: {META_ENTRY} is not a JSON object")
     return data
@@ -386,14 +291,25 @@ def _text_field(path: Path, data: Mapping[str, Any], key: str, *, required: bool
     return value
 
 
+def _check_wheel_name(path: Path, wheel_name: str) -> None:
+    """``wheel_name`` becomes a file name in ``-d`` and in pip's output: a plain, printable name."""
+    if (
+        len(wheel_name) > MAX_WHEEL_NAME
+        or not wheel_name.isprintable()
+        or wheel_name.startswith(".")
+        or any(bad in wheel_name for bad in ("/", "\\", ".."))
+    ):
+        raise BundleError(f"{path}: wheel_name {wheel_name[:100]!r} is not a plain file name")
+
+
 def _parse_version(path: Path, version: str) -> Version:
     try:
         if version != version.strip():
             raise InvalidVersion(version)
-        return Version(version)
+        return parse_version(version)
     except InvalidVersion as exc:
         raise BundleError(
-            f"{path}: {META_ENTRY} version {version!r} is not a valid version"
+            f"{path}: {META_ENTRY} version {version[:100]!r} is not a valid version"
         ) from exc
 
 
@@ -421,8 +337,7 @@ def _validate(
     if not NAME_PATTERN.fullmatch(name):
         raise BundleError(f"{path}: {META_ENTRY} name {name!r} is not a valid distribution name")
     parsed_version = _parse_version(path, version)
-    if any(bad in wheel_name for bad in ("/", "\\", "..", "\x00")):
-        raise BundleError(f"{path}: wheel_name {wheel_name!r} is not a plain file name")
+    _check_wheel_name(path, wheel_name)
     try:
         wheel_dist, wheel_version, _, _ = parse_wheel_filename(wheel_name)
     except (InvalidWheelFilename, InvalidVersion) as exc:
@@ -456,6 +371,6 @@ def _validate(
 
 def _same_version(expected: str, actual: Version) -> bool:
     try:
-        return Version(expected) == actual
+        return parse_version(expected) == actual
     except InvalidVersion:
         return expected == str(actual)

@@ -1,7 +1,8 @@
 """What a repository offers: the versions of one package, and every package's latest.
 
 ``info`` also says how the version installed in the running environment compares with the
-latest stable one, the question a user asks before upgrading.
+latest stable one, the question a user asks before upgrading. A yanked version is never the
+latest; both commands show it with the reason its marker gives (one small GET per yanked version).
 """
 
 from __future__ import annotations
@@ -15,15 +16,26 @@ from pipper.concurrency import task_group
 from pipper.errors import NotFoundError
 from pipper.index import PackageIndex
 from pipper.models import Candidate
+from pipper.yanks import Yank, read_yanks
 
 
 @dataclass(frozen=True)
 class PackageInfo:
     name: str
     versions: list[Candidate]  # newest first
-    latest: Candidate | None  # newest stable (newest of all when there is no stable one)
+    latest: Candidate | None  # newest stable not yanked (else newest not yanked)
     installed: str | None
     status: str  # missing, behind, current, ahead
+    yanks: dict[str, Yank]  # by bundle key: what each yanked version's marker says
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    name: str
+    latest: Candidate | None
+    count: int
+    yanked: list[Candidate]  # newest first
+    yanks: dict[str, Yank]
 
 
 def installed_version(name: str) -> str | None:
@@ -34,8 +46,9 @@ def installed_version(name: str) -> str | None:
 
 
 def latest_of(candidates: list[Candidate]) -> Candidate | None:
-    stable = [c for c in candidates if not c.parsed.is_prerelease]
-    pool = stable or candidates
+    offered = [c for c in candidates if not c.yanked]
+    stable = [c for c in offered if not c.parsed.is_prerelease]
+    pool = stable or offered
     return max(pool, key=lambda c: c.parsed) if pool else None
 
 
@@ -65,11 +78,16 @@ async def package_info(index: PackageIndex, name: str) -> PackageInfo:
         latest=latest,
         installed=installed,
         status=compare(installed, latest),
+        yanks=await read_yanks(index.storage, candidates),
     )
 
 
-async def list_packages(index: PackageIndex) -> list[tuple[str, Candidate | None, int]]:
-    """Every package folder with its latest version and its number of versions."""
+async def list_packages(index: PackageIndex) -> list[PackageSummary]:
+    """Every package with its latest version, its number of versions and its yanks.
+
+    A folder with no version in it is no package: some stores (SeaweedFS) go on listing the
+    folder of a package whose last version was deleted.
+    """
     names = await index.package_names()
     found: dict[str, list[Candidate]] = {}
 
@@ -79,4 +97,15 @@ async def list_packages(index: PackageIndex) -> list[tuple[str, Candidate | None
     async with task_group() as tg:
         for name in names:
             tg.start_soon(one, name)
-    return [(name, latest_of(found[name]), len(found[name])) for name in names]
+    yanks = await read_yanks(index.storage, (c for name in names for c in found[name]))
+    return [
+        PackageSummary(
+            name=name,
+            latest=latest_of(found[name]),
+            count=len(found[name]),
+            yanked=sorted((c for c in found[name] if c.yanked), key=lambda c: c.parsed)[::-1],
+            yanks={c.key: yanks[c.key] for c in found[name] if c.key in yanks},
+        )
+        for name in names
+        if found[name]
+    ]

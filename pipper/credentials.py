@@ -6,7 +6,7 @@ masked, and no secret is written to a log, a message or a file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pipper.errors import ConfigError
@@ -14,7 +14,10 @@ from pipper.repositories import Repository
 from pipper.saved import RepositoryStore, SavedRepository, default_store
 from pipper.settings import Settings, clean_token
 
-__all__ = ["Credentials", "resolve_credentials"]
+__all__ = ["FROM_STDIN", "Credentials", "complete_credentials", "resolve_credentials"]
+
+FROM_STDIN = "-"
+"""``-c KEY - TOKEN``: a secret (or token) given as ``-`` is read from standard input."""
 
 
 def _mask(access_key_id: str) -> str:
@@ -68,6 +71,29 @@ def _saved_credentials(saved: SavedRepository, label: str) -> Credentials | None
     return None
 
 
+def complete_credentials(
+    credentials: tuple[str, str, str], read: Callable[[str], str]
+) -> tuple[tuple[str, str, str], bool]:
+    """``-c KEY SECRET TOKEN`` with each ``-`` replaced by ``read(what)``, and whether a secret
+    or a token was typed on the command line itself.
+
+    Arguments are visible to every user of the machine (``ps``, ``/proc/PID/cmdline``) and land
+    in shell histories, so a secret belongs on standard input or in the environment; the caller
+    reads (the command line reads standard input) and warns. The secret is read before the token.
+    """
+    key, secret, token = credentials
+    typed = False
+    if secret == FROM_STDIN:
+        secret = read("secret access key")
+    else:
+        typed = bool(secret.strip())
+    if token == FROM_STDIN:
+        token = read("session token")
+    elif clean_token(token) is not None:
+        typed = True
+    return (key, secret, token), typed
+
+
 def resolve_credentials(
     *,
     credentials: tuple[str, str, str] | None,
@@ -78,9 +104,10 @@ def resolve_credentials(
 ) -> Credentials:
     """Pick credentials in the original's order; the first source that gives any wins.
 
-    1. ``-c KEY SECRET TOKEN``; 2. the ``-r`` repository's profile, then its keys; 3. ``-p``;
-    4. ``PIPPER_AWS_*``; 5. ``AWS_*`` keys; 6. the default repository's profile, then its keys;
-    7. botocore's own chain (``AWS_PROFILE``, config files, instance roles).
+    1. ``-c KEY SECRET TOKEN`` (its ``-`` already read, see :func:`complete_credentials`);
+    2. the ``-r`` repository's profile, then its keys; 3. ``-p``; 4. ``PIPPER_AWS_*``;
+    5. ``AWS_*`` keys; 6. the default repository's profile, then its keys; 7. botocore's own
+    chain (``AWS_PROFILE``, config files, instance roles).
     """
     if repository.is_local:
         return Credentials(source="none needed for a local directory")

@@ -41,12 +41,16 @@ class Downloader:
         *,
         attempts: int = 6,
         on_bytes: Callable[[int], None] | None = None,
+        backoff: float = 0.05,
     ) -> None:
+        """``backoff`` is the first pause before a resume (``PIPPER_RETRY_BACKOFF`` / 5 in a
+        run): it doubles with each broken transfer, up to 2 s, jittered down to half."""
         self.storage = storage
         self.cache = cache
         self.repo_id = repo_id
         self.attempts = attempts
         self.on_bytes = on_bytes
+        self.backoff = backoff
         self.retries = 0
         self.bytes = 0
 
@@ -95,7 +99,9 @@ class Downloader:
                         raise NetworkError(
                             f"giving up on {candidate.key} after {failures} broken transfers"
                         ) from None
-                    await anyio.sleep(min(2.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
+                    await anyio.sleep(
+                        min(2.0, self.backoff * 2**failures) * random.uniform(0.5, 1.0)
+                    )
             handle.flush()
             hexdigest = digest.hexdigest()
             expected = metadata.get("sha256")

@@ -33,13 +33,19 @@ class ConfigError(UsageError):
 
 
 class NotFoundError(PipperError):
-    """A bucket, a package or a version does not exist."""
+    """A bucket, a package, a saved repository or an object does not exist.
+
+    A version is "not found" only where a recorded one is gone (a lock's bundle, a key). A
+    version asked for that was never published (``NAME==9.9``) is a constraint nothing
+    satisfies, the same failure as ``NAME>=9``: a ``ResolutionError``.
+    """
 
     exit_code = 3
 
 
 class ResolutionError(PipperError):
-    """No set of versions satisfies every constraint of the graph."""
+    """No set of versions satisfies every constraint of the graph (a pin to a version that was
+    never published included)."""
 
     exit_code = 4
 
@@ -79,8 +85,22 @@ class OfflineError(PipperError):
 
 
 class InstallError(PipperError):
-    """The installer (pip or uv) failed; its exit code becomes pipper's."""
+    """The installer (pip or uv) failed.
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    One code whatever the installer's own was: passed through, pip's 2 and 3 would read as
+    pipper's "usage" and "not found". The installer's code is kept in ``installer_exit_code``;
+    the message names it and ``install --json`` reports it.
+    """
+
+    exit_code = 10
+
+    def __init__(self, message: str, installer_exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.installer_exit_code = installer_exit_code
+
+
+class BuildError(PipperError):
+    """Building a project's wheel failed (``pipper bundle``): the project is at fault, not a
+    bundle, so this is not a ``BundleError``."""
+
+    exit_code = 11

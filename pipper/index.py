@@ -10,6 +10,9 @@ of up to ``CATALOG_KEYS`` keys. A repository that fits (most do: 1,000 keys is h
 packages) then answers every later question with no request at all, which takes one round trip
 per level and one request per package off a cold run, and leaves a warm run one LIST in all.
 A larger repository is remembered as such for a day and listed package by package.
+
+The same listing shows which versions are yanked: a yank marker (``<safe_version>.yanked``) sits
+beside its bundle, so a candidate learns it is yanked with no request of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from packaging.version import Version
 
 from pipper.cache import Cache
 from pipper.errors import OfflineError
-from pipper.keys import parse_bundle_key
+from pipper.keys import parse_bundle_key, yanked_bundle_key
 from pipper.models import Candidate
 from pipper.repositories import Repository
 from pipper.storage.base import ObjectInfo, Storage
@@ -167,7 +170,15 @@ class PackageIndex:
 
     def _candidates(self, objects: list[ObjectInfo]) -> list[Candidate]:
         found: list[Candidate] = []
+        markers = {
+            bundle: obj
+            for obj in objects
+            if (bundle := yanked_bundle_key(self.prefix, obj.key)) is not None
+        }
+        marker_keys = {marker.key for marker in markers.values()}
         for obj in objects:
+            if obj.key in marker_keys:
+                continue
             parsed = parse_bundle_key(self.prefix, obj.key)
             if parsed is None:
                 log.warning("skipping %s: not a pipper bundle key", obj.key)
@@ -181,6 +192,7 @@ class PackageIndex:
                     size=obj.size,
                     etag=obj.etag,
                     last_modified=obj.last_modified,
+                    yank=markers.get(obj.key),
                 )
             )
         found.sort(key=lambda c: c.parsed)

@@ -30,25 +30,30 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from pipper.errors import UsageError
-from pipper.versions import NAME_PATTERN
+from pipper.versions import MAX_VERSION_LENGTH, NAME_PATTERN, parse_version
 
 __all__ = [
     "BUNDLE_SUFFIX",
     "UrlTarget",
     "bundle_filename",
     "bundle_key",
+    "mask_url",
     "parse_bundle_filename",
     "parse_bundle_key",
     "parse_bundle_path",
     "parse_safe_version",
+    "printable",
     "redact_url",
     "safe_version",
+    "yank_marker_key",
+    "yanked_bundle_key",
 ]
 
 BUNDLE_SUFFIX = ".pipper"
+YANK_SUFFIX = ".yanked"
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -75,9 +80,10 @@ def safe_version(version: str) -> str:
             key += "__build_" + build.replace(".", "_")
         return key
     try:
-        parsed = Version(version)
-    except InvalidVersion:
-        raise UsageError(f"{version!r} is not a valid version") from None
+        parsed = parse_version(version)
+    except InvalidVersion as exc:
+        too_long = len(version) > MAX_VERSION_LENGTH
+        raise UsageError(str(exc) if too_long else f"{version!r} is not a valid version") from None
     segments = ["v" + "-".join(str(part) for part in parsed.release)]
     if parsed.epoch:
         segments.append(f"epoch_{parsed.epoch}")
@@ -127,7 +133,7 @@ def parse_safe_version(safe: str) -> str | None:
         if "build" in fields:
             text += "+" + fields["build"].replace("_", ".")
     try:
-        Version(text)
+        parse_version(text)
         canonical = safe_version(text)
     except (InvalidVersion, UsageError):
         return None
@@ -166,6 +172,24 @@ def bundle_filename(name: str, version: str) -> str:
     return f"{name}-{safe_version(version)}{BUNDLE_SUFFIX}"
 
 
+def yank_marker_key(bundle_key: str) -> str:
+    """The key of the marker that yanks the bundle at ``bundle_key``.
+
+    A yanked version has a marker beside its bundle: the bundle's key with ``.yanked`` in place
+    of ``.pipper`` (``pipper/alpha/v1-0-0.yanked``), a small JSON object. The original lists a
+    package's keys and keeps only those ending in ``.pipper``, so it never sees a marker.
+    """
+    return bundle_key.removesuffix(BUNDLE_SUFFIX) + YANK_SUFFIX
+
+
+def yanked_bundle_key(root_prefix: str, key: str) -> str | None:
+    """The bundle key a yank marker stands for, or None when ``key`` is no marker."""
+    if not key.endswith(YANK_SUFFIX):
+        return None
+    bundle = key.removesuffix(YANK_SUFFIX) + BUNDLE_SUFFIX
+    return bundle if parse_bundle_key(root_prefix, bundle) is not None else None
+
+
 def parse_bundle_path(path: str) -> tuple[str, str] | None:
     """``(name, version)`` from the last two parts of ``.../<name>/<safe_version>.pipper``.
 
@@ -200,17 +224,42 @@ def _version_of(filename: str) -> str | None:
     return parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
 
 
-# -- bundle URLs ---------------------------------------------------------------------------------
+# -- showing keys and URLs ------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """``url`` without its query string, fragment or user info: what may appear in a message."""
+def printable(text: str, *, multiline: bool = False) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\r``, ``\\u202e``).
+
+    Keys, file names and URLs in messages come from buckets and files other people write; shown
+    raw, an escape sequence in one recolours, moves or rewrites the user's terminal. Newlines
+    become spaces, or stay with ``multiline`` (a message that quotes a tool's output).
+    """
+    if text.isprintable():
+        return text
+    lines = [
+        "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in line)
+        for line in text.split("\n")
+    ]
+    return ("\n" if multiline else " ").join(lines)
+
+
+def mask_url(url: str) -> str:
+    """``url`` as it may be shown: without user info, query string or fragment.
+
+    The one helper for every URL pipper prints or logs (bundle URLs, whose query is a signature;
+    index URLs, whose user info is a password). A value with no ``://`` keeps its text up to any
+    ``?`` or ``#``, so an argument list can be masked item by item.
+    """
     base = re.split(r"[?#]", url, maxsplit=1)[0]
     scheme, sep, rest = base.partition("://")
     if not sep:
         return base
     host, slash, path = rest.partition("/")
     return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+
+
+redact_url = mask_url
+"""The earlier name of :func:`mask_url`."""
 
 
 @dataclass(frozen=True)
@@ -235,8 +284,7 @@ class UrlTarget:
         parsed = parse_bundle_path(path)
         if parsed is None:
             raise UsageError(
-                f"package URL {redact_url(url)} does not end in "
-                f"<name>/<safe_version>{BUNDLE_SUFFIX}"
+                f"package URL {mask_url(url)} does not end in <name>/<safe_version>{BUNDLE_SUFFIX}"
             )
         host = (parts.hostname or "").lower()
         if ":" in host:

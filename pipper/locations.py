@@ -32,7 +32,9 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_url(url: str) -> str:
-    """The URL without any ``user:password@`` part, so it can appear in messages and cache keys."""
+    """An endpoint's canonical spelling (no user info, query or trailing slash; lowercase scheme)
+    for repository ids and cache keys, so two spellings of one endpoint share a cache. Anything
+    else that shows a URL uses :func:`pipper.keys.mask_url`."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
@@ -46,12 +48,23 @@ def safe_url(url: str) -> str:
 
 
 def check_endpoint(url: str, what: str) -> str:
+    """``url`` stripped, when it is an http(s) URL with no user info.
+
+    S3 requests are signed with the credentials pipper resolves; user info in the endpoint is
+    never used, so it could only be a password that ends up saved, shown or logged. It is
+    refused wherever an endpoint is given, saved or read back.
+    """
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{what} {safe_url(url)!r} is not an http:// or https:// URL "
             "(for example http://127.0.0.1:9000)"
+        )
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{what} {safe_url(url)!r} carries user info (user:password@); pipper never takes "
+            "credentials from an endpoint URL: give them with -c/--credentials or -p/--profile"
         )
     return url
 

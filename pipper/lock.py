@@ -1,8 +1,9 @@
 """The lock file: a resolved graph written down, so later runs fetch exactly those bytes.
 
 A lock names, for every package, the object key and the sha256 of its bytes. The sha256 is also
-the cache's key, so a run from a lock (``Session.fetch_locked``) needs no listing at all, one GET
-per package missing from the cache, and none with a warm cache. The file is JSON with sorted keys,
+the cache's key, so a run from a lock (``Session.fetch_locked``) resolves nothing: one GET per
+package missing from the cache (and one listing alongside them, only to warn about yanked
+versions), and no request with a warm cache. The file is JSON with sorted keys,
 packages sorted by name and no timestamp, so locking the same graph twice gives the same bytes and
 a change shows up as a small diff. ``lock_version`` lets a later format be told apart.
 
@@ -20,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
-from pipper.errors import UsageError
+from pipper.errors import ConfigError, UsageError
 from pipper.fsutil import atomic_write_bytes, read_small_file
-from pipper.keys import parse_bundle_path
+from pipper.jsonio import JsonError, parse_json
+from pipper.keys import parse_bundle_key
+from pipper.locations import normalize_root_prefix
 from pipper.repositories import Repository
 from pipper.specs import PackageId, validate_name
-from pipper.versions import normalize_name
+from pipper.versions import normalize_name, parse_version
 
 if TYPE_CHECKING:
     from pipper.models import Package
@@ -46,6 +49,8 @@ __all__ = [
 LOCK_VERSION = 1
 DEFAULT_LOCK_FILE = "pipper.lock"
 MAX_LOCK_BYTES = 50 * 1024 * 1024
+MAX_LOCKED_SIZE = 2**40
+"""1 TiB: no bundle is bigger (a wheel is capped at 8 GiB); a larger size is a typo or a trap."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
@@ -194,13 +199,9 @@ def read_lock(path: Path) -> Lock:
         raise UsageError(f"no such lock file: {path} (write one with 'pipper lock')")
     blob = read_small_file(path, MAX_LOCK_BYTES, "lock file")
     try:
-        document = json.loads(blob.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text; not a lock file") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
-    except (ValueError, RecursionError):
-        raise UsageError(f"{path}: not a valid lock file") from None
+        document = parse_json(blob)
+    except JsonError as exc:
+        raise UsageError(exc.at(path)) from None
     return _parse(path, document)
 
 
@@ -219,7 +220,10 @@ def _parse(path: Path, document: object) -> Lock:
     raw_packages = document.get("packages")
     if not isinstance(raw_packages, list):
         raise UsageError(f"{path}: 'packages' must be a list")
-    packages = [_package(path, index, item) for index, item in enumerate(raw_packages)]
+    packages = [
+        _package(path, index, item, repository.root_prefix)
+        for index, item in enumerate(raw_packages)
+    ]
     requested = document.get("requested", [])
     if not isinstance(requested, list) or not all(isinstance(r, str) for r in requested):
         raise UsageError(f"{path}: 'requested' must be a list of strings")
@@ -254,9 +258,14 @@ def _repository(path: Path, data: object) -> LockedRepository:
     local_path = _optional_str(path, where, data, "local_path")
     if (bucket is None) == (local_path is None):
         raise UsageError(f"{path}: repository: give exactly one of 'bucket' and 'local_path'")
+    root_prefix = _field(path, where, data, "root_prefix", str)
+    try:
+        root_prefix = normalize_root_prefix(root_prefix, f"{path}: {where}: root_prefix")
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
     return LockedRepository(
         id=_field(path, where, data, "id", str),
-        root_prefix=_field(path, where, data, "root_prefix", str),
+        root_prefix=root_prefix,
         bucket=bucket,
         endpoint_url=_optional_str(path, where, data, "endpoint_url"),
         region=_optional_str(path, where, data, "region"),
@@ -271,7 +280,7 @@ def _names(path: Path, where: str, data: Mapping[str, Any], key: str) -> tuple[s
     return tuple(value)
 
 
-def _package(path: Path, index: int, data: object) -> LockedPackage:
+def _package(path: Path, index: int, data: object, root_prefix: str) -> LockedPackage:
     where = f"packages[{index}]"
     if not isinstance(data, dict):
         raise UsageError(f"{path}: {where} must be a mapping")
@@ -283,10 +292,12 @@ def _package(path: Path, index: int, data: object) -> LockedPackage:
     where = f"{where} ({name})"
     version = _field(path, where, data, "version", str)
     key = _field(path, where, data, "key", str)
-    _check_key(path, where, key, name, version)
+    _check_key(path, where, key, root_prefix, name, version)
     size = _field(path, where, data, "size", int)
-    if size < 0:
-        raise UsageError(f"{path}: {where}: 'size' must not be negative")
+    if not 0 <= size <= MAX_LOCKED_SIZE:
+        raise UsageError(
+            f"{path}: {where}: 'size' {size} is not a bundle size (0 to {MAX_LOCKED_SIZE} bytes)"
+        )
     sha256 = _field(path, where, data, "sha256", str)
     if not _SHA256.fullmatch(sha256):
         raise UsageError(f"{path}: {where}: 'sha256' must be 64 lowercase hex digits")
@@ -301,20 +312,25 @@ def _package(path: Path, index: int, data: object) -> LockedPackage:
     )
 
 
-def _check_key(path: Path, where: str, key: str, name: str, version: str) -> None:
-    """The key must be a bundle key of that package and version: it names the object and the
-    output file."""
-    parsed = parse_bundle_path(key)
-    if parsed is None or not key.isprintable() or "\\" in key:
-        raise UsageError(f"{path}: {where}: {key!r} is not a bundle key (.../NAME/vX-Y-Z.pipper)")
+def _check_key(path: Path, where: str, key: str, root_prefix: str, name: str, version: str) -> None:
+    """The key must be a bundle key of that package and version, directly under the lock's
+    prefix: it names the object (a path, in a local repository) and the output file, and a lock
+    is a file anyone can edit in a pull request."""
+    shown = repr(key[:200])
+    parsed = parse_bundle_key(root_prefix, key)
+    if parsed is None:  # also any '..', backslash or control character: no name holds one
+        raise UsageError(
+            f"{path}: {where}: {shown} is not a bundle key under {root_prefix!r} "
+            "(PREFIX/NAME/vX-Y-Z.pipper)"
+        )
     if normalize_name(parsed[0]) != normalize_name(name):
         raise UsageError(f"{path}: {where}: key {key} is not under the folder of {name}")
     try:
-        same = Version(parsed[1]) == Version(version)
+        same = parse_version(parsed[1]) == parse_version(version)
     except InvalidVersion:
         same = False
     if not same:
-        raise UsageError(f"{path}: {where}: key {key} does not hold version {version}")
+        raise UsageError(f"{path}: {where}: key {key} does not hold version {version[:100]}")
 
 
 def _check_graph(path: Path, packages: Sequence[LockedPackage]) -> None:

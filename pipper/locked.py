@@ -1,13 +1,16 @@
-"""A run from a lock file: exactly the lock's bundles, with no listing and one round of GETs.
+"""A run from a lock file: exactly the lock's bundles, with no resolving and one round of GETs.
 
 The locked sha256 is the cache key, so a package the cache holds costs no request, and a run
 whose cache holds them all never opens the store. The others are fetched all at once and must
 hash to the locked sha256. A package gone from the repository, or published again with other
-bytes, fails with its name.
+bytes, fails with its name. A yanked package is fetched all the same, with a warning: a run that
+fetches lists the prefix once alongside its GETs to learn that, a run the cache answers asks the
+cache's last listing (``yanks.warn_locked``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -19,6 +22,7 @@ from pipper.errors import IntegrityError, NotFoundError, OfflineError, PipperErr
 from pipper.models import Candidate, Fetched, Package, RunResult
 from pipper.specs import parse_package_ids
 from pipper.versions import normalize_name
+from pipper.yanks import warn_locked
 
 if TYPE_CHECKING:
     from pipper.lock import Lock, LockedPackage
@@ -55,16 +59,25 @@ async def fetch_locked(run: Run, lock: Lock) -> RunResult:
     async with task_group() as tg:
         for package in lock.packages:
             tg.start_soon(look_in_cache, package)
-    if missing:
-        if run.offline:
-            names = ", ".join(sorted(str(p) for p in missing))
-            raise OfflineError(
-                f"not in the cache: {names}; run 'pipper cache warm --lock' once online"
-            )
+    if not missing:  # no request: yanks as the cache's last listing shows them
+        await warn_locked(repository, None, run.cache, lock.packages)
+    elif run.offline:
+        names = ", ".join(sorted(str(p) for p in missing))
+        raise OfflineError(f"not in the cache: {names}; run 'pipper cache warm --lock' once online")
+    else:
         downloader = await run.downloader()
+        listed = {p.project for p in missing}
         async with task_group() as tg:
             for package in sorted(missing, key=lambda p: -p.size):
                 tg.start_soon(_fetch_one, run, downloader, package, fetched)
+            # Which of them are yanked, from a listing made while the GETs run.
+            tg.start_soon(
+                functools.partial(warn_locked, listed=listed),
+                repository,
+                await run.storage(),
+                run.cache,
+                lock.packages,
+            )
     roots = _requested_projects(lock)
     packages = {
         package.project: Package(

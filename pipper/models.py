@@ -18,6 +18,7 @@ from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
     from pipper.bundle import BundleMeta
+    from pipper.storage.base import ObjectInfo
 
 __all__ = [
     "Candidate",
@@ -43,10 +44,16 @@ class Candidate:
     size: int
     etag: str
     last_modified: datetime | None = None
+    yank: ObjectInfo | None = field(default=None, compare=False, repr=False)
+    """The yank marker beside the bundle, when the version is yanked (see ``pipper.releases``)."""
     parsed: Version = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parsed", Version(self.version))
+
+    @property
+    def yanked(self) -> bool:
+        return self.yank is not None
 
     @property
     def project(self) -> str:

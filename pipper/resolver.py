@@ -10,6 +10,16 @@ conflicting constraint is set aside and the walk starts over (so ``http 2.0`` ne
 ``utils>=2`` gives way to ``http 1.0`` when ``models`` needs ``utils<2``). Where nothing fits
 even so, the error names every constraint and the chain of packages that brought it in.
 
+Prereleases follow PEP 440 as pip applies it: the versions every constraint on a package allows
+are its final releases when there is at least one, else its prereleases. So ``a`` with only
+``1.0.0a1`` published gets ``1.0.0a1``, and ``a<0.2.0`` with ``0.1.0a1`` and ``0.2.0`` gets
+``0.1.0a1`` (``<0.2.0`` excludes ``0.2.0``'s own prereleases), while a final release that fits
+always wins over a newer prerelease. ``--pre``, or a constraint that names a prerelease
+(``>=2.0rc1``), lets every prerelease compete with the final releases.
+
+A yanked version (PEP 592) is skipped unless a constraint pins exactly it (``==1.2.0`` or
+``===1.2.0``); it is skipped before the prerelease rule, so it counts as if it were not there.
+
 The resolver knows nothing of HTTP or files: it is handed two async callables, one that lists a
 package's candidates and one that returns a candidate's dependencies.
 """
@@ -25,6 +35,7 @@ from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, ResolutionError
 from pipper.models import Candidate
 from pipper.specs import PackageId
+from pipper.versions import pins_exactly
 
 ListVersions = Callable[[str], Awaitable[list[Candidate]]]
 
@@ -125,9 +136,8 @@ class Resolver:
                 key = edge.spec.key
                 if key in new:
                     continue
-                if not self._fits(self._choices[key], edges[key]):
-                    listing = await self._versions(edge.spec.name)
-                    self._choose(key, listing, edges[key], first_parent, depth_of)
+                if not self._contains(self._choices[key], edges[key]):
+                    self._choose(key, self._listings[key], edges[key], first_parent, depth_of)
                     rechosen = True
             if rechosen:
                 return None
@@ -135,6 +145,14 @@ class Resolver:
             deps_of.update(found)
             level = [Edge(dep, key) for key in new for dep in deps_of[key]]
             depth += 1
+        # Every constraint is known now: a choice kept from an earlier round must also be the
+        # kind of version they allow (not a prerelease where a final release fits, not a yanked
+        # version that no constraint pins).
+        for key in order:
+            listing = self._listings[key]
+            if self._choices[key] not in self._fitting(listing, edges[key]):
+                self._choose(key, listing, edges[key], first_parent, depth_of, keep=False)
+                return None
         nodes = {
             key: ResolvedNode(
                 candidate=self._choices[key],
@@ -172,10 +190,17 @@ class Resolver:
     def _allows_pre(self, edges: Sequence[Edge]) -> bool:
         return self._pre or any(edge.spec.prereleases for edge in edges)
 
-    def _fits(self, candidate: Candidate, edges: Sequence[Edge]) -> bool:
-        if candidate.parsed.is_prerelease and not self._allows_pre(edges):
-            return False
-        return self._fits_ignoring_pre(candidate, edges)
+    def _fitting(self, listing: Sequence[Candidate], edges: Sequence[Edge]) -> list[Candidate]:
+        """The versions of ``listing`` that every constraint allows, by PEP 440's rule.
+
+        Which versions fit depends on the whole listing, not on one version alone: a prerelease
+        fits only when no final release satisfies the constraints (or prereleases are allowed).
+        """
+        matching = [c for c in listing if self._satisfies(c, edges)]
+        if self._allows_pre(edges):
+            return matching
+        final = [c for c in matching if not c.parsed.is_prerelease]
+        return final or matching
 
     def _choose(
         self,
@@ -184,20 +209,38 @@ class Resolver:
         edges: list[Edge],
         first_parent: Mapping[str, str | None],
         depth_of: Mapping[str, int],
+        *,
+        keep: bool = True,
     ) -> None:
+        """Choose a version of ``key`` that fits ``edges``; ``keep`` the current one if it may.
+
+        The current choice is kept while the constraints seen so far contain it, even when the
+        prerelease or the yank rule alone would pick another: the constraint that made it the
+        only fit (``>1`` leaving a prerelease, ``==1.1.0`` pinning a yanked version) may be met
+        later in this walk, and the end of the walk checks both rules against every constraint.
+        """
         name = edges[0].spec.name
         if not listing:
             parent = edges[0].parent
             where = f" (required by {self._chain(parent, first_parent)})" if parent else ""
             raise NotFoundError(f"package {name} was not found in {self._where}{where}")
         excluded = self._excluded.get(key, set())
-        fitting = [c for c in listing if self._fits(c, edges) and c not in excluded]
+        fitting = [c for c in self._fitting(listing, edges) if c not in excluded]
+        if not fitting and keep:
+            # Only yanked versions are left: a pin met later in this walk may select one, so
+            # one stands in until the end of the walk judges it against every constraint.
+            fitting = [c for c in listing if c not in excluded and self._contains(c, edges)]
         if not fitting:
             self._set_aside_a_parent(edges)
             raise ResolutionError(self._conflict(name, listing, edges, first_parent))
         current = self._choices.get(key)
         preferred = self._prefer.get(key)
-        if current is not None and current in fitting:
+        if (
+            keep
+            and current is not None
+            and current not in excluded
+            and self._contains(current, edges)
+        ):
             choice = current
         elif preferred is not None and (
             match := [c for c in fitting if c.parsed == Version(preferred)]
@@ -218,13 +261,10 @@ class Resolver:
                 continue
             current = self._choices[parent]
             excluded = self._excluded.setdefault(parent, set())
-            others = [
-                c
-                for c in self._listings.get(parent, [])
-                if c != current
-                and c not in excluded
-                and self._fits(c, self._walk_edges.get(parent, []))
-            ]
+            fitting = self._fitting(
+                self._listings.get(parent, []), self._walk_edges.get(parent, [])
+            )
+            others = [c for c in fitting if c != current and c not in excluded]
             if others:
                 excluded.add(current)
                 del self._choices[parent]
@@ -253,19 +293,27 @@ class Resolver:
             spec = str(edge.spec.specifier) or "any version"
             source = self._chain(edge.parent, first_parent) if edge.parent else "requested"
             parts.append(f"{spec} (from {source})")
-        available = ", ".join(c.version for c in listing)
+        available = ", ".join(c.version + (" (yanked)" if c.yanked else "") for c in listing)
         hint = ""
-        if not self._allows_pre(edges) and any(
-            c.parsed.is_prerelease and self._fits_ignoring_pre(c, edges) for c in listing
-        ):
-            hint = "; only prereleases match, pass --pre to allow them"
+        if yanked := [c for c in listing if c.yanked and self._contains(c, edges)]:
+            newest = max(yanked, key=lambda c: c.parsed)
+            hint = f"; {newest.version} is yanked: pin it (=={newest.version}) to use it anyway"
         return (
             f"no version of {name} satisfies every constraint: "
             f"{'; '.join(parts)}; available: {available}{hint}"
         )
 
+    @classmethod
+    def _satisfies(cls, candidate: Candidate, edges: Sequence[Edge]) -> bool:
+        """Whether every constraint allows the version, prereleases judged by ``_fitting``."""
+        if candidate.yanked and not any(
+            pins_exactly(edge.spec.specifier, candidate.parsed) for edge in edges
+        ):
+            return False
+        return cls._contains(candidate, edges)
+
     @staticmethod
-    def _fits_ignoring_pre(candidate: Candidate, edges: Sequence[Edge]) -> bool:
+    def _contains(candidate: Candidate, edges: Sequence[Edge]) -> bool:
         return all(
             edge.spec.specifier.contains(candidate.parsed, prereleases=True) for edge in edges
         )

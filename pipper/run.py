@@ -36,6 +36,7 @@ from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, Ru
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId, parse_package_ids
 from pipper.versions import normalize_name
+from pipper.yanks import warn_yanked
 
 if TYPE_CHECKING:
     from pipper.cache import Cache, CacheHold
@@ -103,7 +104,7 @@ class Run:
     # -- the resources -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Run:
-        self._hold = await self.cache.hold(timeout=HOLD_TIMEOUT)
+        self._hold = await self.cache.hold_for_run(timeout=HOLD_TIMEOUT)
         self._group = task_group()
         self._tg = await self._group.__aenter__()
         return self
@@ -133,7 +134,11 @@ class Run:
         if self._downloader is None:
             assert self.repository is not None
             self._downloader = Downloader(
-                await self.storage(), self.cache, self.repository.id, on_bytes=self.progress.bytes
+                await self.storage(),
+                self.cache,
+                self.repository.id,
+                on_bytes=self.progress.bytes,
+                backoff=self.settings.retry_backoff / 5,
             )
         return self._downloader
 
@@ -196,6 +201,8 @@ class Run:
         resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
         resolution = await resolver.resolve(roots)
         resolved_at = time.perf_counter()
+        chosen = [node.candidate for node in resolution.nodes.values()]
+        await warn_yanked(storage, chosen, "it is used because a requirement pins it")
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
         finished = time.perf_counter()

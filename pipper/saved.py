@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipper.errors import ConfigError, NotFoundError
+from pipper.errors import ConfigError, NotFoundError, UsageError
+from pipper.fsutil import atomic_write_bytes, read_small_file
+from pipper.jsonio import JsonError, parse_json
 from pipper.locations import (
     DEFAULT_PREFIX,
     check_endpoint,
@@ -28,6 +30,7 @@ __all__ = ["REPOSITORIES_FILE", "RepositoryStore", "SavedRepository", "default_s
 log = logging.getLogger(__name__)
 
 REPOSITORIES_FILE = "repositories.json"
+MAX_REPOSITORIES_BYTES = 10 * 1024 * 1024
 
 _KNOWN_FIELDS = (
     "bucket",
@@ -114,19 +117,19 @@ class RepositoryStore:
         """(Re)read the file; a missing file is an empty store."""
         self._doc = None
         self._error = None
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        if not self.path.exists():
             self._doc = {"repositories": {}, "default": None}
             return
-        except OSError as exc:
-            self._error = ConfigError(f"cannot read {self.path}: {exc.strerror or exc}")
+        try:
+            raw = read_small_file(self.path, MAX_REPOSITORIES_BYTES, "repositories file")
+        except UsageError as exc:
+            self._error = ConfigError(exc.message)
             raise self._error from None
         try:
-            doc = json.loads(raw.decode("utf-8"))
+            doc = parse_json(raw)
             self._check_shape(doc)
-        except (UnicodeDecodeError, ValueError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        except ValueError as exc:
+            reason = exc.reason if isinstance(exc, JsonError) else str(exc)
             self._error = ConfigError(
                 f"{self.path} is not a valid repositories file ({reason}); fix or remove it"
             )
@@ -226,11 +229,17 @@ class RepositoryStore:
     def save(self) -> None:
         if self._error is not None:
             raise ConfigError(f"not saving over {self.path}: it could not be read ({self._error})")
-        from pipper.fsutil import atomic_write_bytes
-
         doc = self._data()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
+        # A repositories file kept elsewhere (a dotfiles checkout) is often a symlink: write
+        # through it to its target, atomically there, instead of replacing the link by a file.
+        try:
+            target = self.path.resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+            raise ConfigError(
+                f"cannot save {self.path}: it is a symlink that leads nowhere"
+            ) from None
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write_bytes(target, (json.dumps(doc, indent=2) + "\n").encode(), mode=0o600)
 
 
 def default_store(settings: Settings) -> RepositoryStore:

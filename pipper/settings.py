@@ -183,17 +183,18 @@ class Settings:
 
     @cached_property
     def read_timeout(self) -> float:
-        return self._seconds("PIPPER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, low=0.1)
+        return self._seconds("PIPPER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 3600.0, zero=False)
 
     @cached_property
     def request_timeout(self) -> float:
         """The deadline of one request across all its retries: a store that never answers, or
         drips its answer, ends the run after this long instead of never."""
-        return self._seconds("PIPPER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT, low=0.1)
+        return self._seconds("PIPPER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT, 3600.0, zero=False)
 
     @cached_property
     def retry_backoff(self) -> float:
-        return self._seconds("PIPPER_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF, low=0.0)
+        """The first pause between retry rounds; 0 (tests) gives up on a dead store at once."""
+        return self._seconds("PIPPER_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF, 60.0, zero=True)
 
     @property
     def ca_bundle(self) -> str | None:
@@ -203,14 +204,16 @@ class Settings:
     def virtual_env(self) -> str | None:
         return self.get("VIRTUAL_ENV")
 
-    def _seconds(self, name: str, default: float, *, low: float) -> float:
+    def _seconds(self, name: str, default: float, most: float, *, zero: bool) -> float:
         text = self.get(name)
         if text is None:
             return default
         try:
-            value = float(text)
+            seconds = float(text)
         except ValueError:
             raise UsageError(f"{name} must be a number of seconds, not {text!r}") from None
-        if not low <= value <= 3600 or value != value:
-            raise UsageError(f"{name} must be between {low:g} and 3600 seconds")
-        return value
+        low = seconds >= 0 if zero else seconds > 0
+        if not (low and seconds <= most):  # NaN fails both comparisons
+            least = "at least 0" if zero else "more than 0"
+            raise UsageError(f"{name} must be {least} and at most {most:.0f}")
+        return seconds

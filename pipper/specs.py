@@ -8,7 +8,6 @@ their query string, so they are only ever shown without it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -22,7 +21,8 @@ from packaging.version import Version
 
 from pipper.errors import UsageError
 from pipper.fsutil import read_small_file
-from pipper.keys import BUNDLE_SUFFIX, parse_bundle_path, redact_url
+from pipper.jsonio import JsonError, parse_json
+from pipper.keys import BUNDLE_SUFFIX, mask_url, parse_bundle_path, printable
 from pipper.versions import NAME_PATTERN, mentions_prerelease, normalize_name, to_specifier
 
 __all__ = [
@@ -51,12 +51,6 @@ _SEPARATORS = re.compile(r"[/\\]")
 _NAME_END = re.compile(r"[^<>=!~(]*")
 
 
-def _printable(text: str) -> str:
-    """One line of ``text`` with anything non-printable escaped, for a message."""
-    flat = " ".join(text.split("\n"))
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in flat)
-
-
 @dataclass(frozen=True)
 class PackageId:
     """One requested private package: a name, the versions acceptable, maybe a fixed URL."""
@@ -76,7 +70,7 @@ class PackageId:
 
     def __str__(self) -> str:
         if self.url is not None:
-            return redact_url(self.url)
+            return mask_url(self.url)
         return f"{self.name}{self.specifier}"
 
 
@@ -107,7 +101,7 @@ def validate_name(name: str) -> str:
 
 
 def _parse_url_id(url: str) -> PackageId:
-    shown = redact_url(url)
+    shown = mask_url(url)
     if any(not ch.isprintable() or ch.isspace() for ch in url):
         raise UsageError(f"package URL {shown!r} contains whitespace or control characters")
     host, _, path = url.split("://", 1)[1].partition("/")
@@ -225,13 +219,9 @@ def _read_text(path: Path) -> str:
 
 def _parse_json(path: Path, text: str) -> object:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}:{error.lineno}:{error.colno}: {error.msg}") from None
-    except RecursionError:
-        raise UsageError(f"{path}: nested too deeply") from None
-    except ValueError as error:
-        raise UsageError(f"{path}: {_printable(str(error))}") from None
+        return parse_json(text)
+    except JsonError as error:
+        raise UsageError(error.at(path)) from None
 
 
 def _parse_yaml(path: Path, text: str) -> object:
@@ -241,14 +231,17 @@ def _parse_yaml(path: Path, text: str) -> object:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        problem = _printable(error.problem or error.context or "not valid YAML")
+        problem = printable(error.problem or error.context or "not valid YAML")
         if mark is None:
             raise UsageError(f"{path}: {problem}") from None
         raise UsageError(f"{path}:{mark.line + 1}:{mark.column + 1}: {problem}") from None
     except yaml.YAMLError as error:
-        raise UsageError(f"{path}: {_printable(str(error))}") from None
+        raise UsageError(f"{path}: {printable(str(error))}") from None
     except RecursionError:
         raise UsageError(f"{path}: nested too deeply") from None
+    except ValueError as error:  # a value no constructor builds: int() of 5,000 digits, 2024-13-45
+        reason = printable(str(error).partition(";")[0])
+        raise UsageError(f"{path}: a value cannot be read: {reason}") from None
 
 
 def _strings(path: Path, document: Mapping[object, object], key: str) -> tuple[str, ...]:
@@ -294,7 +287,7 @@ def load_input(path: Path) -> InputFile:
         try:
             Requirement(requirement)
         except InvalidRequirement as error:
-            reason = _printable(str(error).splitlines()[0] if str(error) else "invalid")
+            reason = printable(str(error).splitlines()[0] if str(error) else "invalid")
             raise UsageError(
                 f"{path}: pypi[{index}] is not a valid requirement: {reason}"
             ) from None

@@ -34,7 +34,13 @@ async def fetch_urls(
     if run.offline:
         raise OfflineError(f"{urls[0]} is a URL: fetching it needs the network")
     http = await run.http()
-    downloader = Downloader(http, run.cache, REPOSITORY_ID, on_bytes=run.progress.bytes)
+    downloader = Downloader(
+        http,
+        run.cache,
+        REPOSITORY_ID,
+        on_bytes=run.progress.bytes,
+        backoff=run.settings.retry_backoff / 5,
+    )
     from_urls: dict[str, Fetched] = {}
     named: list[RunResult | None] = []
 

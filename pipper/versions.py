@@ -2,6 +2,12 @@
 440 specifier sets.
 
 How a version is spelled inside a bucket key is :mod:`pipper.keys`'s job.
+
+Version and constraint text comes from command lines, input files, lock files and bundles anyone
+with write access to a bucket can write, and ``packaging`` turns every release number into an
+``int``, which refuses more than 4,300 digits with a ``ValueError`` no caller expects. So the
+length of such text is checked here, once, before ``packaging`` sees it: :func:`parse_version`
+and :func:`to_specifier` are the ways in.
 """
 
 from __future__ import annotations
@@ -13,10 +19,24 @@ from packaging.version import InvalidVersion, Version
 
 from pipper.errors import UsageError
 
-__all__ = ["NAME_PATTERN", "mentions_prerelease", "normalize_name", "to_specifier"]
+__all__ = [
+    "MAX_CONSTRAINT_LENGTH",
+    "MAX_VERSION_LENGTH",
+    "NAME_PATTERN",
+    "mentions_prerelease",
+    "normalize_name",
+    "parse_version",
+    "pins_exactly",
+    "to_specifier",
+]
 
 NAME_PATTERN = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE | re.ASCII)
 """PEP 508 distribution name; use with ``fullmatch``. ASCII-only so ``K`` (Kelvin) is no ``k``."""
+
+MAX_VERSION_LENGTH = 200
+"""Longer than any real version (a local part with a commit hash is about 50 characters)."""
+MAX_CONSTRAINT_LENGTH = 1000
+"""A specifier set of a few clauses, each a version; far below what ``int()`` refuses."""
 
 _ANY = frozenset({"", "*", "latest"})
 _BARE_VERSION = re.compile(r"=?\s*(v?[0-9][^\s,;<>=!~()]*)", re.ASCII)
@@ -26,6 +46,17 @@ _PARTIAL_RELEASE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 def normalize_name(name: str) -> str:
     """PEP 503 form, so ``Alpha-Pkg``, ``alpha_pkg`` and ``alpha.pkg`` find the same package."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_version(text: str) -> Version:
+    """``Version(text)``; text too long to be a real version is an ``InvalidVersion`` too, so
+    callers need to catch only that."""
+    if len(text) > MAX_VERSION_LENGTH:
+        raise InvalidVersion(
+            f"version {text[:20]!r}... is {len(text)} characters long "
+            f"(at most {MAX_VERSION_LENGTH})"
+        )
+    return Version(text)
 
 
 def to_specifier(constraint: str | None) -> SpecifierSet:
@@ -38,6 +69,11 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
     specifier set, so ``<=1.2`` excludes ``1.2.5`` as pip would, where the original included it.
     """
     text = (constraint or "").strip()
+    if len(text) > MAX_CONSTRAINT_LENGTH:
+        raise UsageError(
+            f"version constraint {text[:20]!r}... is {len(text)} characters long "
+            f"(at most {MAX_CONSTRAINT_LENGTH})"
+        )
     if text.lower() in _ANY:
         return SpecifierSet()
     if text.startswith("(") and text.endswith(")"):
@@ -55,6 +91,19 @@ def to_specifier(constraint: str | None) -> SpecifierSet:
         ) from None
 
 
+def pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    """Whether ``spec`` names ``version`` with ``==`` (no wildcard) or ``===``.
+
+    Only such a pin selects a yanked version (PEP 592); ``>=1.0`` or ``==1.*`` never does.
+    """
+    return any(
+        item.operator in ("==", "===")
+        and not item.version.endswith(".*")
+        and item.contains(version, prereleases=True)
+        for item in spec
+    )
+
+
 def mentions_prerelease(spec: SpecifierSet) -> bool:
     """Whether the constraint itself names a prerelease, the only way it opts into them.
 
@@ -64,7 +113,7 @@ def mentions_prerelease(spec: SpecifierSet) -> bool:
         if item.operator == "!=":
             continue
         try:
-            if Version(item.version).is_prerelease:
+            if parse_version(item.version).is_prerelease:
                 return True
         except InvalidVersion:
             continue

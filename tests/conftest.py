@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.isolation import KEPT_PIPPER_VARS, LEAKY_AWS, PIPPER_DIRS, PipperHome
+from tests.lib.isolation import (
+    KEPT_PIPPER_VARS,
+    LEAKY_AWS,
+    PIPPER_DIRS,
+    TEST_SETTINGS,
+    PipperHome,
+)
+from tests.lib.locations import location_fixture, repo_fixture  # noqa: F401  (fixtures)
 from tests.lib.proxy import Faults, MakeProxy, Proxy
 from tests.lib.s3servers import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, S3Server, start_server
 
@@ -40,7 +47,8 @@ def bucket(s3_server: S3Server) -> str:
 
 @pytest.fixture(autouse=True)
 def pipper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipperHome:
-    """Every test gets its own pipper home, cache and data dirs, never the user's real ones."""
+    """Every test gets its own pipper home, cache and data dirs, never the user's real ones,
+    and the ``TEST_SETTINGS`` (short retry pauses)."""
     for name in list(os.environ):
         if name.startswith("PIPPER_") and name not in KEPT_PIPPER_VARS:
             monkeypatch.delenv(name)
@@ -52,6 +60,8 @@ def pipper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipperHome:
     for name, path in zip(PIPPER_DIRS, (dirs.home, dirs.cache_dir, dirs.data_dir), strict=True):
         path.mkdir()
         monkeypatch.setenv(name, str(path))
+    for name, value in TEST_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     return dirs
 
 
@@ -67,7 +77,11 @@ def s3_env(
     for name in LEAKY_AWS:
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
-        if name.startswith("PIPPER_") and name not in (*PIPPER_DIRS, *KEPT_PIPPER_VARS):
+        if name.startswith("PIPPER_") and name not in (
+            *PIPPER_DIRS,
+            *KEPT_PIPPER_VARS,
+            *TEST_SETTINGS,
+        ):
             monkeypatch.delenv(name)
     env = s3_server.env()
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli.base import app
 from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli.base import app
 
 
 @app.command()
@@ -34,7 +34,7 @@ def bundle(
 
     Example: pipper bundle . -o dist/
     """
-    from pipper.bundle import bundle_project
+    from pipper.build import bundle_project
 
     path = bundle_project(directory, output, isolation=build_isolation)
     typer.echo(str(path))

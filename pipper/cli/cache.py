@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli.base import app
 from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
@@ -129,7 +129,7 @@ def _open_cache(cache_dir: Path | None) -> Cache:
 def cache_verify(cache_dir: CacheDirOption = None) -> None:
     """Rehash every entry; remove and report the damaged ones (exit 1 if there were any)."""
     cache = _open_cache(cache_dir)
-    hold = cache.wait_hold(exclusive=False, timeout=600, on_wait=_waiting_for_prune)
+    hold = cache.lock.wait_hold(exclusive=False, timeout=600, on_wait=_waiting_for_prune)
     if hold is None:
         raise PipperError("the cache stayed locked by 'pipper cache prune'; nothing was verified")
     with hold:
@@ -183,7 +183,7 @@ def cache_prune(
     if not cache.root.is_dir():
         info(f"Nothing to prune: {cache.root} does not exist")
         return
-    hold = cache.wait_hold(exclusive=True, timeout=wait, on_wait=_waiting_for_others)
+    hold = cache.lock.wait_hold(exclusive=True, timeout=wait, on_wait=_waiting_for_others)
     if hold is None:
         raise PipperError(
             f"other pipper processes were still using the cache after {wait:.0f} s; "

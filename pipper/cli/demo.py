@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app, run
+from pipper.cli.base import app, run
 from pipper.cli.options import context, with_repository
 from pipper.cli.output import info, summary
 

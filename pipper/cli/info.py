@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app, run
+from pipper.cli.base import app, run
 from pipper.cli.options import JsonOption, context, with_repository
 from pipper.cli.output import human_size, print_json
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
+    from pipper.models import Candidate
+    from pipper.yanks import Yank
 
 
 @app.command()
@@ -31,6 +34,7 @@ def info(
     from pipper.catalog import PackageInfo, package_info
     from pipper.index import PackageIndex
     from pipper.specs import validate_name
+    from pipper.yanks import describe_yank
 
     validate_name(name)
     ctx = context(repo)
@@ -55,6 +59,8 @@ def info(
                         "size": c.size,
                         "timestamp": c.last_modified.isoformat() if c.last_modified else None,
                         "prerelease": c.parsed.is_prerelease,
+                        "yanked": c.yanked,
+                        "yanked_reason": _reason(result.yanks, c),
                     }
                     for c in result.versions
                 ],
@@ -66,7 +72,14 @@ def info(
     for c in result.versions:
         when = c.last_modified.strftime("%Y-%m-%d %H:%M:%S UTC") if c.last_modified else "-"
         mark = "  <- latest" if result.latest is not None and c == result.latest else ""
+        if c.yanked:
+            mark = f"  ({describe_yank(result.yanks.get(c.key))})"
         typer.echo(f"  {c.version:<24} {when:<24} {human_size(c.size):>10}{mark}")
+
+
+def _reason(yanks: Mapping[str, Yank], candidate: Candidate) -> str | None:
+    found = yanks.get(candidate.key)
+    return found.reason if found is not None else None
 
 
 @app.command("list")
@@ -76,13 +89,13 @@ def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) ->
 
     Example: pipper list -b my-bucket
     """
-    from pipper.catalog import list_packages
+    from pipper.catalog import PackageSummary, list_packages
     from pipper.index import PackageIndex
-    from pipper.models import Candidate
+    from pipper.yanks import describe_yank
 
     ctx = context(repo)
 
-    async def go() -> list[tuple[str, Candidate | None, int]]:
+    async def go() -> list[PackageSummary]:
         async with ctx.open_storage() as storage:
             return await list_packages(PackageIndex(ctx.repository, storage, None))
 
@@ -90,12 +103,21 @@ def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) ->
     if json_output:
         print_json(
             [
-                {"name": n, "latest": c.version if c else None, "versions": count}
-                for n, c, count in rows
+                {
+                    "name": row.name,
+                    "latest": row.latest.version if row.latest else None,
+                    "versions": row.count,
+                    "yanked": [
+                        {"version": c.version, "reason": _reason(row.yanks, c)} for c in row.yanked
+                    ],
+                }
+                for row in rows
             ]
         )
         return
     if not rows:
         typer.echo(f"no packages in {ctx.repository.describe()}", err=True)
-    for n, c, count in rows:
-        typer.echo(f"{n:<32} {c.version if c else '-':<16} ({count} versions)")
+    for row in rows:
+        latest = row.latest.version if row.latest else "-"
+        yanked = "".join(f"; {c.version} {describe_yank(row.yanks.get(c.key))}" for c in row.yanked)
+        typer.echo(f"{row.name:<32} {latest:<16} ({row.count} versions{yanked})")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli._install_report import InstallReport
+from pipper.cli.base import app
 from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
@@ -24,12 +24,12 @@ from pipper.cli.options import (
     context,
     with_repository,
 )
-from pipper.cli.output import info, print_json, result_json
-from pipper.errors import UsageError
+from pipper.cli.output import print_json
+from pipper.errors import InstallError, UsageError
 
 if TYPE_CHECKING:
-    from pipper.context import RepositoryOptions
-    from pipper.installer import Installer, Outcome, Step
+    from pipper.context import CommandContext, RepositoryOptions
+    from pipper.install import Installer, InstallOptions, LocalBundles, Outcome, Step
     from pipper.models import RunResult
     from pipper.run import Run
     from pipper.specs import PackageId
@@ -138,86 +138,138 @@ def install(
 
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
     """
-    from pipper import installer as core
     from pipper.cli.progress import progress_for
     from pipper.cli.runs import with_run
+    from pipper.install import inspect_environment, plan
 
     started = time.perf_counter()
-    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
-    names, files = _split_ids(ids or [])
-    folders = [d.expanduser().absolute() for d in from_dirs or []]
-    if user and target is not None:
-        raise UsageError("--user and --target cannot be combined")
-    if which == "uv":
-        if user:
-            raise UsageError("uv has no --user installs; use --installer pip")
-        core.find_uv()
-    package_ids, pypi = _requested(names, input_file, dev=dev, have_bundles=bool(files or folders))
-    python_path = core.target_python(python)
-    target_dir = target.expanduser().absolute() if target is not None else None
-    installed = core.inspect_environment(python_path, target_dir)
-    prefer = None if upgrade else installed
+    options = _install_options(python, target, user, installer, upgrade, index_url, find_links)
+    request = _gather(ids or [], input_file, from_dirs or [], dev=dev)
+    installed = inspect_environment(options.python, options.target)
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
-    bundles: core.LocalBundles | None = None
-    if files or folders:
-        if any(i.url is not None for i in package_ids):
-            raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
-        bundles = core.LocalBundles()
-        package_ids = _merge([bundles.add_file(f) for f in files] + package_ids)
-        for folder in [*folders, *(f.parent for f in files)]:
-            bundles.add_folder(folder)
-    where = _where(python_path, target_dir, user)
+    prefer = None if upgrade else installed
 
-    async def work(opened: Run) -> tuple[RunResult, list[Step], Outcome | None]:
-        """Resolve, plan and install inside the run: its files are in use until pip is done."""
+    async def work(opened: Run) -> tuple[InstallReport, Outcome | None]:
+        """Resolve, plan and install inside the run: the wheels stay held until pip is done."""
         with progress_for("Resolving", enabled=not json_output) as progress:
             opened.progress = progress
-            result = await opened.resolve(package_ids, prefer=prefer) if package_ids else _empty()
-        steps = core.plan(result.packages, installed)
-        if not dry_run and core.needs_kept_wheels(steps, target_dir, which):
-            # pip cannot see a --target folder's packages, so the kept ones go in again as files.
-            async with ctx.run(offline=offline, pre=pre) as again:
-                full = await again.resolve(_pins(steps))
-            steps = [replace(s, package=full.packages[s.project]) for s in steps]
+            result = await opened.resolve(request.ids, prefer=prefer) if request.ids else _empty()
+        report = InstallReport(result, plan(result.packages, installed), request.pypi, options)
         if dry_run:
-            return result, steps, None
-        return (
-            result,
-            steps,
-            core.apply(
-                steps,
-                pypi,
-                python=python_path,
-                target=target_dir,
-                user=user,
-                installer=which,
-                upgrade=upgrade,
-                index_url=index_url,
-                find_links=find_links or [],
-                stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
-            ),
-        )
+            return report, None
+        steps = await _with_kept_wheels(ctx, report.steps, options, offline=offline, pre=pre)
+        report = replace(report, steps=steps)
+        return report, _install(report, json_output)
 
-    result, steps, outcome = with_run(
+    report, outcome = with_run(
         ctx,
         None,
         work,
         offline=offline,
         pre=pre,
         installed=installed,
-        local=bundles,
-        remote=not folders,
+        local=request.local,
+        remote=request.remote,
     )
     if outcome is None:
-        if json_output:
-            print_json(_json(result, steps, pypi, where, which, dry_run=True))
-        else:
-            _print_plan(steps, pypi, where)
+        report.show_plan(json_output)
         return
-    if json_output:
-        print_json(_json(result, steps, pypi, where, which, dry_run=False, outcome=outcome))
-    else:
-        info(_summary(outcome, time.perf_counter() - started, where))
+    report.show_outcome(outcome, time.perf_counter() - started, json_output)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the command line asks for: package ids, pypi requirements and vendored bundles."""
+
+    ids: list[PackageId]
+    pypi: tuple[str, ...]
+    local: LocalBundles | None
+    remote: bool
+    """False with ``--from``: the vendored folders decide alone, the repository is never read."""
+
+
+def _install_options(
+    python: Path | None,
+    target: Path | None,
+    user: bool,
+    installer: InstallerChoice,
+    upgrade: bool,
+    index_url: str | None,
+    find_links: list[str] | None,
+) -> InstallOptions:
+    """Where the install goes and how, refused before anything is resolved if impossible."""
+    from pipper.install import InstallOptions, find_uv, target_python
+
+    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
+    options = InstallOptions(
+        target=target.expanduser().absolute() if target is not None else None,
+        user=user,
+        installer=which,
+        upgrade=upgrade,
+        index_url=index_url,
+        find_links=tuple(find_links or ()),
+        stream=logging.getLogger("pipper").isEnabledFor(logging.DEBUG),
+    )
+    if which == "uv":
+        find_uv()
+    return replace(options, python=target_python(python))
+
+
+def _gather(
+    items: list[str], input_file: Path | None, from_dirs: list[Path], *, dev: bool
+) -> _Request:
+    """Package ids, pypi requirements, and the bundles of ``--from`` folders and ``.pipper``
+    files."""
+    from pipper.install import LocalBundles
+    from pipper.specs import gather_requested, merge_ids
+
+    names, files = _split_ids(items)
+    folders = [d.expanduser().absolute() for d in from_dirs]
+    requested = gather_requested(
+        names, input_file, dev=dev, goal="install", bundles=bool(files or folders)
+    )
+    ids, pypi = requested.ids, requested.pypi
+    if not files and not folders:
+        return _Request(ids, pypi, None, remote=True)
+    if any(i.url is not None for i in ids):
+        raise UsageError("bundle URLs cannot be combined with --from or .pipper files")
+    local = LocalBundles()
+    ids = merge_ids([local.add_file(f) for f in files] + ids)
+    for folder in [*folders, *(f.parent for f in files)]:
+        local.add_folder(folder)
+    return _Request(ids, pypi, local, remote=not folders)
+
+
+async def _with_kept_wheels(
+    ctx: CommandContext, steps: list[Step], options: InstallOptions, *, offline: bool, pre: bool
+) -> list[Step]:
+    """pip cannot see a --target folder's packages, so the kept ones go in again as files."""
+    from pipper.install import needs_kept_wheels
+
+    if not needs_kept_wheels(steps, options.target, options.installer):
+        return steps
+    async with ctx.run(offline=offline, pre=pre) as again:
+        full = await again.resolve(_pins(steps))
+    return [replace(s, package=full.packages[s.project]) for s in steps]
+
+
+def _empty() -> RunResult:
+    from pipper.models import RunResult
+
+    return RunResult(packages={}, timings={"resolve": 0.0, "total": 0.0})
+
+
+def _install(report: InstallReport, json_output: bool) -> Outcome:
+    """Run the one installer call; with ``--json`` a failure still prints the document, with
+    the installer's own exit code (pipper's is always ``InstallError``'s)."""
+    from pipper.install import apply
+
+    try:
+        return apply(report.steps, report.pypi, report.options)
+    except InstallError as exc:
+        if json_output:
+            print_json(report.json(dry_run=False, failure=exc))
+        raise
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
@@ -237,44 +289,6 @@ def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
     return names, files
 
 
-def _requested(
-    names: list[str], input_file: Path | None, *, dev: bool, have_bundles: bool
-) -> tuple[list[PackageId], tuple[str, ...]]:
-    """Package ids and pypi requirements; ``./pipper.json`` when nothing else is named."""
-    from pipper.specs import load_input, parse_package_ids
-
-    path = input_file
-    if path is None and not names and not have_bundles:
-        default = Path("pipper.json")
-        if not default.is_file():
-            raise UsageError(
-                "nothing to install: give package ids, .pipper files or -i FILE "
-                "(no ./pipper.json here)"
-            )
-        path = default
-    found = parse_package_ids(names)
-    pypi: tuple[str, ...] = ()
-    if path is not None:
-        loaded = load_input(path)
-        found.extend(loaded.ids(dev))
-        pypi = loaded.pypi
-    if not found and not pypi and not have_bundles:
-        raise UsageError(f"{path} lists nothing to install")
-    return _merge(found), pypi
-
-
-def _merge(ids: list[PackageId]) -> list[PackageId]:
-    from pipper.specs import merge_ids
-
-    return merge_ids(ids)
-
-
-def _empty() -> RunResult:
-    from pipper.models import RunResult
-
-    return RunResult(packages={}, rounds=0, depth=0, timings={"resolve": 0.0, "total": 0.0})
-
-
 def _pins(steps: list[Step]) -> list[PackageId]:
     from packaging.specifiers import SpecifierSet
 
@@ -284,94 +298,3 @@ def _pins(steps: list[Step]) -> list[PackageId]:
         PackageId(s.name, SpecifierSet(f"=={s.version}"), raw=f"{s.name}=={s.version}")
         for s in steps
     ]
-
-
-def _where(python: Path | None, target: Path | None, user: bool) -> str:
-    if target is not None:
-        return str(target)
-    interpreter = str(python) if python is not None else sys.executable
-    return f"the user site of {interpreter}" if user else f"the environment of {interpreter}"
-
-
-def _print_plan(steps: list[Step], pypi: tuple[str, ...], where: str) -> None:
-    lines = [f"Would install into {where}:"]
-    width = len("downgrade")
-    for step in steps:
-        lines.append(f"  {step.action:<{width}}  {step.describe()}")
-    for requirement in pypi:
-        lines.append(f"  {'pypi':<{width}}  {requirement}")
-    changed = [s for s in steps if s.action != "keep"]
-    lines.append(
-        f"Would install {_count(len(changed))}{_detail(changed)}{_pypi(pypi)}, "
-        f"keep {len(steps) - len(changed)}; nothing was changed (dry run)"
-    )
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
-
-
-def _detail(changed: list[Step]) -> str:
-    parts = [
-        f"{n} {word}"
-        for word, n in (
-            ("upgraded", sum(s.action == "upgrade" for s in changed)),
-            ("downgraded", sum(s.action == "downgrade" for s in changed)),
-        )
-        if n
-    ]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _pypi(pypi: tuple[str, ...]) -> str:
-    if not pypi:
-        return ""
-    return f" and {len(pypi)} pypi requirement{'s' if len(pypi) != 1 else ''}"
-
-
-def _summary(outcome: Outcome, seconds: float, where: str) -> str:
-    return (
-        f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
-        f"{_pypi(outcome.requirements)} into {where}, kept {len(outcome.kept)} in {seconds:.2f}s"
-    )
-
-
-def _count(n: int) -> str:
-    return f"{n} package{'' if n == 1 else 's'}"
-
-
-def _json(
-    result: RunResult,
-    steps: list[Step],
-    pypi: tuple[str, ...],
-    where: str,
-    installer: str,
-    *,
-    dry_run: bool,
-    outcome: Outcome | None = None,
-) -> dict[str, Any]:
-    def source(step: Step) -> str:
-        return step.package.source
-
-    data = result_json(
-        result,
-        {
-            "plan": [
-                {
-                    "name": s.name,
-                    "version": s.version,
-                    "installed": s.installed,
-                    "action": s.action,
-                    "source": source(s),
-                }
-                for s in steps
-            ],
-            "pypi": list(pypi),
-            "destination": where,
-            "installer": installer,
-            "dry_run": dry_run,
-            "installer_ran": bool(outcome and outcome.ran),
-        },
-    )
-    by_name = {s.name: source(s) for s in steps}
-    for package in data["packages"]:
-        package["source"] = by_name.get(package["name"], package["source"])
-    return data

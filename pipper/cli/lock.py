@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app
+from pipper.cli.base import app
 from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
@@ -51,7 +51,7 @@ def lock_command(
     """Resolve the dependency graph and write it to a lock file.
 
     The lock holds every package's version, key, size and sha256: 'pipper download --lock' and
-    'pipper install --lock' then fetch exactly those bytes, with no listing.
+    'pipper install --lock' then fetch exactly those bytes, with no resolving.
 
     Example: pipper lock -i pipper.json -o pipper.lock
     """

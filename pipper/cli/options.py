@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from pipper.context import CommandContext, RepositoryOptions
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _REPO_PANEL = "Repository"
 
@@ -94,7 +98,8 @@ CredentialsOption = Annotated[
         "-c",
         "--credentials",
         metavar="KEY SECRET TOKEN",
-        help="AWS access key, secret and session token ('*' for no token).",
+        help="AWS access key, secret and session token ('*' for no token). Give SECRET (and "
+        "TOKEN) as '-' to read it from standard input: arguments are visible to other users.",
         rich_help_panel=_REPO_PANEL,
         show_default=False,
     ),
@@ -133,11 +138,45 @@ def with_repository(func: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         values = {name: kwargs.pop(name, None) for name, _ in _REPO_PARAMS}
+        values["credentials"] = read_credentials(values["credentials"])
         return func(*args, repo=RepositoryOptions(**values), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
     return wrapper
+
+
+def read_credentials(given: tuple[str, str, str] | None) -> tuple[str, str, str] | None:
+    """``-c`` with each ``-`` read from standard input; one warning when argv held a secret."""
+    if given is None:
+        return None
+    from pipper.credentials import complete_credentials
+
+    filled, typed = complete_credentials(given, _read_secret)
+    if typed:
+        log.warning(
+            "-c/--credentials: a secret on the command line is visible to other users (ps, "
+            "/proc); give it as '-' to read it from standard input, or set "
+            "PIPPER_AWS_SECRET_ACCESS_KEY"
+        )
+    return filled
+
+
+def _read_secret(what: str) -> str:
+    """One line of standard input; asked for without echo when it is a terminal."""
+    from pipper.errors import UsageError
+
+    stdin = sys.stdin
+    if stdin is not None and stdin.isatty():
+        import getpass
+
+        line = getpass.getpass(f"AWS {what}: ")
+    else:
+        line = stdin.readline() if stdin is not None else ""
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        raise UsageError(f"-c/--credentials: '-' asks for the {what} on standard input, none came")
+    return line
 
 
 def context(
@@ -181,7 +220,7 @@ LockOption = Annotated[
     Path | None,
     typer.Option(
         "--lock",
-        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no listing, "
+        help="Fetch exactly the packages of this lock file (see 'pipper lock'): no resolving, "
         "every sha256 checked, no request at all when the cache holds them.",
         show_default=False,
     ),

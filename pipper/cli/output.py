@@ -28,8 +28,14 @@ _state = {"debug": False, "quiet": False}
 
 
 def err(message: str) -> None:
-    """One line on stderr."""
-    sys.stderr.write(message + "\n")
+    """One line on stderr, every control character in it escaped.
+
+    Every message and log record goes out through here, and many quote keys, names or file
+    names from a bucket or a file someone else wrote: escaping here covers all of them.
+    """
+    from pipper.keys import printable
+
+    sys.stderr.write(printable(message, multiline=True) + "\n")
     sys.stderr.flush()
 
 

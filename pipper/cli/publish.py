@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.app import app, run
+from pipper.cli.base import app, run
 from pipper.cli.options import JsonOption, context, with_repository
 from pipper.cli.output import human_size, info, print_json
 

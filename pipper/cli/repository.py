@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipper.cli.app import PipperGroup, app
+from pipper.cli.base import PipperGroup, app
 from pipper.cli.options import (
     BucketOption,
     EndpointOption,
@@ -14,6 +14,7 @@ from pipper.cli.options import (
     PrefixOption,
     ProfileOption,
     RegionOption,
+    read_credentials,
 )
 from pipper.cli.output import info, print_json
 
@@ -31,7 +32,8 @@ SavedKeysOption = Annotated[
         "-c",
         "--credentials",
         metavar="KEY SECRET TOKEN",
-        help="Keys to save with the repository ('*' for no token); the file is made private.",
+        help="Keys to save with the repository ('*' for no token); the file is made private. "
+        "Give SECRET (and TOKEN) as '-' to read it from standard input.",
         show_default=False,
     ),
 ]
@@ -40,15 +42,14 @@ DefaultOption = Annotated[
 ]
 
 
-def _keys(credentials: tuple[str, str, str] | None) -> dict[str, Any]:
+def _keys(given: tuple[str, str, str] | None) -> dict[str, Any]:
+    from pipper.settings import clean_token
+
+    credentials = read_credentials(given)
     if credentials is None:
         return {}
     key, secret, token = credentials
-    return {
-        "access_key_id": key,
-        "secret_access_key": secret,
-        "session_token": None if token in ("*", "0", "") else token,
-    }
+    return {"access_key_id": key, "secret_access_key": secret, "session_token": clean_token(token)}
 
 
 @repository_app.command("add")
@@ -129,6 +130,7 @@ def remove(name: NameArgument) -> None:
 @repository_app.command("list")
 def list_repositories(json_output: JsonOption = False) -> None:
     """The saved repositories; the default is marked with '*'. Secrets are never shown."""
+    from pipper.keys import mask_url, printable
     from pipper.saved import RepositoryStore
 
     store = RepositoryStore()
@@ -142,7 +144,8 @@ def list_repositories(json_output: JsonOption = False) -> None:
                 "bucket": saved.bucket,
                 "root_prefix": saved.root_prefix,
                 "profile": saved.profile,
-                "endpoint_url": saved.endpoint_url,
+                # A hand-written (or older) file may hold user info in the URL.
+                "endpoint_url": mask_url(saved.endpoint_url) if saved.endpoint_url else None,
                 "region": saved.region,
                 "has_keys": bool(saved.access_key_id),
             }
@@ -156,7 +159,8 @@ def list_repositories(json_output: JsonOption = False) -> None:
         mark = "*" if row["default"] else " "
         extra = f" profile={row['profile']}" if row["profile"] else ""
         extra += " (keys saved)" if row["has_keys"] else ""
-        typer.echo(f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}")
+        line = f"{mark} {row['name']:<20} {row['bucket']}/{row['root_prefix']}{extra}"
+        typer.echo(printable(line))
 
 
 @repository_app.command("exists")

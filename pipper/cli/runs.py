@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from pipper.cli.app import run
+from pipper.cli.base import run
 from pipper.cli.progress import progress_for
 from pipper.errors import UsageError
 

@@ -1,7 +1,9 @@
 """The one small interface every store implements.
 
 The resolver, downloader and publisher only ever talk to a ``Storage``: listing a prefix,
-streaming one object, writing one object only if it is absent, presigning a GET. That keeps the
+streaming one object, writing one object only if it is absent, deleting one object only while it
+is the one that was listed (yank markers, ``delete``, ``prune-releases``), presigning a GET. That
+keeps the
 S3 details (clients, retries, error codes) in ``s3.py`` and lets the same core run against a
 local directory for offline mirrors, the quickstart and tests.
 """
@@ -109,6 +111,15 @@ class Storage(Protocol):
         what was checked even if the path is replaced meanwhile. ``content_md5`` (base64, as
         S3's ``Content-MD5``) is the MD5 of the bytes the caller checked: a store refuses a body
         that differs with ``IntegrityError`` (the file was rewritten in place) and stores nothing.
+        """
+        ...
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Remove ``key``; a key that is already gone is not an error.
+
+        With ``if_match`` (an ETag from a listing), remove it only while it still has that ETag,
+        else raise ``ObjectChanged``, so a version published again meanwhile is never removed
+        in its place. A store may report a key gone meanwhile either way.
         """
         ...
 

@@ -190,6 +190,9 @@ class HttpStorage:
     ) -> None:
         raise UsageError("bundle URLs are read-only")
 
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        raise UsageError("bundle URLs are read-only")
+
     async def presign(self, key: str, expires_in: int) -> str:
         raise UsageError("bundle URLs are already presigned")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import BinaryIO
 import anyio
 
 from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
+from pipper.fsutil import atomic_writer
 from pipper.storage.base import CHUNK_SIZE, Listing, ObjectChanged, ObjectInfo, ObjectStream
 
 
@@ -120,31 +120,42 @@ class LocalStorage:
     ) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        tmp = Path(tmp_name)
         md5 = hashlib.md5(usedforsecurity=False)
         try:
-            with os.fdopen(fd, "wb") as out:
+            # A repository's objects are the user's data: durable once put returns.
+            with atomic_writer(target, fsync=True, exclusive=if_absent) as out:
                 body.seek(0)
                 while chunk := body.read(CHUNK_SIZE):
                     out.write(chunk)
                     md5.update(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if content_md5 and base64.b64encode(md5.digest()).decode() != content_md5:
-                raise IntegrityError(
-                    f"{key}: the bytes read for it differ from the ones that were checked: "
-                    "the file changed while it was read; nothing was stored"
-                )
-            if if_absent:
-                try:
-                    os.link(tmp, target)
-                except FileExistsError:
-                    raise VersionExistsError(f"{key} already exists") from None
-            else:
-                os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+                if content_md5 and base64.b64encode(md5.digest()).decode() != content_md5:
+                    raise IntegrityError(
+                        f"{key}: the bytes read for it differ from the ones that were checked: "
+                        "the file changed while it was read; nothing was stored"
+                    )
+        except FileExistsError:
+            raise VersionExistsError(f"{key} already exists") from None
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Unlink the file, then every package folder it leaves empty (as S3 keeps no folders).
+
+        The ETag check and the unlink are two steps: a publisher replacing the file between
+        them could lose its write here, where S3 decides both in one request.
+        """
+        target = self._path(key)
+        try:
+            if if_match is not None and _etag(target.stat()) != if_match:
+                raise ObjectChanged(f"{key} changed since it was listed")
+            target.unlink()
+        except FileNotFoundError:
+            return
+        parent = target.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
     async def presign(self, key: str, expires_in: int) -> str:
         return self._path(key).resolve().as_uri()

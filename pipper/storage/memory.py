@@ -47,7 +47,7 @@ from pipper.storage.base import (
     StreamInterrupted,
 )
 
-Method = Literal["list", "get", "head", "put", "presign"]
+Method = Literal["list", "get", "head", "put", "delete", "presign"]
 S3_PAGE_SIZE = 1000
 
 
@@ -130,9 +130,6 @@ class MemoryStorage:
         )
         self.objects[key] = stored
         return stored.info(key)
-
-    def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
 
     def fail(
         self,
@@ -288,6 +285,16 @@ class MemoryStorage:
         if if_absent and key in self.objects:
             raise VersionExistsError(f"{key} already exists in {self.name}")
         self.seed(key, data, metadata)
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """As S3: a key already gone is no error; ``if_match`` refuses a changed object."""
+        self._receive(Call("delete", key))
+        stored = self.objects.get(key)
+        if stored is None:
+            return
+        if if_match is not None and stored.info(key).etag != if_match:
+            raise ObjectChanged(f"{key} changed since it was listed")
+        del self.objects[key]
 
     async def presign(self, key: str, expires_in: int) -> str:
         self._receive(Call("presign", key))

@@ -25,10 +25,12 @@ across its retries, and a body gets that plus its size at a minimum rate (see ``
 a server that drips or never answers cannot hold a run either; the first retry for want of an
 answer is said on stderr.
 
-Redirects are never followed: aiohttp's own following is off (it would send the signed headers,
-session token included, to whatever host the ``Location`` names), and so is botocore's region
-redirector, which re-sends the request elsewhere. A redirect is an error that suggests
+Redirects are never followed (see ``s3client``): a redirect is an error, which suggests
 ``--region`` when the store names the bucket's region.
+
+``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
+each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
+store that never recovers is given up on without waiting out the pauses meant for a real one.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from pipper.storage.base import (
 )
 from pipper.storage.deadlines import body_seconds, chunks_by
 from pipper.storage.s3client import ClientSettings, open_client
-from pipper.storage.s3errors import S3Place, stream_errors, translate
+from pipper.storage.s3errors import S3Place, server_answered, stream_errors, translate
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -235,6 +237,12 @@ class S3Storage:
                     f"something that is not an S3 listing ({_content_type(page)}): "
                     "check --endpoint-url (a captive portal or a web server answers like this)"
                 )
+            entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
+            if not all(isinstance(e.get("Key", e.get("Prefix")), str) for e in entries):
+                raise WrongEndpoint(
+                    f"{self.where} answered the listing of {prefix} with an entry that has no "
+                    "key: it does not answer like S3 (check --endpoint-url)"
+                )
             for item in page.get("Contents", ()):
                 objects.append(
                     ObjectInfo(
@@ -320,7 +328,8 @@ class S3Storage:
     ) -> None:
         kwargs: dict[str, Any] = {
             "Key": key,
-            "ContentType": "application/zip",
+            # Bundles are zip archives (as the original uploads them); yank markers are JSON.
+            "ContentType": "application/zip" if key.endswith(".pipper") else "application/json",
             "Metadata": dict(metadata),
         }
         if if_absent:
@@ -357,6 +366,26 @@ class S3Storage:
                 "check --endpoint-url"
             )
 
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = if_match
+        from botocore.exceptions import ClientError
+
+        async def attempt() -> None:
+            try:
+                await self.client.delete_object(**kwargs)
+            except ClientError as exc:
+                # With If-Match, AWS and moto answer 404 for a key that is already gone.
+                if exc.response.get("Error", {}).get("Code") != "NoSuchKey":
+                    raise
+
+        async with self._limiter:
+            try:
+                await self._rounds_of(f"deleting {key}", attempt, write=True)
+            except VersionExistsError:  # 412: another ETag (or, on SeaweedFS, gone)
+                raise ObjectChanged(f"{key} changed since it was listed") from None
+
     async def presign(self, key: str, expires_in: int) -> str:
         try:
             url: str = await self.client.generate_presigned_url(
@@ -374,22 +403,12 @@ def _retryable(error: BaseException, exc: BaseException, *, write: bool) -> bool
     only when the store answered 5xx (it stored nothing then)."""
     if not isinstance(error, NetworkError) or isinstance(error, WrongEndpoint):
         return False
-    return not write or _server_answered(exc)
+    return not write or server_answered(exc)
 
 
 def _content_type(page: Mapping[str, Any]) -> str:
     headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return str(headers.get("content-type") or "no content type")
-
-
-def _server_answered(exc: BaseException) -> bool:
-    """True when the store sent a 5xx response, rather than the connection failing."""
-    from botocore.exceptions import ClientError
-
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status is not None and int(status) >= 500
 
 
 async def _pause(round_: int, base: float) -> None:

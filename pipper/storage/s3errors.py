@@ -4,7 +4,8 @@ Every failure of the S3 store passes through ``translate``, so a user never sees
 ProfileNotFound" or a botocore message that quotes a request. The cases users meet get a line
 that says what to do: a profile that does not exist, an AWS config file that does not parse, a
 bucket in another region (``--region``), a redirect (never followed), a clock too far off for
-SigV4, credentials refused.
+SigV4, credentials refused. ``stream_errors`` and ``server_answered`` tell the retry logic in
+``s3.py`` whether a failure was the connection's or the store's answer.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pipper.errors import (
 from pipper.keys import redact_url
 from pipper.storage.base import WrongEndpoint
 
-__all__ = ["S3Place", "stream_errors", "translate"]
+__all__ = ["S3Place", "server_answered", "stream_errors", "translate"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pipper.storage.s3")
 
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
@@ -161,3 +162,13 @@ def _in_region(place: S3Place, region: str) -> ConfigError:
         f"the bucket {place.bucket} is in the region {region}, not "
         f"{place.region or 'the default one'}: pass --region {region}"
     )
+
+
+def server_answered(exc: BaseException) -> bool:
+    """True when the store sent a 5xx response, rather than the connection failing."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status is not None and int(status) >= 500

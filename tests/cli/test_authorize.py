@@ -6,18 +6,21 @@ import hashlib
 import json
 import stat
 import threading
-import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
+from tests.lib.isolation import PipperHome
+from tests.lib.polling import wait_for
 from tests.lib.proxy import MakeProxy
 from tests.lib.wheels import make_bundle
 
-GRAPH = {
+GRAPH: Graph = {
     "app": {"1.0.0": ["lib:>=1"]},
     "lib": {"1.0.0": ["base"], "0.5.0": []},
     "base": {"1.0.0": []},
@@ -118,9 +121,7 @@ def test_url_runs_make_one_get_each_and_a_warm_run_reads_no_body(
     assert cold.exit_code == 0, cold.stderr
     assert (proxy.count("get"), proxy.count("all")) == (3, 3)
     files = ["app-v1-0-0.pipper", "lib-v1-0-0.pipper", "base-v1-0-0.pipper"]
-    assert cold.json()["bytes_fetched"] == sum(  # type: ignore[index]
-        (published / f).stat().st_size for f in files
-    )
+    assert cold.json()["bytes_fetched"] == sum((published / f).stat().st_size for f in files)
     proxy.reset()
     warm = cli("download", "-i", str(tmp_path / "urls.json"), "-d", str(tmp_path / "b"), "--json")
     assert warm.exit_code == 0, warm.stderr
@@ -152,11 +153,20 @@ def test_urls_and_names_mix_and_missing_dependencies_are_named(
     assert "does not allow" in clash.stderr
 
 
+def _refused(url: str) -> bool:
+    """Whether the store now answers the URL with 403 (it signs the time, the store checks it)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            return False
+    except urllib.error.HTTPError as error:
+        return error.code == 403
+
+
 def test_an_expired_url_says_so(tmp_path: Path, bucket: str, published: Path) -> None:
     result = cli("authorize", "base", "-e", "1s", "-b", bucket)
     assert result.exit_code == 0, result.stderr
     url = json.loads(result.stdout)["dependencies"][0]
-    time.sleep(2.5)
+    wait_for(lambda: _refused(url), timeout=30, what="the server to refuse the expired URL")
     late = cli("download", url, "-d", str(tmp_path / "v"))
     assert late.exit_code == 5
     assert "expired" in late.stderr
@@ -181,7 +191,8 @@ class _Bundles(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.files: dict[str, tuple[bytes, str | None]] = {}
-        self.break_first = False
+        self.break_first: Path | None = None
+        """Break the first body off half way, once the client has written some of it here."""
         self.seen: list[tuple[str, str | None, str | None]] = []
 
     @property
@@ -218,11 +229,16 @@ class _Handler(BaseHTTPRequestHandler):
         if digest:
             self.send_header("x-amz-meta-sha256", digest)
         self.end_headers()
-        if self.server.break_first and not start:
-            self.server.break_first = False
+        partials, self.server.break_first = self.server.break_first, None
+        if partials is not None and not start:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
-            time.sleep(0.3)  # the client reads the first half before the connection drops
+            # A client drops what it has buffered but not yet read when the connection ends,
+            # so end it only once the download has written some of the half to its file.
+            wait_for(
+                lambda: any(p.stat().st_size for p in partials.glob("*.part")),
+                what="the client to write part of the body",
+            )
             self.close_connection = True
             return
         self.wfile.write(body[start:])
@@ -231,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def http_bundles() -> Iterator[_Bundles]:
     server = _Bundles()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -241,17 +257,17 @@ def http_bundles() -> Iterator[_Bundles]:
 
 
 def test_virtual_hosted_style_url_resumes_a_broken_body(
-    tmp_path: Path, http_bundles: _Bundles
+    tmp_path: Path, http_bundles: _Bundles, pipper_home: PipperHome
 ) -> None:
     bundle = make_bundle(tmp_path / "b", "solo", "2.1.0", payload_size=400_000)
     body = bundle.read_bytes()
     http_bundles.files["/team/pkgs/solo/v2-1-0.pipper"] = (body, hashlib.sha256(body).hexdigest())
-    http_bundles.break_first = True
+    http_bundles.break_first = pipper_home.cache_dir / "tmp"
     url = f"{http_bundles.url}/team/pkgs/solo/v2-1-0.pipper?X-Amz-Signature=abc"
     result = cli("download", url, "-d", str(tmp_path / "v"), "--json")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "v" / "solo-v2-1-0.pipper").read_bytes() == body
-    assert result.json()["retries"] == 1  # type: ignore[index]
+    assert result.json()["retries"] == 1
     (first, _, _), (again, ranged, if_match) = http_bundles.seen
     assert first == again == "/team/pkgs/solo/v2-1-0.pipper"
     assert ranged is not None and ranged.startswith("bytes=") and ranged != "bytes=0-"
@@ -259,7 +275,7 @@ def test_virtual_hosted_style_url_resumes_a_broken_body(
 
 
 def test_a_url_whose_bytes_do_not_match_its_digest_is_refused(
-    tmp_path: Path, http_bundles: _Bundles, pipper_home: object
+    tmp_path: Path, http_bundles: _Bundles, pipper_home: PipperHome
 ) -> None:
     bundle = make_bundle(tmp_path / "b", "solo", "1.0.0")
     http_bundles.files["/pipper/solo/v1-0-0.pipper"] = (bundle.read_bytes(), "0" * 64)

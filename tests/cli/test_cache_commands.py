@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
 from tests.lib.files import cache_blobs, sha256_of
 from tests.lib.isolation import PipperHome
 from tests.lib.proxy import MakeProxy
 
-GRAPH = {
+GRAPH: Graph = {
     "app": {"1.0.0": ["lib"]},
     "lib": {"1.0.0": ["base"]},
     "base": {"1.0.0": []},
@@ -41,7 +41,7 @@ def test_info_counts_entries_per_repository(
 ) -> None:
     empty = cli("cache", "info", "--json")
     assert empty.exit_code == 0, empty.stderr
-    assert empty.json()["entries"] == 0  # type: ignore[index]
+    assert empty.json()["entries"] == 0
 
     published = publish_graph(tmp_path, repo, GRAPH, sizes={"base": 50_000})
     assert cli("download", "app", "-d", str(tmp_path / "v"), *repo).exit_code == 0
@@ -158,11 +158,11 @@ def test_prune_older_than_keeps_what_was_used_recently(
     assert not old.exists()
     assert all(p.exists() for p in recent)
     assert fresh.exists()
-    assert cli("cache", "info", "--json").json()["entries"] == 2  # type: ignore[index]
+    assert cli("cache", "info", "--json").json()["entries"] == 2
 
     # The pruned entry is fetched again; the others still come from the cache.
     warm = cli("download", "app", "-d", str(tmp_path / "v2"), "--json", *repo)
-    assert sorted(p["source"] for p in warm.json()["packages"]) == [  # type: ignore[index]
+    assert sorted(p["source"] for p in warm.json()["packages"]) == [
         "cache",
         "cache",
         "network",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lib.cli import REPO_ROOT, cli, pipper, publish_graph
+from tests.lib.isolation import PipperHome
 from tests.lib.s3servers import S3Server
 from tests.lib.wheels import make_bundle
 
@@ -64,8 +65,8 @@ def test_publish_list_and_info(tmp_path: Path, repo: list[str]) -> None:
     listing = cli("list", "--json", *repo)
     assert listing.exit_code == 0, listing.stderr
     assert listing.json() == [
-        {"name": "alpha_pkg", "latest": "1.1.0", "versions": 3},
-        {"name": "beta_pkg", "latest": "0.3.0", "versions": 1},
+        {"name": "alpha_pkg", "latest": "1.1.0", "versions": 3, "yanked": []},
+        {"name": "beta_pkg", "latest": "0.3.0", "versions": 1, "yanked": []},
     ]
     info = cli("info", "Alpha-Pkg", "--json", *repo)
     assert info.exit_code == 0, info.stderr
@@ -155,13 +156,13 @@ def test_bad_credentials_and_unreachable_endpoint(
     assert "cannot reach" in down.stderr
 
 
-def test_default_local_repository_and_local_paths(tmp_path: Path, pipper_home: object) -> None:
+def test_default_local_repository_and_local_paths(tmp_path: Path, pipper_home: PipperHome) -> None:
     bundle = make_bundle(tmp_path, "local_pkg", "1.0.0")
     first = cli("publish", str(bundle))
     assert first.exit_code == 0, first.stderr
     assert "using the default local repository" in first.stderr
     listed = cli("list", "--json")
-    assert listed.json() == [{"name": "local_pkg", "latest": "1.0.0", "versions": 1}]
+    assert listed.json() == [{"name": "local_pkg", "latest": "1.0.0", "versions": 1, "yanked": []}]
     for spelling in (str(tmp_path / "mirror"), (tmp_path / "mirror").as_uri()):
         result = cli("publish", str(bundle), "-b", spelling, "--force")
         assert result.exit_code == 0, result.stderr
@@ -172,7 +173,7 @@ def test_default_local_repository_and_local_paths(tmp_path: Path, pipper_home: o
 
 
 def test_saved_repositories(
-    tmp_path: Path, s3_env: dict[str, str], bucket: str, pipper_home: object
+    tmp_path: Path, s3_env: dict[str, str], bucket: str, pipper_home: PipperHome
 ) -> None:
     assert cli("repository", "exists", "team").exit_code == 1
     added = cli("repository", "add", "team", "-b", bucket, "--prefix", "a/b", "--default")
@@ -183,7 +184,7 @@ def test_saved_repositories(
     publish_graph(tmp_path, [], {"p": {"1.0.0": []}})  # goes to the default repository
     assert s3_env  # the server's credentials come from the environment
     listing = cli("list", "--json", "-r", "team")
-    assert listing.json() == [{"name": "p", "latest": "1.0.0", "versions": 1}]
+    assert listing.json() == [{"name": "p", "latest": "1.0.0", "versions": 1, "yanked": []}]
     rows = cli("repository", "list", "--json").json()
     assert rows == [
         {
@@ -201,13 +202,13 @@ def test_saved_repositories(
     assert cli("list", "--json", "-r", "team").json() == []
     assert cli("repository", "remove", "team").exit_code == 0
     assert cli("repository", "exists", "team").exit_code == 1
-    saved = json.loads((Path(pipper_home.home) / "repositories.json").read_text())  # type: ignore[attr-defined]
+    saved = json.loads((pipper_home.home / "repositories.json").read_text())
     assert saved == {"repositories": {}, "default": None}
     assert cli("repository", "remove", "team").exit_code == 3
 
 
 def test_demo_runs_the_main_job_on_the_default_local_repository(
-    tmp_path: Path, pipper_home: object
+    tmp_path: Path, pipper_home: PipperHome
 ) -> None:
     target = tmp_path / "demo"
     first = cli("demo", "-d", str(target))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipper.installer import find_uv
+from pipper.errors import InstallError
+from pipper.install import find_uv
 from tests.lib.cli import cli
 from tests.lib.wheels import make_bundle, make_vendor
 
@@ -37,26 +38,32 @@ def test_missing_uv_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.fixture
 def failing_python(tmp_path: Path) -> Path:
-    """An interpreter whose pip fails with exit code 23."""
+    """An interpreter whose pip fails with exit code 2 (pipper's own code for bad usage)."""
     script = tmp_path / "fake-python"
     script.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true}\'; exit 0; fi\n'
         'echo "Collecting things"\n'
         'echo "ERROR: the disk is full"\n'
-        "exit 23\n"
+        "exit 2\n"
     )
     script.chmod(0o755)
     return script
 
 
-def test_installer_exit_code_becomes_pippers(
-    tmp_path: Path, vendor: Path, failing_python: Path
-) -> None:
+def test_installer_exit_code_is_named_not_passed_on(vendor: Path, failing_python: Path) -> None:
     result = cli("install", "--from", str(vendor), "x", "--python", str(failing_python))
-    assert result.exit_code == 23
+    assert result.exit_code == InstallError.exit_code != 2
     assert "Collecting things" in result.stderr
-    assert "error: pip install failed with exit code 23: the disk is full" in result.stderr
+    assert "error: pip install failed with exit code 2: the disk is full" in result.stderr
+
+    as_json = cli("install", "--from", str(vendor), "x", "--python", str(failing_python), "--json")
+    assert as_json.exit_code == InstallError.exit_code
+    data = as_json.json()
+    assert isinstance(data, dict)
+    assert (data["installer_ran"], data["installer_exit_code"]) == (True, 2)
+    assert data["error"] == "pip install failed with exit code 2: the disk is full"
+    assert [p["action"] for p in data["plan"]] == ["install", "install"]
 
 
 def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:

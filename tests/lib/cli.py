@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -26,7 +27,8 @@ class CliResult:
     stdout: str
     stderr: str
 
-    def json(self) -> object:
+    def json(self) -> Any:
+        """The ``--json`` output: parsed data a test indexes into, so it is typed ``Any``."""
         return json.loads(self.stdout)
 
 
@@ -45,8 +47,9 @@ def pipper(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 300,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipper ARGS`` as a real process, as a user would."""
+    """Run ``python -m pipper ARGS`` as a real process, as a user would (``stdin``: its input)."""
     return subprocess.run(
         [sys.executable, "-m", "pipper", *args],
         env=_process_env(env),
@@ -54,6 +57,7 @@ def pipper(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )
 
 

@@ -171,6 +171,9 @@ class Proxy:
         self.faults = faults
         self.faults_injected = 0
         self.requests: list[Record] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """The most requests being answered at one moment: proof of concurrency, no clock."""
         self._port = port
         self._rng = random.Random(faults.seed if faults else 0)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -246,9 +249,10 @@ class Proxy:
         return sum(1 for r in records if r.kind == kind)
 
     def reset(self) -> None:
-        """Forget recorded requests and the fault count (the RNG keeps its state)."""
+        """Forget recorded requests, the fault count and the peak (the RNG keeps its state)."""
         self.requests = []
         self.faults_injected = 0
+        self.peak_in_flight = self.in_flight
 
     def hold(self, kind: str) -> None:
         """Stop every request of ``kind`` before it is forwarded, until ``release(kind)``.
@@ -423,7 +427,14 @@ class _Connection:
             head = await _read_head(self.reader)
             if head is None:
                 return
-            if not await self._exchange(_parse_head(head)):
+            proxy = self.proxy
+            proxy.in_flight += 1
+            proxy.peak_in_flight = max(proxy.peak_in_flight, proxy.in_flight)
+            try:
+                keep = await self._exchange(_parse_head(head))
+            finally:
+                proxy.in_flight -= 1
+            if not keep:
                 return
 
     async def _exchange(self, request: _Message) -> bool:

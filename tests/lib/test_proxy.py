@@ -74,6 +74,7 @@ def test_classify_kinds() -> None:
     assert classify("GET", "/", "") == "other"
 
 
+@pytest.mark.timing
 def test_latency_is_per_request_and_concurrent(
     s3_server: S3Server, bucket: str, make_proxy: MakeProxy
 ) -> None:
@@ -97,12 +98,14 @@ def test_latency_is_per_request_and_concurrent(
             body: bytes = response.read()
         return body
 
+    proxy.reset()
     started = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
         bodies = list(pool.map(fetch, range(4)))
     concurrent = time.perf_counter() - started
     assert bodies == [b"payload"] * 4
-    assert delay <= concurrent < 3 * delay, "requests on different connections wait together"
+    assert concurrent >= delay
+    assert proxy.peak_in_flight >= 2, "requests on different connections wait together"
 
 
 def test_slowdown_fault_reaches_client_without_retries(
@@ -175,6 +178,7 @@ def test_reset_fault_breaks_the_read(
     conn.close()
 
 
+@pytest.mark.timing
 def test_stall_fault_pauses_then_resumes(
     s3_server: S3Server, bucket: str, make_proxy: MakeProxy
 ) -> None:
@@ -268,6 +272,7 @@ def test_hold_stops_requests_of_a_kind_until_released(
     assert proxy.waiting == []
 
 
+@pytest.mark.timing
 def test_proxy_overhead_is_small(s3_server: S3Server, bucket: str, make_proxy: MakeProxy) -> None:
     s3_server.client().put_object(Bucket=bucket, Key="k", Body=b"x" * 1024)
     proxy = make_proxy()
@@ -380,9 +385,8 @@ def test_aioboto3_concurrency_through_latency(
 
             return list(await asyncio.gather(*(one() for _ in range(n))))
 
-    started = time.perf_counter()
     sizes = asyncio.run(fetch_all())
-    elapsed = time.perf_counter() - started
     assert sizes == [10_000] * n
     assert proxy.count("get") == n
-    assert elapsed < n * delay / 3, f"{n} concurrent GETs took {elapsed:.2f} s"
+    # Sequential GETs would never overlap; a pool that caps concurrency would overlap a few.
+    assert proxy.peak_in_flight >= 4, f"at most {proxy.peak_in_flight} GETs were in flight"

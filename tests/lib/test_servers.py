@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lib.isolation import PipperHome
+from tests.lib.isolation import TEST_SETTINGS, PipperHome
 from tests.lib.s3servers import S3Server
 
 
@@ -37,6 +37,8 @@ def test_pipper_home_is_isolated(pipper_home: PipperHome, tmp_path: Path) -> Non
     ):
         assert os.environ[name] == str(path)
         assert path.is_dir() and path.is_relative_to(tmp_path)
+    for name, value in TEST_SETTINGS.items():
+        assert os.environ[name] == value
 
 
 def test_s3_env_points_at_server(s3_env: dict[str, str], s3_server: S3Server) -> None:

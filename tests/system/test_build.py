@@ -13,8 +13,9 @@ import pytest
 import setuptools
 from packaging.version import Version
 
-from pipper.bundle import build_wheel, bundle_project, read_bundle
-from pipper.errors import BundleError
+from pipper.build import build_wheel, bundle_project
+from pipper.bundle import read_bundle
+from pipper.errors import BuildError, BundleError
 from tests.lib.wheels import make_wheel, write_pyproject_project
 
 
@@ -87,6 +88,7 @@ def test_build_wheel_failure_shows_pips_output(tmp_path: Path) -> None:
     project = tmp_path / "broken"
     project.mkdir()
     (project / "setup.py").write_text("raise SystemExit('the-setup-py-marker exploded')\n")
-    with pytest.raises(BundleError, match="the-setup-py-marker exploded"):
+    with pytest.raises(BuildError, match="the-setup-py-marker exploded") as failed:
         build_wheel(project, tmp_path / "out", isolation=False)
+    assert not isinstance(failed.value, BundleError)  # the project's fault, not a bundle's
     assert not list((tmp_path).glob("out/*.whl"))

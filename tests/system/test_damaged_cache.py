@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import cli, publish_graph
+from tests.lib.cli import Graph, cli, publish_graph
 from tests.lib.proxy import MakeProxy, Proxy
 
-GRAPH = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
+GRAPH: Graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": []}}
 APP, LIB = "app-v1-0-0.pipper", "lib-v1-0-0.pipper"
 
 
@@ -102,7 +102,7 @@ def test_a_damaged_blob_is_thrown_away_and_fetched_again(
     result = cli("download", "app", "-d", str(out), "--json", *repo)
     assert result.exit_code == 0, result.stderr
     assert "damaged" in result.stderr
-    sources = {p["name"]: p["source"] for p in result.json()["packages"]}  # type: ignore[index]
+    sources = {p["name"]: p["source"] for p in result.json()["packages"]}
     assert sources == {"app": "cache", "lib": "network"}
     gets = [r.path for r in proxy.requests if r.kind == "get"]
     assert len(gets) == 1 and gets[0].endswith("/pipper/lib/v1-0-0.pipper"), gets
@@ -125,12 +125,19 @@ def test_offline_never_uses_a_damaged_blob(tmp_path: Path, warm: Warm) -> None:
     assert not blob.exists()
 
 
-def test_damaged_index_records_are_ignored_not_trusted(tmp_path: Path, warm: Warm) -> None:
+@pytest.mark.parametrize(
+    "garbage", [b"{not json", b'{"records": [{"sha256": 5}]}', b'{"records": {}}']
+)
+def test_damaged_index_records_are_ignored_not_trusted(
+    tmp_path: Path, warm: Warm, garbage: bytes
+) -> None:
     published, repo, cache, proxy = warm.published, warm.repo, warm.cache, warm.proxy
-    records = list((cache / "index").rglob("*.json"))
-    assert len(records) == 2
-    for garbage, record in zip([b"{not json", b'{"sha256": 5}'], records, strict=True):
-        record.write_bytes(garbage)
+    (index,) = list((cache / "index").rglob("*.json"))  # the first run's records, in one file
+    assert {r["key"] for r in json.loads(index.read_bytes())["records"]} == {
+        "pipper/app/v1-0-0.pipper",
+        "pipper/lib/v1-0-0.pipper",
+    }
+    index.write_bytes(garbage)
     proxy.reset()
     out = tmp_path / "again"
     result = cli("download", "app", "-d", str(out), *repo)
@@ -140,10 +147,15 @@ def test_damaged_index_records_are_ignored_not_trusted(tmp_path: Path, warm: War
         assert _sha256(out / name) == _sha256(published / name)
 
 
-def _index_record_of(cache: Path, key: str) -> Path:
-    for record in (cache / "index").rglob("*.json"):
-        if json.loads(record.read_bytes()).get("key") == key:
-            return record
+def _edit_record(cache: Path, key: str, **changes: str) -> None:
+    """Change the index record of ``key`` in place, as a hostile or broken writer would."""
+    for index in (cache / "index").rglob("*.json"):
+        doc = json.loads(index.read_bytes())
+        for record in doc["records"]:
+            if record["key"] == key:
+                record.update(changes)
+                index.write_text(json.dumps(doc))
+                return
     raise AssertionError(f"no index record for {key}")
 
 
@@ -151,10 +163,7 @@ def test_an_index_record_cannot_point_outside_the_cache(tmp_path: Path, warm: Wa
     published, repo, cache = warm.published, warm.repo, warm.cache
     victim = tmp_path / "precious.txt"
     victim.write_text("not a bundle")
-    record = _index_record_of(cache, "pipper/lib/v1-0-0.pipper")
-    data = json.loads(record.read_bytes())
-    data["sha256"] = str(victim)
-    record.write_text(json.dumps(data))
+    _edit_record(cache, "pipper/lib/v1-0-0.pipper", sha256=str(victim))
     result = cli("download", "app", "-d", str(tmp_path / "out"), *repo)
     assert victim.exists(), "a cache index record made pipper delete a file outside the cache"
     assert result.exit_code == 0, result.stderr
@@ -163,10 +172,7 @@ def test_an_index_record_cannot_point_outside_the_cache(tmp_path: Path, warm: Wa
 
 def test_an_index_record_naming_another_packages_blob_is_a_miss(tmp_path: Path, warm: Warm) -> None:
     published, repo, cache = warm.published, warm.repo, warm.cache
-    record = _index_record_of(cache, "pipper/lib/v1-0-0.pipper")
-    data = json.loads(record.read_bytes())
-    data["sha256"] = _sha256(published / APP)
-    record.write_text(json.dumps(data))
+    _edit_record(cache, "pipper/lib/v1-0-0.pipper", sha256=_sha256(published / APP))
     out = tmp_path / "out"
     result = cli("download", "app", "-d", str(out), *repo)
     assert result.exit_code == 0, result.stderr

@@ -67,6 +67,7 @@ def _one_error_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_a_100_package_graph_survives_a_storm_of_every_fault(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
 ) -> None:
@@ -124,7 +125,7 @@ def test_json_retries_count_every_retried_request(
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert proxy.faults_injected == 3
-    assert result.json()["retries"] == 3  # type: ignore[index]
+    assert result.json()["retries"] == 3
 
 
 NEVER_STOPPING = {
@@ -138,6 +139,7 @@ NEVER_STOPPING = {
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.parametrize("case", list(NEVER_STOPPING))
 def test_faults_that_never_stop_end_in_one_clear_line(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy, case: str
@@ -169,6 +171,7 @@ def test_faults_that_never_stop_end_in_one_clear_line(
         assert _assert_cache_clean(cache) == 0
 
 
+@pytest.mark.timing
 def test_read_timeout_knob_turns_a_stall_into_a_quick_retry(
     tmp_path: Path, bucket: str, s3_env: dict[str, str], make_proxy: MakeProxy
 ) -> None:
@@ -184,7 +187,7 @@ def test_read_timeout_knob_turns_a_stall_into_a_quick_retry(
     assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started < 15
     assert proxy.faults_injected == 1
-    assert result.json()["retries"] == 1  # type: ignore[index]
+    assert result.json()["retries"] == 1
     name = "a-v1-0-0.pipper"
     assert _sha256(tmp_path / "v" / name) == _sha256(published / name)
 

@@ -474,7 +474,7 @@ def local_repo(tmp_path: Path) -> list[str]:
 
 
 JSON, YAML = "pipper.json", "pipper.yaml"
-MALFORMED_INPUTS = {
+MALFORMED_INPUTS: dict[str, tuple[str, str | bytes, str]] = {
     "json-trailing-comma": (JSON, '{\n  "dependencies": [\n    "a",\n  ]\n}\n', ":4:3: "),
     "json-truncated": (JSON, '{"dependencies": ["a"', ":1:22: "),
     "json-deeply-nested": (JSON, "[" * 200_000 + "]" * 200_000, "nested too deeply"),

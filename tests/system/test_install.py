@@ -13,19 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from pipper.installer import (
-    find_uv,
-)
-from tests.lib.cli import cli, pipper, publish_graph
+from pipper.errors import InstallError
+from pipper.install import find_uv, inspect_environment
+from tests.lib.cli import Graph, cli, pipper, publish_graph
 from tests.lib.proxy import MakeProxy
 from tests.lib.wheels import make_bundle, make_vendor, make_wheel
 
-ALPHA_GRAPH = {
+ALPHA_GRAPH: Graph = {
     "alpha-pkg": {"1.0.0": ["beta:>=1", "gamma"]},
     "beta": {"1.0.0": ["gamma"], "2.0.0": ["gamma"]},
     "gamma": {"1.0.0": []},
 }
-APP_GRAPH = {
+APP_GRAPH: Graph = {
     "app": {"1.0.0": ["lib", "base"], "2.0.0": ["lib", "base"]},
     "lib": {"1.0.0": [], "2.0.0": []},
     "base": {"1.0.0": []},
@@ -116,7 +115,8 @@ def test_graph_naming_each_other_installs_and_imports(
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert actions(data) == {"alpha_pkg": "install", "beta": "install", "gamma": "install"}
-    assert data["installer_ran"] is True  # type: ignore[index]
+    assert data["installer_ran"] is True
+    assert data["installer_exit_code"] == 0
     assert import_version(venv_with_pip, "alpha_pkg") == "1.0.0"
     assert import_version(venv_with_pip, "beta") == "2.0.0"
     assert import_version(venv_with_pip, "gamma") == "1.0.0"
@@ -139,7 +139,8 @@ def test_target_holds_everything_and_ignores_pippers_environment(
     again = cli("install", "tool", "--target", str(target), "--json", *local_repo)
     assert again.exit_code == 0, again.stderr
     assert actions(again.json()) == {"tool": "keep", "typer": "keep"}
-    assert again.json()["installer_ran"] is False  # type: ignore[index]
+    assert again.json()["installer_ran"] is False
+    assert again.json()["installer_exit_code"] is None
     assert snapshot(target) == before
 
 
@@ -165,7 +166,7 @@ def test_keep_upgrade_and_downgrade(
     assert actions(kept.json()) == {"app": "keep", "lib": "keep", "base": "keep"}
     assert set(sources(kept.json()).values()) == {"installed"}
     assert proxy.count("get") == 0
-    assert kept.json()["installer_ran"] is False  # type: ignore[index]
+    assert kept.json()["installer_ran"] is False
 
     # --upgrade: the newest allowed; base has nothing newer and is still not downloaded.
     proxy.reset()
@@ -224,7 +225,7 @@ def test_dry_run_changes_nothing(tmp_path: Path, local_repo: list[str]) -> None:
     assert "keep       base 1.0.0" in dry.stdout
     as_json = cli("install", "app", "-u", "-t", str(target), "--dry-run", "--json", *local_repo)
     assert actions(as_json.json()) == {"app": "upgrade", "lib": "keep", "base": "keep"}
-    assert as_json.json()["dry_run"] is True  # type: ignore[index]
+    assert as_json.json()["dry_run"] is True
     assert snapshot(target) == before
 
 
@@ -346,7 +347,7 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
     vendor = tmp_path / "vendor"
     make_bundle(vendor, "broken", "1.0.0", requires=["nonexistent-dep"])
     result = cli("install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t"))
-    assert result.exit_code == 1
+    assert result.exit_code == InstallError.exit_code
     assert "ERROR: Could not find a version that satisfies" in result.stderr  # pip's own output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: pip install failed with exit code 1: No matching distribution")
@@ -354,7 +355,7 @@ def test_pip_failure_shows_its_output_and_one_line(tmp_path: Path) -> None:
 
 
 def test_warm_then_offline_install_into_a_fresh_venv(tmp_path: Path, s3_repo: list[str]) -> None:
-    graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": ["base"]}, "base": {"1.0.0": []}}
+    graph: Graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": ["base"]}, "base": {"1.0.0": []}}
     publish_graph(tmp_path, s3_repo, graph)
     assert cli("cache", "warm", "app", *s3_repo).exit_code == 0
     python = fresh_venv(tmp_path / "venv")
@@ -362,3 +363,26 @@ def test_warm_then_offline_install_into_a_fresh_venv(tmp_path: Path, s3_repo: li
     assert result.exit_code == 0, result.stderr
     assert import_version(python, "base") == "1.0.0"
     assert installed_in(python) == {"app": "1.0.0", "lib": "1.0.0", "base": "1.0.0"}
+
+
+def test_user_and_target_together_are_refused(tmp_path: Path, vendor: Path) -> None:
+    result = cli("install", "--from", str(vendor), "x", "--user", "-t", str(tmp_path / "t"))
+    assert result.exit_code == 2
+    assert "--user and --target" in result.stderr
+
+
+def test_missing_bundle_file_is_named(tmp_path: Path) -> None:
+    result = cli("install", str(tmp_path / "nope-v1-0-0.pipper"))
+    assert result.exit_code == 2
+    assert "no such bundle file" in result.stderr
+
+
+def test_the_working_directory_is_not_part_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stray = tmp_path / "stray_pkg-9.9.dist-info"
+    stray.mkdir()
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray_pkg\nVersion: 9.9\n")
+    monkeypatch.chdir(tmp_path)
+    assert "stray-pkg" not in inspect_environment(Path(sys.executable), None)
+    assert "stray-pkg" not in inspect_environment(None, None)

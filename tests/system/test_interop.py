@@ -27,7 +27,7 @@ def original_style_bundle(
         + version.replace("-alpha.1", "").replace(".", "-")
         + ("__pre_alpha_1" if "-alpha.1" in version else "")
     )
-    meta = {
+    meta: dict[str, object] = {
         "dependencies": dependencies,
         "name": name,
         "version": version,
@@ -44,7 +44,7 @@ def original_style_bundle(
         "version": version,
         "safe_version": safe,
         "name": name,
-        "timestamp": meta["timestamp"],
+        "timestamp": str(meta["timestamp"]),
     }
     return buffer.getvalue(), metadata
 
@@ -73,7 +73,7 @@ def test_reads_a_bucket_written_by_the_original(
     files = sorted(p.name for p in (tmp_path / "v").iterdir())
     assert files == ["alpha_pkg-v1-0-0.pipper", "beta_pkg-v1-2-3__pre_alpha_1.pipper"]
     info = cli("info", "beta_pkg", "--json", *repo)
-    assert info.json()["versions"][0]["key"] == "team/pkgs/beta_pkg/v1-2-3__pre_alpha_1.pipper"  # type: ignore[index]
+    assert info.json()["versions"][0]["key"] == "team/pkgs/beta_pkg/v1-2-3__pre_alpha_1.pipper"
 
 
 def test_what_we_publish_has_the_originals_entries_and_fields(
@@ -117,6 +117,8 @@ def original_pipper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(900)  # installing the original from PyPI may take minutes on a cold cache
 def test_the_original_and_this_project_share_one_bucket(
     tmp_path: Path, s3_server: S3Server, bucket: str, s3_env: dict[str, str], original_pipper: Path
 ) -> None:
@@ -152,6 +154,6 @@ def test_the_original_and_this_project_share_one_bucket(
     )
     result = cli("download", "theirs_pkg", "-d", str(tmp_path / "v"), "--json", "-b", bucket)
     assert result.exit_code == 0, result.stderr
-    names = {p["name"]: p["version"] for p in result.json()["packages"]}  # type: ignore[index]
+    names = {p["name"]: p["version"] for p in result.json()["packages"]}
     assert names == {"theirs_pkg": "2.1.0", "ours_pkg": "1.0.0"}
     assert (tmp_path / "v" / "theirs_pkg-v2-1-0.pipper").read_bytes() == bundle.read_bytes()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.lib.cli import REPO_ROOT, publish_graph
+from tests.lib.files import cache_blobs
+from tests.lib.polling import wait_for
 from tests.lib.proxy import Faults, MakeProxy
 
 
@@ -75,14 +77,26 @@ def test_two_processes_share_one_cache(tmp_path: Path, bucket: str, s3_env: dict
     assert len(list((tmp_path / "o0").glob("*.pipper"))) == 12
 
 
-def _wait_for_partial(cache: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        parts = list((cache / "tmp").glob("*.part")) if (cache / "tmp").exists() else []
-        if any(p.stat().st_size > 0 for p in parts if p.exists()):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the download never started writing a body")
+def _writing_a_body(cache: Path) -> bool:
+    """Whether a download has written part of a body to its temporary file."""
+    for part in (cache / "tmp").glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):  # finished (and renamed) meanwhile
+            if part.stat().st_size > 0:
+                return True
+    return False
+
+
+def _wait_for_partial(cache: Path) -> None:
+    wait_for(lambda: _writing_a_body(cache), what="the download to start writing a body")
+
+
+def _wait_for_blobs(proc: subprocess.Popen[str], cache: Path, count: int) -> None:
+    """Until the cache holds ``count`` bundles, or the run ended."""
+    wait_for(
+        lambda: proc.poll() is not None or len(cache_blobs(cache)) >= count,
+        timeout=120,
+        what=f"{count} bundles in the cache",
+    )
 
 
 def test_download_killed_mid_body_leaves_cache_and_output_clean(
@@ -131,8 +145,13 @@ def test_repeated_kills_at_random_moments_then_a_clean_rerun(
     args = ["download", "k0", "-b", bucket, "--cache-dir", str(cache), "-d", str(out)]
     rng = random.Random(1234)
     for _ in range(6):
+        # Killed at a random point of progress rather than after a random time, so that every
+        # kill lands mid-run however fast the machine is: once a few more bundles are in the
+        # cache, with others half way through their bodies.
+        target = len(cache_blobs(cache)) + rng.randint(1, 4)
         proc = _spawn([*args, "--endpoint-url", slow.url, "--concurrency", "4"], {})
-        time.sleep(rng.uniform(0.3, 2.0))
+        _wait_for_blobs(proc, cache, target)
+        assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         _assert_cache_clean(cache)

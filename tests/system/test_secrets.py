@@ -118,6 +118,10 @@ def _commands_with_credentials(
         "authorize": ["authorize", "a", "-o", str(tmp_path / "urls.json"), *cache, *repo],
         "cache warm": ["cache", "warm", "a", *cache, *repo],
         "demo": ["demo", "-d", str(tmp_path / "demo"), *repo],
+        "yank": ["yank", "a", "1.0.0", "--reason", "test", *repo],
+        "unyank": ["unyank", "a", "1.0.0", *repo],
+        "delete": ["delete", "a", "1.0.0", "--yes", *repo],
+        "prune-releases": ["prune-releases", "a", "--keep", "1", "--yes", *repo],
     }
 
 

@@ -38,4 +38,6 @@ class TestS3Storage(StorageContract):
 
     def seed_many(self, store: Storage, objects: Mapping[str, bytes]) -> None:
         with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda item: self.seed(store, *item, {}), objects.items()))
+            writes = [pool.submit(self.seed, store, key, data, {}) for key, data in objects.items()]
+            for write in writes:
+                write.result()

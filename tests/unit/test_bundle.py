@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 
+from pipper.build import build_failure_lines, build_wheel, bundle_project
 from pipper.bundle import (
     MAX_WHEEL_BYTES,
     BundleMeta,
-    build_wheel,
-    bundle_project,
     extract_wheel,
     read_bundle,
     s3_metadata,
@@ -110,6 +109,7 @@ def test_make_wheel_is_a_consistent_wheel(tmp_path: Path) -> None:
         assert zf.getinfo("Alpha_Pkg/payload.bin").file_size == 3000
 
 
+@pytest.mark.timing
 def test_make_wheel_payload_is_big_incompressible_and_fast(tmp_path: Path) -> None:
     started = time.perf_counter()
     path = make_wheel(tmp_path, "big", "1.0", payload_size=20 * 1024 * 1024)
@@ -198,6 +198,58 @@ def test_extract_wheel(tmp_path: Path, wheel: Path) -> None:
 
 
 # --- building --------------------------------------------------------------------------------
+
+
+# pip's layout when a build backend fails: the backend's output quoted, then pip's own notes.
+_PIP_BUILD_FAILURE = """\
+Processing ./broken
+  Preparing metadata (pyproject.toml): started
+  error: subprocess-exited-with-error
+
+  \u00d7 Preparing metadata (pyproject.toml) did not run successfully.
+  │ exit code: 1
+  ╰─> [12 lines of output]
+      running dist_info
+      Traceback (most recent call last):
+        File "/venv/lib/python3.12/site-packages/setuptools/build_meta.py", line 9, in run
+          exec(code, locals())
+        File "<string>", line 3, in <module>
+          configure(
+          ~~~~~~~~~^
+      KeyError: 'version'
+
+      During handling of the above exception, another exception occurred:
+
+      ValueError: the project has no version
+      [end of output]
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+error: metadata-generation-failed
+
+\u00d7 Encountered error while generating package metadata.
+╰─> See above for output.
+"""
+
+
+def test_build_failure_lines_are_the_backends_own_without_frames() -> None:
+    assert build_failure_lines(_PIP_BUILD_FAILURE) == [
+        "running dist_info",
+        "KeyError: 'version'",
+        "During handling of the above exception, another exception occurred:",
+        "ValueError: the project has no version",
+    ]
+    assert build_failure_lines(_PIP_BUILD_FAILURE, limit=1) == [
+        "ValueError: the project has no version"
+    ]
+
+
+def test_build_failure_lines_without_a_quote_are_pips_last_lines() -> None:
+    output = "Processing ./x\n\nERROR: Directory './x' is not installable.\n"
+    assert build_failure_lines(output) == [
+        "Processing ./x",
+        "ERROR: Directory './x' is not installable.",
+    ]
+    assert build_failure_lines("") == ["(no output)"]
 
 
 def test_build_wheel_needs_a_project(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipper.installer import LocalBundles, _split_bundle_filename, inspect_environment, plan
+from pipper.install import LocalBundles, inspect_environment, plan
+from pipper.keys import parse_bundle_filename
 from pipper.models import Candidate, Package
 from tests.lib.wheels import make_bundle, make_wheel
 
@@ -35,10 +36,10 @@ def test_plan_compares_with_what_is_installed() -> None:
 
 
 def test_vendor_file_names_split_into_name_and_version() -> None:
-    assert _split_bundle_filename("alpha-pkg-v1-2-3.pipper") == ("alpha-pkg", "1.2.3")
-    assert _split_bundle_filename("x-v2-v1-0-0__pre_rc1.pipper") == ("x-v2", "1.0.0-rc1")
-    assert _split_bundle_filename("notes.pipper") is None
-    assert _split_bundle_filename("x-v1-0-0.zip") is None
+    assert parse_bundle_filename("alpha-pkg-v1-2-3.pipper") == ("alpha-pkg", "1.2.3")
+    assert parse_bundle_filename("x-v2-v1-0-0__pre_rc1.pipper") == ("x-v2", "1.0.0-rc1")
+    assert parse_bundle_filename("notes.pipper") is None
+    assert parse_bundle_filename("x-v1-0-0.zip") is None
 
 
 def test_target_is_inspected_on_its_own(tmp_path: Path) -> None:

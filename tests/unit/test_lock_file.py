@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from pipper.errors import UsageError
 from pipper.lock import read_lock, write_lock
 
 
-def _valid() -> dict[str, object]:
+def _valid() -> dict[str, Any]:
     return {
         "lock_version": 1,
         "repository": {"id": "s3://b/pipper", "bucket": "b", "root_prefix": "pipper"},
@@ -50,18 +51,18 @@ def test_read_lock_accepts_a_valid_file_and_writes_it_back_identically(tmp_path:
     assert (tmp_path / "again.lock").read_bytes() == lock.dumps()
 
 
-def _set(data: dict[str, object], path: str, value: object) -> dict[str, object]:
-    target: object = data
-    keys = path.split(".")
-    for key in keys[:-1]:
-        target = target[int(key)] if isinstance(target, list) else target[key]  # type: ignore[index]
-    last = keys[-1]
+def _set(data: dict[str, Any], path: str, value: object) -> dict[str, Any]:
+    """``data`` with the value at a dotted ``path`` (list indexes as numbers) changed."""
+    target: Any = data
+    *parents, last = path.split(".")
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]
     if isinstance(target, list):
         target[int(last)] = value
     elif value is _DELETE:
-        del target[last]  # type: ignore[union-attr]
+        del target[last]
     else:
-        target[last] = value  # type: ignore[index]
+        target[last] = value
     return data
 
 

@@ -189,10 +189,12 @@ async def test_prereleases_only_when_asked(root: str, options: Options, version:
     assert [node.candidate.version for node in resolution.nodes.values()] == [version]
 
 
-async def test_only_prereleases_matching_says_to_pass_pre() -> None:
-    with pytest.raises(ResolutionError) as caught:
-        await resolve(PRE, "q")
-    assert caught.value.message.endswith("only prereleases match, pass --pre to allow them")
+async def test_a_prerelease_is_taken_when_it_is_all_that_fits() -> None:
+    """PEP 440 and pip: with no final release to choose, the prerelease that fits is chosen."""
+    resolution = await resolve(PRE, "q")
+    assert [node.candidate.version for node in resolution.nodes.values()] == [
+        max(PRE["q"], key=Version)
+    ]
 
 
 LIBS: Graph = {"app": {"1.0.0": ["lib"]}, "lib": {"1.0.0": [], "1.5.0": [], "2.0.0": []}}

@@ -10,6 +10,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from pipper.errors import UsageError
+from pipper.keys import redact_url
 from pipper.specs import (
     InputFile,
     PackageId,
@@ -17,7 +18,6 @@ from pipper.specs import (
     merge_ids,
     parse_package_id,
     parse_package_ids,
-    redact_url,
     validate_name,
 )
 

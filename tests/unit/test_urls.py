@@ -11,8 +11,8 @@ import io
 import pytest
 
 from pipper.errors import UsageError
-from pipper.keys import UrlTarget
-from pipper.specs import parse_package_id, redact_url
+from pipper.keys import UrlTarget, redact_url
+from pipper.specs import parse_package_id
 from pipper.storage.http import HttpStorage
 
 SIGNATURE = "X-Amz-Credential=AKIAFAKE&X-Amz-Signature=s3cr3t"

@@ -3,14 +3,14 @@
 ``PipperGroup`` turns any ``PipperError`` into one line on stderr and its exit code, wherever in
 the command tree it was raised; ``run`` is the one event loop of a command.
 
-Ctrl-C ends the process, always (``main_process``). asyncio's own SIGINT handler only asks the
-main task to cancel, which never happens while the loop's thread is blocked in a system call (an
-``open`` of a FIFO, say): Python retries the call after the handler, and the process runs on.
-So pipper's handler raises ``KeyboardInterrupt`` at once, wherever the thread is; the run
-unwinds (temporary files removed, connections closed), says "error: interrupted" and exits 130
-without waiting for threads at exit. A worker thread stuck in a call can still hold the
-unwinding, so the same SIGINT arms a watchdog that ends the process after ``INTERRUPT_GRACE``
-seconds, and a second Ctrl-C ends it at once.
+Ctrl-C ends the process, always (``install_interrupt_handler``). asyncio's own SIGINT handler
+only asks the main task to cancel, which never happens while the loop's thread is blocked in a
+system call (an ``open`` of a FIFO, say): Python retries the call after the handler, and the
+process runs on. So pipper's handler raises ``KeyboardInterrupt`` at once, wherever the thread
+is; the run unwinds (temporary files removed, connections closed), says "error: interrupted" and
+exits 130 (``pipper.cli.main`` does not wait for threads). A worker thread stuck in a call can
+still hold the unwinding, so the same SIGINT arms a watchdog that ends the process after
+``INTERRUPT_GRACE`` seconds, and a second Ctrl-C ends it at once.
 """
 
 from __future__ import annotations
@@ -92,18 +92,11 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main_process(entry: Callable[[], object]) -> None:
-    """Run ``entry`` (the command line) as the real process, where Ctrl-C always ends it.
-
-    Only the real process: an in-process runner (tests) keeps Python's own handling.
-    """
+def install_interrupt_handler() -> None:
+    """Make Ctrl-C end the process (see the module docstring): for the ``pipper`` script only,
+    an in-process runner (tests) keeps Python's own handling."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
-    try:
-        entry()
-    finally:
-        if _interrupts["count"]:
-            _end_now()
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "pipper"
+PACKAGE = Path(__file__).resolve().parents[2] / "pipper"
 MAX_LINES = 420  # "about 400"
 
 

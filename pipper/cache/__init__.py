@@ -1,0 +1,161 @@
+"""The content-addressed local store of bundles.
+
+Layout under the cache root::
+
+    blobs/sha256/<ab>/<digest>      a bundle, named by the sha256 of its bytes   (blobs.py)
+    index/<repo>/<run>.json          (repository, key, ETag) -> digest, so a warm run needs no GET
+    listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
+                                     prefix), so --offline needs no network        (records.py)
+    tmp/                             downloads in progress (never read as finished entries)
+    lock                             the flock that keeps ``prune`` away from running runs
+                                                                                    (locking.py)
+
+``cache info``, ``verify`` and ``prune`` live in ``maintenance.py``. ``Cache`` is the one object
+the rest of pipper holds: it puts the parts together and answers for all of them.
+
+Every write is atomic (``fsutil``), so several pipper processes can share one cache and a kill
+at any moment leaves no partial file under a final name. A blob is rehashed before it is used: a
+file whose bytes no longer match its name is thrown away and fetched again.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from pipper.cache import maintenance
+from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, sha256_file, sha256_of
+from pipper.cache.locking import CacheHold, CacheLock
+from pipper.cache.maintenance import (
+    STALE_TMP_SECONDS,
+    CacheStats,
+    PruneReport,
+    RepositoryUsage,
+    VerifyReport,
+)
+from pipper.cache.records import Listings, Records
+from pipper.errors import PipperError
+from pipper.storage.base import ObjectInfo
+
+__all__ = [
+    "HASH_CHUNK",
+    "STALE_TMP_SECONDS",
+    "Cache",
+    "CacheEntry",
+    "CacheHold",
+    "CacheStats",
+    "PruneReport",
+    "RepositoryUsage",
+    "VerifyReport",
+    "sha256_file",
+    "sha256_of",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Cache:
+    """A content-addressed bundle store rooted at one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = Blobs(root / "blobs" / "sha256")
+        self.records = Records(root / "index")
+        self.listings = Listings(root / "listings")
+        self.tmp = root / "tmp"
+        self.lock = CacheLock(root)
+        # Records of a run used without a hold are still written, when the cache goes away.
+        weakref.finalize(self, self.records.flush)
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs.path(digest)
+
+    def verified(self, digest: str) -> Path | None:
+        """The blob's path if it exists and its bytes still hash to its name; else None."""
+        return self.blobs.verified(digest)
+
+    def commit(self, tmp: Path, digest: str) -> Path:
+        """Move a finished, verified download into place under its digest."""
+        return self.blobs.commit(tmp, digest)
+
+    def entries(self) -> Iterator[CacheEntry]:
+        return self.blobs.entries()
+
+    def touch(self, path: Path) -> None:
+        self.blobs.touch(path)
+
+    # -- the (repository, key, ETag) index -------------------------------------------------
+
+    def lookup(self, repo_id: str, key: str, etag: str) -> str | None:
+        """The digest recorded for this object, if its blob is still present."""
+        digest = self.records.lookup(repo_id, key, etag)
+        if digest is None or not self.blobs.path(digest).is_file():
+            return None
+        return digest
+
+    def remember(self, repo_id: str, key: str, etag: str, digest: str, size: int) -> None:
+        """Record which blob an object is; written when the run's hold is released."""
+        self.records.remember(repo_id, key, etag, digest, size)
+
+    # -- remembered listings -----------------------------------------------------------------
+
+    def save_listing(self, repo_id: str, name: str, objects: Sequence[ObjectInfo]) -> None:
+        self.listings.save(repo_id, name, objects)
+
+    def listing_age(self, repo_id: str, name: str) -> float | None:
+        return self.listings.age(repo_id, name)
+
+    def load_listing(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
+        return self.listings.load(repo_id, name)
+
+    # -- the lock between runs and prune -----------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock.path
+
+    def try_hold(self, *, exclusive: bool = False) -> CacheHold | None:
+        return self.lock.try_hold(exclusive=exclusive)
+
+    async def hold_for_run(self, *, timeout: float = 600.0) -> CacheHold:
+        """The shared lock a run holds until its files are no longer used.
+
+        Only a prune holds the lock exclusively, and only for the moments it takes; a run that
+        meets one waits for it rather than watching entries vanish.
+        """
+
+        def waiting(_: int | None) -> None:
+            log.warning("waiting for 'pipper cache prune' to finish with %s", self.root)
+
+        hold = await self.lock.wait_hold_async(exclusive=False, timeout=timeout, on_wait=waiting)
+        if hold is None:
+            raise PipperError(
+                f"the cache {self.root} stayed locked by 'pipper cache prune' for {timeout:.0f} s"
+            )
+        hold.before_release(self.records.flush)
+        return hold
+
+    def holders(self) -> int | None:
+        return self.lock.holders()
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def stats(self) -> CacheStats:
+        return maintenance.stats(self)
+
+    def verify_all(self, on_entry: Callable[[CacheEntry], None] | None = None) -> VerifyReport:
+        return maintenance.verify(self, on_entry)
+
+    def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        everything: bool = False,
+        now: float | None = None,
+    ) -> PruneReport:
+        """See ``maintenance.prune``; call it holding the exclusive lock."""
+        return maintenance.prune(self, older_than=older_than, everything=everything, now=now)

@@ -1,0 +1,22 @@
+"""The Typer app with every command registered: importing a command's module registers it."""
+
+from __future__ import annotations
+
+from pipper.cli import (  # noqa: F401  (registers the commands)
+    authorize,
+    bundle,
+    cache,
+    delete,
+    demo,
+    download,
+    info,
+    install,
+    lock,
+    prune_releases,
+    publish,
+    repository,
+    yank,
+)
+from pipper.cli.base import app
+
+__all__ = ["app"]

@@ -1,0 +1,170 @@
+"""The environment an install goes to: which interpreter, and what it already holds.
+
+What is installed is read from the install's destination (a ``--target`` folder, another
+interpreter, or the running one), never from pipper's own when another is targeted: the plan
+compares the resolved graph with what is really there.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from pipper.errors import UsageError
+from pipper.versions import normalize_name
+
+__all__ = ["inspect_environment", "probe_interpreter", "target_python"]
+
+log = logging.getLogger(__name__)
+
+_PROBE_TIMEOUT = 120
+
+# Printed by the interpreter being inspected: it may be any Python 3.8+, so standard library only.
+# The working directory is not part of an environment: a project's own *.egg-info lying there
+# must not count as installed (``-c`` puts "" first on sys.path).
+_PROBE = """\
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import importlib.metadata as m, importlib.util as u, json
+found = {}
+for d in m.distributions():
+    name = d.metadata["Name"]
+    if name and name not in found:
+        found[name] = d.version
+print(json.dumps({"packages": found, "pip": u.find_spec("pip") is not None}))
+"""
+
+
+def target_python(python: Path | None) -> Path | None:
+    """The interpreter an install goes to; ``None`` means the running one.
+
+    ``--python`` may name an interpreter (a path, or a command on PATH such as ``python3.12``)
+    or a virtual environment's folder. Without it, an activated virtual environment other than
+    pipper's own wins, as it does for uv: a pipper installed with pipx then installs into the
+    project's environment, not into its own.
+    """
+    if python is None:
+        from pipper.settings import Settings
+
+        active = Settings().virtual_env or ""
+        if not active or _same_path(Path(active), Path(sys.prefix)):
+            return None
+        found = _venv_interpreter(Path(active))
+        if found is None:
+            log.warning("VIRTUAL_ENV=%s holds no interpreter; using pipper's own", active)
+        return found
+    path = Path(os.path.abspath(python.expanduser()))
+    if not path.exists() and len(python.parts) == 1:
+        on_path = shutil.which(str(python))
+        if on_path:
+            path = Path(on_path)
+    if path.is_dir():
+        found = _venv_interpreter(path)
+        if found is None:
+            raise UsageError(f"--python {python}: the folder holds no bin/python")
+        return found
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise UsageError(f"--python {python}: no Python interpreter there")
+    return path
+
+
+def _venv_interpreter(folder: Path) -> Path | None:
+    for candidate in (folder / "bin" / "python", folder / "Scripts" / "python.exe"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def inspect_environment(python: Path | None, target: Path | None) -> dict[str, str]:
+    """``{PEP 503 name: version}`` of what the install's destination already holds.
+
+    A ``target`` folder is read on its own (``*.dist-info`` directly inside it), another
+    interpreter is asked in a subprocess, and only when neither is given is the running
+    interpreter's own environment read.
+    """
+    if target is not None:
+        if not target.exists():
+            return {}
+        if not target.is_dir():
+            raise UsageError(f"--target {target} is not a folder")
+        return _versions(
+            (d.metadata["Name"], d.version)
+            for d in importlib.metadata.distributions(path=[str(target)])
+        )
+    if python is None:
+        paths = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+        return _versions(
+            (d.metadata["Name"], d.version) for d in importlib.metadata.distributions(path=paths)
+        )
+    return _versions(probe_interpreter(python)[0].items())
+
+
+def probe_interpreter(python: Path) -> tuple[dict[str, str], bool]:
+    """The distributions another interpreter sees, and whether it can run pip itself."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", _PROBE],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=_PROBE_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"{python} could not be run as a Python interpreter: {exc}") from None
+    try:
+        data = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+    except (ValueError, IndexError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("packages"), dict):
+        reason = _last_line(proc.stderr) or f"exit code {proc.returncode}"
+        raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter: {reason}")
+    return {str(k): str(v) for k, v in data["packages"].items()}, bool(data.get("pip"))
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _versions(found: Iterable[tuple[str | None, str | None]]) -> dict[str, str]:
+    """Normalised names; the first of duplicates wins, as it would on ``sys.path``."""
+    result: dict[str, str] = {}
+    for name, version in found:
+        if not name or not version:
+            continue
+        try:
+            Version(version)
+        except InvalidVersion:
+            log.debug("ignoring installed %s: version %r is not PEP 440", name, version)
+            continue
+        key = normalize_name(name)
+        if key in result:
+            if Version(result[key]) != Version(version):
+                log.warning(
+                    "%s is installed twice (%s and %s); going by %s",
+                    name,
+                    result[key],
+                    version,
+                    result[key],
+                )
+            continue
+        result[key] = version
+    return result
