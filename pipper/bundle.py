@@ -127,6 +127,7 @@ def read_bundle(
     expect_name: str | None = None,
     expect_version: str | None = None,
     whole: bool = False,
+    file: IO[bytes] | None = None,
 ) -> BundleMeta:
     """Validate a bundle without extracting anything and return its meta.
 
@@ -134,10 +135,12 @@ def read_bundle(
     bundle uploaded under another package's key is refused rather than installed. ``whole``
     also reads every entry to its end (streamed), so each entry's CRC-32 is checked: for an
     object without ``sha256`` metadata (everything the original wrote) that is the only
-    check that a transfer damaged no byte, and it runs before a download is cached.
+    check that a transfer damaged no byte, and it runs before a download is cached. ``file``:
+    the bundle already open (``path`` only names it), so a caller checks the very file it then
+    uses.
     """
     path = Path(path)
-    with _open_zip(path) as zf:
+    with _open_zip(path, file) as zf:
         meta = _validate(path, zf, expect_name, expect_version)
         if whole:
             _check_crcs(path, zf)
@@ -219,9 +222,9 @@ def _ascii(value: str) -> str:
     return json.dumps(value, ensure_ascii=True)[1:-1]
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+def _open_zip(path: Path, file: IO[bytes] | None = None) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(path)
+        return zipfile.ZipFile(file if file is not None else path)
     except FileNotFoundError as exc:
         raise NotFoundError(f"{path}: no such bundle") from exc
     except IsADirectoryError as exc:

@@ -150,6 +150,7 @@ class CommandContext:
             credentials=self.credentials(repository),
             concurrency=self.concurrency,
             read_timeout=self.settings.read_timeout,
+            request_timeout=self.settings.request_timeout,
             retry_backoff=self.settings.retry_backoff,
         ) as storage:
             yield storage

@@ -5,19 +5,29 @@ the same key (HTTP 412). A version that already exists under another spelling of
 original wrote ``v1-2-0__pre_alpha_1``, we would write ``v1-2-0__pre_a1``) is caught by a listing
 first. Stores that ignore conditional writes leave only that listing check: two publishers racing
 there can both succeed, the last one's bytes winning.
+
+What is uploaded is what was checked: the bundle is opened once, and that open file is validated,
+hashed and uploaded, so a file swapped in at the path meanwhile is never published under its
+predecessor's sha256. The upload carries the MD5 of the bytes that were hashed (``Content-MD5``),
+so a file rewritten in place while it is read is refused by the store itself. A store's ``put``
+returns only once the object is really there (see ``S3Storage.put``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 from packaging.version import Version
 
-from pipper.bundle import read_bundle, s3_metadata
-from pipper.cache import sha256_file
-from pipper.errors import UsageError, VersionExistsError
+from pipper.bundle import BundleMeta, read_bundle, s3_metadata
+from pipper.errors import BundleError, NotFoundError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
 from pipper.keys import bundle_key
 from pipper.repositories import Repository
@@ -46,11 +56,55 @@ def bundles_in(path: Path) -> list[Path]:
     return [path]
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """One open bundle, validated and hashed: what is uploaded is exactly this file."""
+
+    meta: BundleMeta
+    sha256: str
+    md5: str  # base64, as Content-MD5 wants it
+    size: int
+
+
+def _open_bundle(path: Path) -> BinaryIO:
+    """Open ``path`` for reading, refusing anything but a regular file (a FIFO would block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such bundle") from None
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read the bundle: {exc.strerror or exc}") from None
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise BundleError(f"{path}: not a regular file")
+    return handle
+
+
+def _check(path: Path, handle: BinaryIO) -> _Checked:
+    """Validate the open bundle, then hash it (sha256 and MD5 in one pass over its bytes)."""
+    meta = read_bundle(path, file=handle)
+    handle.seek(0)
+    sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    while chunk := handle.read(1 << 22):
+        sha256.update(chunk)
+        md5.update(chunk)
+        size += len(chunk)
+    return _Checked(meta, sha256.hexdigest(), base64.b64encode(md5.digest()).decode(), size)
+
+
 async def publish(
     storage: Storage, repository: Repository, path: Path, *, force: bool = False
 ) -> Published:
-    meta = await anyio.to_thread.run_sync(read_bundle, path)
-    digest = await anyio.to_thread.run_sync(sha256_file, path)
+    with _open_bundle(path) as handle:
+        checked = await anyio.to_thread.run_sync(_check, path, handle)
+        return await _upload(storage, repository, handle, checked, force=force)
+
+
+async def _upload(
+    storage: Storage, repository: Repository, handle: BinaryIO, checked: _Checked, *, force: bool
+) -> Published:
+    meta, digest = checked.meta, checked.sha256
     key = bundle_key(repository.root_prefix, meta.name, meta.version)
     index = PackageIndex(repository, storage, None)
     existing = [c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)]
@@ -60,9 +114,11 @@ async def publish(
             "pass --force to replace it"
         )
     try:
-        await storage.put(key, path, s3_metadata(meta, digest), if_absent=not force)
+        await storage.put(
+            key, handle, s3_metadata(meta, digest), if_absent=not force, content_md5=checked.md5
+        )
     except VersionExistsError:
         raise VersionExistsError(
             f"{meta.name} {meta.version} is already published ({key}); pass --force to replace it"
         ) from None
-    return Published(meta.name, meta.version, key, digest, path.stat().st_size, bool(existing))
+    return Published(meta.name, meta.version, key, digest, checked.size, bool(existing))

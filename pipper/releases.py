@@ -14,12 +14,11 @@ again meanwhile is never deleted in its place.
 
 from __future__ import annotations
 
+import io
 import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
@@ -200,14 +199,11 @@ async def yank(
     if not todo:
         return YankChange(release, False, await read_yank(storage, release.candidates[-1]))
     body = marker_body(reason)
-    with tempfile.TemporaryDirectory(prefix="pipper-yank-") as tmp:
-        path = Path(tmp) / "marker.json"
-        path.write_bytes(body)
-        for candidate in todo:
-            try:
-                await storage.put(yank_marker_key(candidate.key), path, {}, if_absent=True)
-            except VersionExistsError:
-                log.debug("%s was yanked by someone else meanwhile", candidate.key)
+    for candidate in todo:
+        try:
+            await storage.put(yank_marker_key(candidate.key), io.BytesIO(body), {}, if_absent=True)
+        except VersionExistsError:
+            log.debug("%s was yanked by someone else meanwhile", candidate.key)
     return YankChange(release, True)
 
 

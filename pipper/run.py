@@ -148,7 +148,11 @@ class Run:
             from pipper.storage.http import HttpStorage
 
             self._http = await self._resources.enter_async_context(
-                HttpStorage(concurrency=self.concurrency, read_timeout=self.settings.read_timeout)
+                HttpStorage(
+                    concurrency=self.concurrency,
+                    read_timeout=self.settings.read_timeout,
+                    request_timeout=self.settings.request_timeout,
+                )
             )
         return self._http
 

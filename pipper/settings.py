@@ -26,6 +26,7 @@ __all__ = ["VARIABLES", "AccessKeys", "Settings", "absolute"]
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_REQUEST_TIMEOUT = 120.0
 DEFAULT_RETRY_BACKOFF = 0.25
 
 VARIABLES: dict[str, str] = {
@@ -37,6 +38,8 @@ VARIABLES: dict[str, str] = {
     "PIPPER_ENDPOINT_URL": "S3-compatible endpoint, like --endpoint-url",
     "PIPPER_CONCURRENCY": "requests in flight at once, like --concurrency (default: 32)",
     "PIPPER_READ_TIMEOUT": "seconds a request may wait for data before it is retried (default: 60)",
+    "PIPPER_REQUEST_TIMEOUT": "seconds one request may take in all, retries included, plus 1 s "
+    "per 16 KiB of its body (default: 120)",
     "PIPPER_RETRY_BACKOFF": "base seconds between retry rounds (default: 0.25)",
     "PIPPER_AWS_ACCESS_KEY_ID": "access key, ranked above AWS_ACCESS_KEY_ID",
     "PIPPER_AWS_SECRET_ACCESS_KEY": "its secret",
@@ -181,6 +184,12 @@ class Settings:
     @cached_property
     def read_timeout(self) -> float:
         return self._seconds("PIPPER_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 3600.0, zero=False)
+
+    @cached_property
+    def request_timeout(self) -> float:
+        """The deadline of one request across all its retries: a store that never answers, or
+        drips its answer, ends the run after this long instead of never."""
+        return self._seconds("PIPPER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT, 3600.0, zero=False)
 
     @cached_property
     def retry_backoff(self) -> float:

@@ -37,8 +37,10 @@ def main() -> None:
 
         sys.stdout.write(f"pipper {__version__}\n")
         return
+    from pipper.cli.base import install_interrupt_handler
     from pipper.cli.commands import app
 
+    install_interrupt_handler()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:

@@ -2,12 +2,27 @@
 
 ``PipperGroup`` turns any ``PipperError`` into one line on stderr and its exit code, wherever in
 the command tree it was raised; ``run`` is the one event loop of a command.
+
+Ctrl-C ends the process, always (``install_interrupt_handler``). asyncio's own SIGINT handler
+only asks the main task to cancel, which never happens while the loop's thread is blocked in a
+system call (an ``open`` of a FIFO, say): Python retries the call after the handler, and the
+process runs on. So pipper's handler raises ``KeyboardInterrupt`` at once, wherever the thread
+is; the run unwinds (temporary files removed, connections closed), says "error: interrupted" and
+exits 130 (``pipper.cli.main`` does not wait for threads). A worker thread stuck in a call can
+still hold the unwinding, so the same SIGINT arms a watchdog that ends the process after
+``INTERRUPT_GRACE`` seconds, and a second Ctrl-C ends it at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,6 +33,10 @@ from pipper.cli.output import configure, err, is_debug
 from pipper.errors import PipperError
 
 T = TypeVar("T")
+
+INTERRUPTED = 130
+INTERRUPT_GRACE = 3.0
+_interrupts = {"count": 0, "said": 0}
 
 
 class PipperGroup(TyperGroup):
@@ -32,8 +51,8 @@ class PipperGroup(TyperGroup):
             err(f"error: {exc.message}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err("error: interrupted")
-            raise typer.Exit(130) from None
+            _say_interrupted()
+            raise typer.Exit(INTERRUPTED) from None
         except OSError as exc:
             if is_debug():
                 traceback.print_exc()
@@ -47,6 +66,37 @@ class PipperGroup(TyperGroup):
                 traceback.print_exc()
             err(f"error: unexpected {type(exc).__name__} (run with --debug for the traceback)")
             raise typer.Exit(1) from None
+
+
+def _say_interrupted() -> None:
+    if not _interrupts["said"]:
+        _interrupts["said"] = 1
+        err("error: interrupted")
+
+
+def _end_now() -> None:
+    """Leave without waiting for anything: no thread, no unwinding can hold the process."""
+    _say_interrupted()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    os._exit(INTERRUPTED)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _interrupts["count"] += 1
+    if _interrupts["count"] > 1:
+        _end_now()
+    watchdog = threading.Timer(INTERRUPT_GRACE, _end_now)
+    watchdog.daemon = True
+    watchdog.start()
+    raise KeyboardInterrupt
+
+
+def install_interrupt_handler() -> None:
+    """Make Ctrl-C end the process (see the module docstring): for the ``pipper`` script only,
+    an in-process runner (tests) keeps Python's own handling."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:

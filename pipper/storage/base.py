@@ -14,8 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pipper.errors import NetworkError
 
@@ -28,6 +27,15 @@ class StreamInterrupted(NetworkError):
 
 class ObjectChanged(NetworkError):
     """A ranged resume found the object replaced since the first byte was read."""
+
+
+class WrongEndpoint(NetworkError):
+    """The endpoint answered, but not as the store would: a redirect, an HTML page where a
+    listing belongs, a write it reports done that it does not hold.
+
+    Never retried (the same question gets the same wrong answer) and never followed: a redirect
+    would carry the request's credentials, or a URL's signature, to a host the user never named.
+    """
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,20 @@ class Storage(Protocol):
     async def put(
         self,
         key: str,
-        path: Path,
+        body: BinaryIO,
         metadata: Mapping[str, str],
         *,
         if_absent: bool,
-    ) -> None: ...
+        content_md5: str | None = None,
+    ) -> None:
+        """Write ``body`` (an open binary file, read from its start) under ``key``.
+
+        The caller validates and hashes the same open file it hands here, so what is stored is
+        what was checked even if the path is replaced meanwhile. ``content_md5`` (base64, as
+        S3's ``Content-MD5``) is the MD5 of the bytes the caller checked: a store refuses a body
+        that differs with ``IntegrityError`` (the file was rewritten in place) and stores nothing.
+        """
+        ...
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Remove ``key``; a key that is already gone is not an error.

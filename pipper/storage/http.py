@@ -6,24 +6,26 @@ hashing, resuming with ``Range`` and ``If-Match``, which a presigned URL allows 
 only the host; checking the ``x-amz-meta-sha256`` header; committing to the cache).
 
 The URL's query string is its signature: keys, the cache and every message use the URL without
-it (``redact_url``); only this store holds the full URL.
+it (``redact_url``); only this store holds the full URL. For the same reason a redirect is never
+followed: it is an error that names the host it pointed to. Every GET has the deadlines of
+``deadlines``: the request timeout to open it, plus the body's size at the minimum rate.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 
 from pipper.errors import AccessDeniedError, NotFoundError, PipperError, UsageError
-from pipper.keys import UrlTarget
+from pipper.keys import UrlTarget, redact_url
 from pipper.models import Candidate
 from pipper.specs import PackageId
 from pipper.storage.base import (
@@ -33,7 +35,9 @@ from pipper.storage.base import (
     ObjectInfo,
     ObjectStream,
     StreamInterrupted,
+    WrongEndpoint,
 )
+from pipper.storage.deadlines import body_seconds, by_deadline, chunks_by
 
 __all__ = ["HttpStorage"]
 
@@ -57,9 +61,11 @@ class HttpStorage:
         concurrency: int = 32,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        request_timeout: float = 120.0,
         ca_bundle: str | None = None,
     ) -> None:
         self.requests = 0
+        self._request_timeout = request_timeout
         self.retries = 0
         self._ca_bundle = ca_bundle
         self._concurrency = concurrency
@@ -117,34 +123,41 @@ class HttpStorage:
         errors = (aiohttp.ClientError, TimeoutError)
         async with self._limiter:
             self.requests += 1
+            opened = anyio.current_time() + self._request_timeout
             try:
-                response = await self._session.get(
-                    URL(self._urls[key], encoded=True), headers=headers
+                response = await by_deadline(
+                    opened,
+                    lambda: self._session.get(
+                        URL(self._urls[key], encoded=True),
+                        headers=headers,
+                        allow_redirects=False,
+                    ),
                 )
             except errors as exc:
                 raise StreamInterrupted(f"{key}: {type(exc).__name__}") from None
+            if response is None:
+                raise StreamInterrupted(f"{key}: no answer within {self._request_timeout:g} s")
             async with response:
                 if response.status == 412 and headers:
                     raise ObjectChanged(f"{key} changed while it was being downloaded")
+                if 300 <= response.status < 400:
+                    raise _redirected(key, response)
                 if response.status >= 400:
                     raise await _http_error(key, response)
                 skip = start if response.status != 206 else 0  # the server ignored the Range
+                length = int(response.headers.get("Content-Length", 0))
+                deadline = anyio.current_time() + body_seconds(self._request_timeout, length)
 
                 async def body() -> AsyncIterator[bytes]:
                     left = skip
-                    try:
-                        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                            if left:
-                                cut, left = min(left, len(chunk)), left - min(left, len(chunk))
-                                chunk = chunk[cut:]
-                            if chunk:
-                                yield chunk
-                    except errors as exc:
-                        raise StreamInterrupted(
-                            f"the body of {key} broke off ({type(exc).__name__})"
-                        ) from None
+                    read = functools.partial(response.content.read, CHUNK_SIZE)
+                    async for chunk in chunks_by(deadline, key, read, errors):
+                        if left:
+                            cut, left = min(left, len(chunk)), left - min(left, len(chunk))
+                            chunk = chunk[cut:]
+                        if chunk:
+                            yield chunk
 
-                length = int(response.headers.get("Content-Length", 0))
                 yield ObjectStream(
                     key=key,
                     etag=response.headers.get("ETag", ""),
@@ -167,7 +180,13 @@ class HttpStorage:
         raise UsageError("bundle URLs are only read whole")
 
     async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+        self,
+        key: str,
+        body: BinaryIO,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+        content_md5: str | None = None,
     ) -> None:
         raise UsageError("bundle URLs are read-only")
 
@@ -176,6 +195,16 @@ class HttpStorage:
 
     async def presign(self, key: str, expires_in: int) -> str:
         raise UsageError("bundle URLs are already presigned")
+
+
+def _redirected(key: str, response: Any) -> WrongEndpoint:
+    """A redirect, refused: following it would hand the URL's signature to another host."""
+    location = redact_url(response.headers.get("Location", ""))
+    to = f" to {location}" if location else ""
+    return WrongEndpoint(
+        f"fetching {key} was redirected (HTTP {response.status}{to}), and pipper never follows "
+        "a redirect of a bundle URL: ask for the bundle's own URL"
+    )
 
 
 async def _http_error(key: str, response: Any) -> Exception:

@@ -7,15 +7,18 @@ same version cannot both win here either.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 
-from pipper.errors import NotFoundError, VersionExistsError
+from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
 from pipper.fsutil import atomic_writer
 from pipper.storage.base import CHUNK_SIZE, Listing, ObjectChanged, ObjectInfo, ObjectStream
 
@@ -107,18 +110,29 @@ class LocalStorage:
         return self._info(key, path), {}
 
     async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+        self,
+        key: str,
+        body: BinaryIO,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+        content_md5: str | None = None,
     ) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        md5 = hashlib.md5(usedforsecurity=False)
         try:
             # A repository's objects are the user's data: durable once put returns.
-            with (
-                path.open("rb") as src,
-                atomic_writer(target, fsync=True, exclusive=if_absent) as out,
-            ):
-                while chunk := src.read(CHUNK_SIZE):
+            with atomic_writer(target, fsync=True, exclusive=if_absent) as out:
+                body.seek(0)
+                while chunk := body.read(CHUNK_SIZE):
                     out.write(chunk)
+                    md5.update(chunk)
+                if content_md5 and base64.b64encode(md5.digest()).decode() != content_md5:
+                    raise IntegrityError(
+                        f"{key}: the bytes read for it differ from the ones that were checked: "
+                        "the file changed while it was read; nothing was stored"
+                    )
         except FileExistsError:
             raise VersionExistsError(f"{key} already exists") from None
 

@@ -13,7 +13,8 @@ directory and a real S3 server to keep them honest:
 - ``get(start=N, if_match=etag)`` resumes from byte N and raises ``ObjectChanged`` when the
   object is no longer the one that ETag names; an open stream keeps reading the bytes it opened;
 - ``put(if_absent=True)`` refuses an existing key with ``VersionExistsError``, like a
-  conditional PUT (``If-None-Match: *``);
+  conditional PUT (``If-None-Match: *``), and a body that differs from its ``content_md5``
+  with ``IntegrityError``, like S3's ``BadDigest``;
 - user metadata keys come back lower-cased, as S3 returns them;
 - ``presign`` gives a ``memory://`` URL that nothing but this store could read.
 
@@ -24,19 +25,19 @@ moment), and every request is counted (``calls``, ``requests``) and recorded (``
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 from urllib.parse import quote
 
 import anyio
 
-from pipper.errors import NotFoundError, PipperError, VersionExistsError
+from pipper.errors import IntegrityError, NotFoundError, PipperError, VersionExistsError
 from pipper.storage.base import (
     CHUNK_SIZE,
     Listing,
@@ -267,10 +268,20 @@ class MemoryStorage:
         return stored.info(key), dict(stored.metadata)
 
     async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+        self,
+        key: str,
+        body: BinaryIO,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+        content_md5: str | None = None,
     ) -> None:
         self._receive(Call("put", key))
-        data = await anyio.Path(path).read_bytes()
+        body.seek(0)
+        data = body.read()
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        if content_md5 and content_md5 != digest:
+            raise IntegrityError(f"{key}: the body differs from its Content-MD5 (BadDigest)")
         if if_absent and key in self.objects:
             raise VersionExistsError(f"{key} already exists in {self.name}")
         self.seed(key, data, metadata)

@@ -20,7 +20,13 @@ landed, and repeating a conditional PUT would report the version as already publ
 The read timeout (``PIPPER_READ_TIMEOUT``, seconds, default 60) bounds how long one read from a
 socket may wait: a response that stalls longer is abandoned and retried (before its body by
 botocore, during its body by a ranged resume), so a stalled connection costs that long rather
-than hanging the run.
+than hanging the run. The request timeout (``PIPPER_REQUEST_TIMEOUT``) bounds a whole request
+across its retries, and a body gets that plus its size at a minimum rate (see ``deadlines``), so
+a server that drips or never answers cannot hold a run either; the first retry for want of an
+answer is said on stderr.
+
+Redirects are never followed (see ``s3client``): a redirect is an error, which suggests
+``--region`` when the store names the bucket's region.
 
 ``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
 each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
@@ -30,20 +36,17 @@ store that never recovers is given up on without waiting out the pauses meant fo
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import anyio
 
-from pipper.errors import (
-    NetworkError,
-    PipperError,
-    VersionExistsError,
-)
+from pipper.errors import NetworkError, NotFoundError, PipperError, VersionExistsError
 from pipper.storage.base import (
     CHUNK_SIZE,
     Listing,
@@ -51,8 +54,11 @@ from pipper.storage.base import (
     ObjectInfo,
     ObjectStream,
     StreamInterrupted,
+    WrongEndpoint,
 )
-from pipper.storage.s3errors import server_answered, stream_errors, translate
+from pipper.storage.deadlines import body_seconds, chunks_by
+from pipper.storage.s3client import ClientSettings, open_client
+from pipper.storage.s3errors import S3Place, server_answered, stream_errors, translate
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -62,6 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_REQUEST_TIMEOUT = 120.0
 MAX_READ_TIMEOUT = 3600.0
 ATTEMPTS_PER_ROUND = 3
 ROUNDS = 4
@@ -82,11 +89,13 @@ class S3Storage:
         max_attempts: int = ATTEMPTS_PER_ROUND,
         rounds: int = ROUNDS,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         connect_timeout: float = 10.0,
         retry_backoff: float = 0.25,
     ) -> None:
         """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
-        ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``)."""
+        ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``);
+        ``request_timeout`` the deadline of a request across its retries."""
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         self.region = region
@@ -96,50 +105,39 @@ class S3Storage:
         self._max_attempts = max_attempts
         self._rounds = rounds
         self._read_timeout = read_timeout
+        self._request_timeout = request_timeout
+        self._warned_slow = False
         self._backoff = retry_backoff
         self._connect_timeout = connect_timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
+        self._place = S3Place(bucket, self.where, region)
         self.requests = 0
         self.attempts = 0
 
     async def __aenter__(self) -> S3Storage:
-        import aioboto3
-        from aiobotocore.config import AioConfig
-
-        creds = self._credentials
-        session = aioboto3.Session(
-            aws_access_key_id=creds.access_key_id if creds else None,
-            aws_secret_access_key=creds.secret_access_key if creds else None,
-            aws_session_token=creds.session_token if creds else None,
-            profile_name=creds.profile if creds else None,
-        )
-        config = AioConfig(
-            max_pool_connections=max(self._concurrency + 4, 10),
-            retries={"mode": "standard", "total_max_attempts": self._max_attempts},
-            read_timeout=self._read_timeout,
-            connect_timeout=self._connect_timeout,
-            signature_version="s3v4",
-            # Every bundle is checked against its own sha256, and botocore's CRC checks and
-            # parameter validation cost CPU on every request: on 2 cores, requests are the budget.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            parameter_validation=False,
-        )
         try:
-            client: S3Client = await self._stack.enter_async_context(
-                session.client(
-                    "s3",
+            client = await open_client(
+                self._stack,
+                ClientSettings(
+                    credentials=self._credentials,
                     endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    config=config,
-                )
+                    region=self.region,
+                    pool=max(self._concurrency + 4, 10),
+                    attempts=self._max_attempts,
+                    read_timeout=self._read_timeout,
+                    connect_timeout=self._connect_timeout,
+                ),
             )
         except Exception as exc:
+            await self.aclose()
             raise self._translate(exc, "connect") from None
-        client.meta.events.register("before-send.s3", self._count_attempt)
+        events = client.meta.events
+        events.register("before-send.s3", self._count_attempt)
+        events.register("needs-retry.s3", self._note_retry)
         self._client = client
+        self._place = S3Place(self.bucket, self.where, client.meta.region_name)
         return self
 
     @property
@@ -150,6 +148,23 @@ class S3Storage:
 
     def _count_attempt(self, **_: Any) -> None:
         self.attempts += 1
+
+    def _note_retry(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        """Say once on stderr that the store is not answering, when botocore retries for it."""
+        from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+        if self._warned_slow or not isinstance(
+            caught_exception, ReadTimeoutError | ConnectTimeoutError
+        ):
+            return
+        self._warned_slow = True
+        log.warning(
+            "no answer from %s within %g s; retrying (a request is given up on after %g s, "
+            "PIPPER_REQUEST_TIMEOUT)",
+            self.where,
+            self._read_timeout,
+            self._request_timeout,
+        )
 
     @property
     def retries(self) -> int:
@@ -164,7 +179,7 @@ class S3Storage:
             await self._stack.aclose()
 
     def _translate(self, exc: BaseException, what: str) -> PipperError:
-        return translate(exc, what, where=self.where, bucket=self.bucket)
+        return translate(exc, what, self._place)
 
     async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         """A read (listing, HEAD) with every round it may need."""
@@ -174,21 +189,34 @@ class S3Storage:
             )
 
     async def _rounds_of(
-        self, what: str, attempt: Callable[[], Awaitable[Any]], *, write: bool = False
+        self,
+        what: str,
+        attempt: Callable[[], Awaitable[Any]],
+        *,
+        write: bool = False,
+        seconds: float | None = None,
     ) -> Any:
-        """One request, in rounds of botocore attempts; the caller holds the limiter."""
+        """One request, in rounds of botocore attempts, all within its deadline (``seconds``,
+        by default the request timeout); the caller holds the limiter."""
         self.requests += 1
-        for round_ in range(1, self._rounds + 1):
-            try:
-                return await attempt()
-            except Exception as exc:
-                error = self._translate(exc, what)
-                again = isinstance(error, NetworkError) and (not write or server_answered(exc))
-            if round_ == self._rounds or not again:
-                raise error
-            log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
-            await _pause(round_, self._backoff)
-        raise AssertionError("unreachable")
+        seconds = self._request_timeout if seconds is None else seconds
+        with anyio.move_on_after(seconds):
+            for round_ in range(1, self._rounds + 1):
+                try:
+                    return await attempt()
+                except Exception as exc:
+                    error = self._translate(exc, what)
+                    again = _retryable(error, exc, write=write)
+                if round_ == self._rounds or not again:
+                    raise error
+                log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
+                await _pause(round_, self._backoff)
+        asked = f"the upload of {what}" if write else what
+        outcome = "; it may or may not have been stored" if write else ""
+        raise NetworkError(
+            f"{self.where} gave no complete answer to {asked} within {seconds:.3g} s "
+            f"(PIPPER_REQUEST_TIMEOUT){outcome}"
+        )
 
     async def list(
         self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
@@ -203,9 +231,15 @@ class S3Storage:
             if token:
                 kwargs["ContinuationToken"] = token
             page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            if "IsTruncated" not in page and "Name" not in page:
+                raise WrongEndpoint(
+                    f"{self.where} answered the listing of {prefix or 'the bucket'} with "
+                    f"something that is not an S3 listing ({_content_type(page)}): "
+                    "check --endpoint-url (a captive portal or a web server answers like this)"
+                )
             entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
             if not all(isinstance(e.get("Key", e.get("Prefix")), str) for e in entries):
-                raise NetworkError(
+                raise WrongEndpoint(
                     f"{self.where} answered the listing of {prefix} with an entry that has no "
                     "key: it does not answer like S3 (check --endpoint-url)"
                 )
@@ -252,19 +286,13 @@ class S3Storage:
                     total = int(content_range.rsplit("/", 1)[1])
             errors = stream_errors()
             raw = response["Body"]
+            deadline = anyio.current_time() + body_seconds(self._request_timeout, length)
             async with raw:
 
                 async def body() -> AsyncIterator[bytes]:
                     received = 0
-                    while True:
-                        try:
-                            chunk = await raw.read(CHUNK_SIZE)
-                        except errors as exc:
-                            raise StreamInterrupted(
-                                f"the body of {key} broke off ({type(exc).__name__})"
-                            ) from None
-                        if not chunk:
-                            break
+                    read = functools.partial(raw.read, CHUNK_SIZE)
+                    async for chunk in chunks_by(deadline, key, read, errors):
                         received += len(chunk)
                         yield chunk
                     if received < length:
@@ -290,7 +318,13 @@ class S3Storage:
         return info, dict(response.get("Metadata", {}))
 
     async def put(
-        self, key: str, path: Path, metadata: Mapping[str, str], *, if_absent: bool
+        self,
+        key: str,
+        body: BinaryIO,
+        metadata: Mapping[str, str],
+        *,
+        if_absent: bool,
+        content_md5: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {
             "Key": key,
@@ -300,13 +334,37 @@ class S3Storage:
         }
         if if_absent:
             kwargs["IfNoneMatch"] = "*"
+        if content_md5:
+            kwargs["ContentMD5"] = content_md5
+        size = body.seek(0, os.SEEK_END)
 
-        async def attempt() -> None:
-            with path.open("rb") as body:  # per round: never where the last round left it
-                await self.client.put_object(Bucket=self.bucket, Body=body, **kwargs)
+        async def attempt() -> Any:
+            body.seek(0)  # per round: never where the last round left it
+            return await self.client.put_object(Bucket=self.bucket, Body=body, **kwargs)
 
         async with self._limiter:
-            await self._rounds_of(key, attempt, write=True)
+            seconds = body_seconds(self._request_timeout, size)
+            response = await self._rounds_of(key, attempt, write=True, seconds=seconds)
+        if not response.get("ETag"):
+            raise WrongEndpoint(
+                f"{self.where} answered the upload of {key} without an ETag, as no S3 store "
+                "does: check --endpoint-url (it may not have been stored)"
+            )
+        await self._check_stored(key, size, metadata)
+
+    async def _check_stored(self, key: str, size: int, metadata: Mapping[str, str]) -> None:
+        """A write is done only when the store holds it: one HEAD, its size and sha256."""
+        try:
+            info, stored = await self.head(key)
+        except NotFoundError:
+            info, stored = ObjectInfo(key, 0, ""), {}
+        expected = metadata.get("sha256")
+        if info.size != size or (expected and stored.get("sha256") != expected):
+            raise WrongEndpoint(
+                f"{self.where} accepted the upload of {key} but does not hold it (a HEAD finds "
+                f"{info.size} of {size} bytes, sha256 {stored.get('sha256', 'missing')[:12]}): "
+                "check --endpoint-url"
+            )
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -338,6 +396,19 @@ class S3Storage:
         except Exception as exc:
             raise self._translate(exc, key) from None
         return url
+
+
+def _retryable(error: BaseException, exc: BaseException, *, write: bool) -> bool:
+    """A round may be repeated for a network failure, never for a wrong endpoint; a write
+    only when the store answered 5xx (it stored nothing then)."""
+    if not isinstance(error, NetworkError) or isinstance(error, WrongEndpoint):
+        return False
+    return not write or server_answered(exc)
+
+
+def _content_type(page: Mapping[str, Any]) -> str:
+    headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return str(headers.get("content-type") or "no content type")
 
 
 async def _pause(round_: int, base: float) -> None:

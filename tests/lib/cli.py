@@ -50,19 +50,35 @@ def pipper(
     stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipper ARGS`` as a real process, as a user would (``stdin``: its input)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
-    )
     return subprocess.run(
         [sys.executable, "-m", "pipper", *args],
-        env=full_env,
+        env=_process_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
         input=stdin,
     )
+
+
+def spawn(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``python -m pipper ARGS`` as a real process, for a test that signals or races it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipper", *args],
+        env=_process_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _process_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """This environment, plus ``env``, with this checkout first on the path."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
+    return full_env
 
 
 def requirement_names(deps: Sequence[str]) -> list[str]:

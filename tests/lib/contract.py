@@ -13,13 +13,15 @@ would, past the store under test); ``keeps_metadata`` says whether the store has
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from pipper.errors import NotFoundError, VersionExistsError
+from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
 from pipper.storage.base import ObjectChanged, Storage
 
 BODY = bytes(range(256)) * 64  # 16 KiB that differ from byte to byte
@@ -27,6 +29,19 @@ OTHER_BODY = b"another writer's bundle" * 500
 KEY = "pipper/alpha/v1-0-0.pipper"
 PAGED = 1003
 """More keys than one S3 listing page holds (1,000)."""
+
+
+async def put_file(
+    store: Storage,
+    key: str,
+    path: Path,
+    metadata: Mapping[str, str],
+    *,
+    if_absent: bool,
+    content_md5: str | None = None,
+) -> None:
+    with path.open("rb") as body:
+        await store.put(key, body, metadata, if_absent=if_absent, content_md5=content_md5)
 
 
 async def read_all(
@@ -64,7 +79,7 @@ class StorageContract:
     async def test_a_put_is_what_head_list_and_get_then_see(
         self, store: Storage, body_file: Path
     ) -> None:
-        await store.put(KEY, body_file, {"sha256": "ab" * 32}, if_absent=True)
+        await put_file(store, KEY, body_file, {"sha256": "ab" * 32}, if_absent=True)
         info, _ = await store.head(KEY)
         listing = await store.list("pipper/alpha/")
         async with store.get(KEY) as stream:
@@ -78,25 +93,37 @@ class StorageContract:
     async def test_a_conditional_put_refuses_an_existing_key(
         self, store: Storage, body_file: Path, tmp_path: Path
     ) -> None:
-        await store.put(KEY, body_file, {}, if_absent=True)
+        await put_file(store, KEY, body_file, {}, if_absent=True)
         other = tmp_path / "other.pipper"
         other.write_bytes(OTHER_BODY)
         with pytest.raises(VersionExistsError):
-            await store.put(KEY, other, {}, if_absent=True)
+            await put_file(store, KEY, other, {}, if_absent=True)
         assert await read_all(store, KEY) == BODY
 
     async def test_an_unconditional_put_replaces_and_changes_the_etag(
         self, store: Storage, body_file: Path, tmp_path: Path
     ) -> None:
-        await store.put(KEY, body_file, {}, if_absent=True)
+        await put_file(store, KEY, body_file, {}, if_absent=True)
         before, _ = await store.head(KEY)
         other = tmp_path / "other.pipper"
         other.write_bytes(OTHER_BODY)
-        await store.put(KEY, other, {}, if_absent=False)
+        await put_file(store, KEY, other, {}, if_absent=False)
         after, _ = await store.head(KEY)
         assert await read_all(store, KEY) == OTHER_BODY
         assert after.etag != before.etag
         assert after.size == len(OTHER_BODY)
+
+    async def test_a_body_other_than_its_content_md5_is_refused(
+        self, store: Storage, body_file: Path
+    ) -> None:
+        other_md5 = base64.b64encode(hashlib.md5(OTHER_BODY).digest()).decode()
+        with pytest.raises(IntegrityError):
+            await put_file(store, KEY, body_file, {}, if_absent=True, content_md5=other_md5)
+        with pytest.raises(NotFoundError):
+            await store.head(KEY)
+        right_md5 = base64.b64encode(hashlib.md5(BODY).digest()).decode()
+        await put_file(store, KEY, body_file, {}, if_absent=True, content_md5=right_md5)
+        assert await read_all(store, KEY) == BODY
 
     async def test_metadata_comes_back_from_head_and_get(self, store: Storage) -> None:
         self.seed(store, KEY, BODY, {"sha256": "cd" * 32, "name": "alpha"})

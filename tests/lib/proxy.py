@@ -17,8 +17,8 @@ import socket
 import struct
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +29,11 @@ MIN_FAULT_BODY = 16
 
 KINDS = ("list", "get", "head", "put", "delete", "other", "all")
 Kind = Literal["list", "get", "head", "put", "delete", "other", "all"]
-FaultName = Literal["slowdown", "reset", "truncate", "stall"]
+FaultName = Literal[
+    "slowdown", "reset", "truncate", "stall", "drip", "silent", "redirect", "html", "error"
+]
+ANSWERED = ("slowdown", "silent", "redirect", "html", "error")
+"""Faults the proxy answers itself, without forwarding the request upstream."""
 
 _LIST_PARAMS = {
     "list-type",
@@ -53,6 +57,8 @@ class Record:
     query: str
     status: int
     fault: FaultName | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers, names lower-cased: what the client sent to this host."""
 
     @property
     def kind(self) -> str:
@@ -64,6 +70,15 @@ class Faults:
     """Probabilities (per request, drawn from a seeded RNG) of each injected fault.
 
     `only` restricts faults to some request kinds; `max_faults` stops injecting after that many.
+
+    Body faults (on a response from upstream): ``reset``, ``truncate``, ``stall`` (a pause of
+    ``stall_seconds`` half way) and ``drip`` (one byte every ``drip_seconds``, so no single read
+    ever waits long). Answered faults (never forwarded): ``slowdown`` (503 SlowDown), ``silent``
+    (the request is read up to its head and never answered, not even with ``100 Continue``),
+    ``redirect`` (``redirect_status``, to ``redirect_to`` + the request's path and query when
+    set, with ``x-amz-bucket-region: redirect_region`` when set), ``html`` (``200 text/html``
+    to every request, as a captive portal answers) and ``error`` (``error_status`` with the S3
+    error ``error_code``; an empty body for a 2xx status).
     """
 
     slowdown_rate: float = 0.0
@@ -71,12 +86,36 @@ class Faults:
     truncate_rate: float = 0.0
     stall_rate: float = 0.0
     stall_seconds: float = 30.0
+    drip_rate: float = 0.0
+    drip_seconds: float = 1.0
+    silent_rate: float = 0.0
+    redirect_rate: float = 0.0
+    redirect_to: str = ""
+    redirect_status: int = 307
+    redirect_region: str | None = None
+    html_rate: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 403
+    error_code: str = "RequestTimeTooSkewed"
     only: set[str] | None = None
     max_faults: int | None = None
     seed: int = 0
 
+    def rates(self) -> tuple[tuple[FaultName, float], ...]:
+        return (
+            ("slowdown", self.slowdown_rate),
+            ("reset", self.reset_rate),
+            ("truncate", self.truncate_rate),
+            ("stall", self.stall_rate),
+            ("drip", self.drip_rate),
+            ("silent", self.silent_rate),
+            ("redirect", self.redirect_rate),
+            ("html", self.html_rate),
+            ("error", self.error_rate),
+        )
+
     def __post_init__(self) -> None:
-        rates = (self.slowdown_rate, self.reset_rate, self.truncate_rate, self.stall_rate)
+        rates = [rate for _, rate in self.rates()]
         if any(r < 0 for r in rates) or sum(rates) > 1.0 + 1e-9:
             raise ValueError("fault rates must be >= 0 and add up to at most 1")
         if self.only is not None and not set(self.only) <= set(KINDS):
@@ -141,6 +180,9 @@ class Proxy:
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._holds: dict[str, asyncio.Event] = {}
+        self.waiting: list[Record] = []
+        """Requests stopped by ``hold`` that have not been let through yet."""
         self.url = ""
 
     def start(self) -> Proxy:
@@ -212,6 +254,43 @@ class Proxy:
         self.faults_injected = 0
         self.peak_in_flight = self.in_flight
 
+    def hold(self, kind: str) -> None:
+        """Stop every request of ``kind`` before it is forwarded, until ``release(kind)``.
+
+        A test sees a held request in ``waiting``, so it can act at exactly that moment (swap a
+        file, send a signal) instead of guessing with a sleep.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown request kind {kind!r}; expected one of {KINDS}")
+        self._on_loop(lambda: self._holds.setdefault(kind, asyncio.Event()))
+
+    def release(self, kind: str) -> None:
+        def let_through() -> None:
+            event = self._holds.pop(kind, None)
+            if event is not None:
+                event.set()
+
+        self._on_loop(let_through)
+
+    def _on_loop(self, action: Callable[[], object]) -> None:
+        loop = self._loop
+        assert loop is not None, "start the proxy first"
+
+        async def run() -> None:
+            action()
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+
+    async def _wait_if_held(self, kind: str, record: Record) -> None:
+        event = self._holds.get(kind) or self._holds.get("all")
+        if event is None:
+            return
+        self.waiting.append(record)
+        try:
+            await event.wait()
+        finally:
+            self.waiting.remove(record)
+
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -247,13 +326,7 @@ class Proxy:
             return None
         draw = self._rng.random()
         edge = 0.0
-        rates: tuple[tuple[FaultName, float], ...] = (
-            ("slowdown", faults.slowdown_rate),
-            ("reset", faults.reset_rate),
-            ("truncate", faults.truncate_rate),
-            ("stall", faults.stall_rate),
-        )
-        for name, rate in rates:
+        for name, rate in faults.rates():
             edge += rate
             if draw < edge:
                 return name
@@ -373,15 +446,23 @@ class _Connection:
         if proxy.latency_ms > 0:
             await asyncio.sleep(proxy.latency_ms / 1000.0)
         kind = classify(method, path, query)
+        await proxy._wait_if_held(kind, Record(method, path, query, 0, None, request.headers))
         fault = proxy._pick_fault(kind)
 
         def record(status: int, applied: FaultName | None = None) -> None:
             if applied is not None:
                 proxy.faults_injected += 1
-            proxy.requests.append(Record(method, path, query, status, applied))
+            proxy.requests.append(Record(method, path, query, status, applied, request.headers))
 
-        if fault == "slowdown":
-            return await self._slow_down(request, method, path, record)
+        if fault == "silent":
+            record(0, "silent")
+            while await self.reader.read(CHUNK):  # until the client gives up
+                pass
+            return False
+        if fault in ANSWERED:
+            status, reason, headers, body = self._canned(fault, method, target, path)
+            record(status, fault)
+            return await self._answer(request, method, status, reason, headers, body)
 
         up_reader, up_writer = await self._upstream()
         up_writer.write(request.head)
@@ -452,28 +533,58 @@ class _Connection:
             self.writer.write(message.head)
             await self.writer.drain()
 
-    async def _slow_down(
-        self, request: _Message, method: str, path: str, record: Callable[[int, FaultName], None]
+    def _canned(
+        self, fault: FaultName, method: str, target: str, path: str
+    ) -> tuple[int, str, list[str], bytes]:
+        """The status, reason, extra headers and body of an answered fault."""
+        faults = self.proxy.faults
+        assert faults is not None
+        if fault == "html":
+            page = b"<html><body><h1>Welcome</h1><p>Please log in to continue.</p></body></html>"
+            # A static page, as a web server sends it: with an ETag, so only a HEAD tells.
+            return 200, "OK", ["Content-Type: text/html; charset=utf-8", 'ETag: "5f3a-1b2"'], page
+        if fault == "redirect":
+            status = faults.redirect_status
+            headers = (
+                [f"Location: {faults.redirect_to.rstrip('/')}{target}"]
+                if faults.redirect_to
+                else []
+            )
+            if faults.redirect_region:
+                headers.append(f"x-amz-bucket-region: {faults.redirect_region}")
+            code = "PermanentRedirect" if status == 301 else "TemporaryRedirect"
+            body = _s3_error(code, "Please re-send this request.", path)
+            return status, "Redirect", headers, body
+        if fault == "error":
+            code, status = faults.error_code, faults.error_status
+            if 200 <= status < 300:  # a success with nothing in it: no body, no ETag
+                return status, "OK", [], b""
+            return status, "Error", [], _s3_error(code, f"{code} (injected)", path)
+        return 503, "Slow Down", [], _s3_error("SlowDown", "Please reduce your request rate.", path)
+
+    async def _answer(
+        self,
+        request: _Message,
+        method: str,
+        status: int,
+        reason: str,
+        extra: list[str],
+        body: bytes,
     ) -> bool:
-        """Answer 503 SlowDown as S3 does, without forwarding the request."""
+        """Answer without forwarding the request, as S3 (or what stands in for it) would."""
         expects_continue = "100-continue" in request.headers.get("expect", "").lower()
         has_body = request.is_chunked() or (request.content_length() or 0) > 0
         keep = not (has_body and expects_continue) and not request.wants_close()
         if has_body and not expects_continue:
             await _relay_body(request, self.reader, _NullSink())
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
-            f"<Resource>{_xml_escape(path)}</Resource>"
-            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
-        ).encode()
+        if not any(h.lower().startswith("content-type:") for h in extra):
+            extra = ["Content-Type: application/xml", *extra]
         headers = [
-            "HTTP/1.1 503 Slow Down",
-            "Content-Type: application/xml",
-            f"Content-Length: {0 if method == 'HEAD' else len(body)}",
+            f"HTTP/1.1 {status} {reason}",
+            *extra,
+            f"Content-Length: {len(body)}",
             f"Connection: {'keep-alive' if keep else 'close'}",
         ]
-        record(503, "slowdown")
         self.writer.write(("\r\n".join(headers) + "\r\n\r\n").encode())
         if method != "HEAD":
             self.writer.write(body)
@@ -483,12 +594,18 @@ class _Connection:
     async def _faulty_body(
         self, fault: FaultName, up_reader: asyncio.StreamReader, length: int
     ) -> bool:
-        """Send part of the body, then cut it off; True if the connection survives (a stall)."""
+        """Send part of the body, then cut it off; True if the connection survives (a stall,
+        a drip)."""
+        faults = self.proxy.faults
+        if fault == "drip":
+            for _ in range(length):
+                await _copy_exact(up_reader, self.writer, 1)
+                await asyncio.sleep(faults.drip_seconds if faults else 1.0)
+            return True
         part = max(1, min(length // 2, 1024 * 1024))
         await _copy_exact(up_reader, self.writer, part)
         await _flush(self.writer)
         if fault == "stall":
-            faults = self.proxy.faults
             await asyncio.sleep(faults.stall_seconds if faults else 0.0)
             await _copy_exact(up_reader, self.writer, length - part)
             return True
@@ -579,6 +696,15 @@ def _abort(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+def _s3_error(code: str, message: str, path: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        f"<Resource>{_xml_escape(path)}</Resource>"
+        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+    ).encode()
 
 
 def _xml_escape(text: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.lib.polling import wait_for
 from tests.lib.proxy import Faults, MakeProxy, classify
 from tests.lib.s3servers import S3Server
 
@@ -195,6 +196,80 @@ def test_stall_fault_pauses_then_resumes(
     with pytest.raises(TimeoutError):
         response.read()
     conn.close()
+
+
+def test_drip_fault_sends_the_whole_body_one_byte_at_a_time(
+    s3_server: S3Server, bucket: str, make_proxy: MakeProxy
+) -> None:
+    payload = b"drip" * 8
+    s3_server.client().put_object(Bucket=bucket, Key="k", Body=payload)
+    proxy = make_proxy(faults=Faults(drip_rate=1.0, drip_seconds=0.02))
+    started = time.perf_counter()
+    response, conn = _raw_get(_presigned_get(s3_server, proxy.url, bucket, "k"), timeout=0.5)
+    first = response.read1(1024)
+    assert len(first) < len(payload)  # one byte, not the body
+    assert first + response.read() == payload  # no read waited the 0.5 s socket timeout
+    assert time.perf_counter() - started >= len(payload) * 0.02
+    assert [r.fault for r in proxy.requests] == ["drip"]
+    conn.close()
+
+
+def test_silent_fault_never_answers_not_even_100_continue(make_proxy: MakeProxy) -> None:
+    proxy = make_proxy(faults=Faults(silent_rate=1.0))
+    parts = urlsplit(proxy.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=0.3)
+    conn.putrequest("PUT", "/b/k")
+    conn.putheader("Content-Length", "5")
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    with pytest.raises(TimeoutError):
+        conn.getresponse()
+    conn.close()
+    assert [(r.kind, r.status, r.fault) for r in proxy.requests] == [("put", 0, "silent")]
+    assert proxy.requests[0].headers["expect"] == "100-continue"
+
+
+def test_redirect_fault_points_elsewhere_and_forwards_nothing(make_proxy: MakeProxy) -> None:
+    proxy = make_proxy(
+        faults=Faults(redirect_rate=1.0, redirect_to="http://elsewhere:9", redirect_region="r-1")
+    )
+    response, conn = _raw_get(f"{proxy.url}/b/k?x=1")
+    assert response.status == 307
+    assert response.headers["Location"] == "http://elsewhere:9/b/k?x=1"
+    assert response.headers["x-amz-bucket-region"] == "r-1"
+    assert b"<Code>TemporaryRedirect</Code>" in response.read()
+    conn.close()
+
+
+def test_html_and_error_faults_answer_for_the_store(make_proxy: MakeProxy) -> None:
+    portal = make_proxy(faults=Faults(html_rate=1.0))
+    response, conn = _raw_get(f"{portal.url}/b?list-type=2")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert b"<html>" in response.read()
+    conn.close()
+    skewed = make_proxy(faults=Faults(error_rate=1.0))
+    response, conn = _raw_get(f"{skewed.url}/b/k")
+    assert response.status == 403
+    assert b"<Code>RequestTimeTooSkewed</Code>" in response.read()
+    conn.close()
+
+
+def test_hold_stops_requests_of_a_kind_until_released(
+    s3_server: S3Server, bucket: str, make_proxy: MakeProxy
+) -> None:
+    s3_server.client().put_object(Bucket=bucket, Key="k", Body=b"held")
+    proxy = make_proxy()
+    client = s3_server.client(endpoint_url=proxy.url, max_attempts=1)
+    proxy.hold("get")
+    with ThreadPoolExecutor(1) as pool:
+        body = pool.submit(lambda: client.get_object(Bucket=bucket, Key="k")["Body"].read())
+        wait_for(lambda: proxy.waiting, what="the GET to be held")
+        assert client.head_object(Bucket=bucket, Key="k")["ContentLength"] == 4  # not held
+        assert not body.done()
+        proxy.release("get")
+        assert body.result(timeout=10) == b"held"
+    assert proxy.waiting == []
 
 
 @pytest.mark.timing

@@ -7,6 +7,7 @@ original pipper 0.11.1, which must go on listing and downloading from the same b
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -195,12 +196,10 @@ def test_delete_is_conditional_on_the_listed_etag(tmp_path: Path, location: str)
     repository = resolve_repository(
         bucket=location, root_prefix=None, repository=None, endpoint_url=None, region=None
     )
-    source = tmp_path / "body"
 
     async def go() -> tuple[list[str], list[str]]:
         async with CommandContext().open_storage(repository) as storage:
-            source.write_bytes(b"one")
-            await storage.put("pipper/x/v1-0-0.yanked", source, {}, if_absent=True)
+            await storage.put("pipper/x/v1-0-0.yanked", io.BytesIO(b"one"), {}, if_absent=True)
             listed = (await storage.list("pipper/x/")).objects
             with pytest.raises(ObjectChanged):
                 await storage.delete("pipper/x/v1-0-0.yanked", if_match='"not-its-etag"')

@@ -6,7 +6,7 @@ use is the URL without it; these tests pin that down next to the parsing itself.
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import pytest
 
@@ -121,4 +121,4 @@ async def test_the_http_storage_only_reads() -> None:
     with pytest.raises(UsageError, match="already presigned"):
         await storage.presign("k", 60)
     with pytest.raises(UsageError, match="read-only"):
-        await storage.put("k", Path("bundle.pipper"), {}, if_absent=True)
+        await storage.put("k", io.BytesIO(b"bundle"), {}, if_absent=True)
