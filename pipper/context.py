@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipper.errors import ConfigError
+from pipper.errors import ConfigError, NotFoundError
 from pipper.settings import Settings, absolute
 
 if TYPE_CHECKING:
@@ -131,11 +131,24 @@ class CommandContext:
     # -- stores and runs ---------------------------------------------------------------------
 
     @asynccontextmanager
-    async def open_storage(self, repository: Repository | None = None) -> AsyncIterator[Storage]:
-        """The store ``repository`` (default: the command's) names, closed on exit."""
+    async def open_storage(
+        self, repository: Repository | None = None, *, create: bool = False
+    ) -> AsyncIterator[Storage]:
+        """The store ``repository`` (default: the command's) names, closed on exit.
+
+        A local directory that does not exist is "not found" for a reader, as a missing bucket
+        is, rather than an empty repository: a mistyped path must not look like "no packages".
+        Only a writer (``create``) and the default local repository start from nothing.
+        """
         repository = repository or self.repository
         if repository.local_path is not None:
             from pipper.storage.local import LocalStorage
+
+            if not (create or repository.is_default_local or repository.local_path.is_dir()):
+                raise NotFoundError(
+                    f"no such local repository: {repository.local_path} does not exist "
+                    "(publishing to it creates it)"
+                )
 
             yield LocalStorage(repository.local_path)
             return

@@ -84,6 +84,7 @@ async def fetch_locked(run: Run, lock: Lock) -> RunResult:
     return RunResult(
         packages=packages,
         timings={"total": round(time.perf_counter() - started, 4)},
+        source=repository.describe(),
         **run.counters(),
     )
 

@@ -103,6 +103,9 @@ class RunResult:
     listings: int = 0
     retries: int = 0
     bytes_fetched: int = 0
+    #: Where the packages were read from (``Repository.describe()``, bundle folders, URLs), so
+    #: every line that reports a read can name it.
+    source: str = ""
 
     @property
     def from_network(self) -> int:

@@ -65,6 +65,7 @@ async def fetch_urls(
         requests=counters["requests"],
         retries=counters["retries"] + downloader.retries,
         bytes_fetched=counters["bytes_fetched"] + downloader.bytes,
+        source=" and ".join(["bundle URLs", *([resolved.source] if resolved else [])]),
     )
 
 

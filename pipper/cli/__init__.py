@@ -18,10 +18,11 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     publish,
     repository,
 )
-from pipper.cli.app import app
+from pipper.cli.app import app, stop_on_signals
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
+    stop_on_signals()
     app(prog_name="pipper")

@@ -122,12 +122,12 @@ def authorize(
     if output is None:
         sys.stdout.write(data.decode())
         sys.stdout.flush()
-        info(f"Authorized {len(urls)} packages until {until}")
+        info(f"Authorized {len(urls)} packages of {result.source} until {until}")
         return
     output = output.expanduser()
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, data, mode=0o600)
     info(
-        f"Authorized {len(result.packages)} packages until {until} into {output} "
-        "(anyone with this file can download them until then)"
+        f"Authorized {len(result.packages)} packages of {result.source} until {until} "
+        f"into {output} (anyone with this file can download them until then)"
     )

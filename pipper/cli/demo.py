@@ -45,7 +45,7 @@ def demo(
     async def seed() -> int:
         added = 0
         with tempfile.TemporaryDirectory() as tmp:
-            async with ctx.open_storage() as storage:
+            async with ctx.open_storage(create=True) as storage:
                 for bundle in demo_bundles(Path(tmp)):
                     try:
                         await publish(storage, repository, bundle)

@@ -2,44 +2,59 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipper.cli.app import app, run
-from pipper.cli.options import JsonOption, context, with_repository
-from pipper.cli.output import human_size, print_json
+from pipper.cli.options import JsonOption, PythonOption, context, with_repository
+from pipper.cli.output import human_size, info, plural, print_json
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
 
 
-@app.command()
+@app.command("info")
 @with_repository
-def info(
+def info_command(
     name: Annotated[
-        str, typer.Argument(help="The package name (any spelling: Alpha-Pkg, alpha_pkg).")
+        str,
+        typer.Argument(
+            metavar="NAME", help="The package name (any spelling: Alpha-Pkg, alpha_pkg)."
+        ),
     ],
+    python: PythonOption = None,
     json_output: JsonOption = False,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Every published version of a package, newest first, and how the installed one compares.
 
-    Example: pipper info alpha_pkg
+    The installed version is read where 'pipper install' would install (see --python).
+
+    Example: pipper info alpha_pkg --python .venv
     """
     from pipper.catalog import PackageInfo, package_info
     from pipper.index import PackageIndex
+    from pipper.installer import inspect_environment, target_python
     from pipper.specs import validate_name
 
     validate_name(name)
+    interpreter = target_python(python)
+    environment = inspect_environment(interpreter, None)
     ctx = context(repo)
 
     async def go() -> PackageInfo:
         async with ctx.open_storage() as storage:
-            return await package_info(PackageIndex(ctx.repository, storage, None), name)
+            index = PackageIndex(ctx.repository, storage, None)
+            return await package_info(index, name, environment)
 
     result = run(go)
+    info(
+        f"{plural(len(result.versions), 'version')} of {result.name} "
+        f"in {ctx.repository.describe()}; installed: as {interpreter or sys.executable} sees it"
+    )
     latest = result.latest.version if result.latest else None
     if json_output:
         print_json(
@@ -95,7 +110,8 @@ def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) ->
             ]
         )
         return
-    if not rows:
-        typer.echo(f"no packages in {ctx.repository.describe()}", err=True)
+    info(
+        f"{plural(len(rows), 'package') if rows else 'no packages'} in {ctx.repository.describe()}"
+    )
     for n, c, count in rows:
         typer.echo(f"{n:<32} {c.version if c else '-':<16} ({count} versions)")

@@ -217,15 +217,15 @@ def install(
     if json_output:
         print_json(_json(result, steps, pypi, where, which, dry_run=False, outcome=outcome))
     else:
-        info(_summary(outcome, time.perf_counter() - started, where))
+        info(_summary(outcome, time.perf_counter() - started, where) + _from(result))
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
-    """Package ids apart from ``.pipper`` files (anything ending in .pipper is a file)."""
+    """Package ids apart from ``.pipper`` files (a non-URL ending in .pipper is a file)."""
     names: list[str] = []
     files: list[Path] = []
     for item in items:
-        if item.strip().lower().endswith(_BUNDLE_SUFFIX):
+        if "://" not in item and item.strip().lower().endswith(_BUNDLE_SUFFIX):
             path = Path(item.strip()).expanduser().absolute()
             if not path.is_file():
                 raise UsageError(f"no such bundle file: {item}")
@@ -332,6 +332,10 @@ def _summary(outcome: Outcome, seconds: float, where: str) -> str:
         f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
         f"{_pypi(outcome.requirements)} into {where}, kept {len(outcome.kept)} in {seconds:.2f}s"
     )
+
+
+def _from(result: RunResult) -> str:
+    return f" (read from {result.source})" if result.source and result.packages else ""
 
 
 def _count(n: int) -> str:

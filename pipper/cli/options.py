@@ -207,4 +207,15 @@ ConcurrencyOption = Annotated[
         show_default=False,
     ),
 ]
+PythonOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--python",
+        metavar="PYTHON",
+        help="The environment to compare with: an interpreter, a command on PATH or a virtual "
+        "environment's folder. (default: the active virtual environment, else pipper's own "
+        "Python, as for 'pipper install')",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]

@@ -19,6 +19,7 @@ __all__ = [
     "human_size",
     "info",
     "is_debug",
+    "plural",
     "print_json",
     "result_json",
     "summary",
@@ -63,6 +64,11 @@ def configure(debug: bool, quiet: bool) -> None:
     logger.propagate = False
 
 
+def plural(count: int, word: str) -> str:
+    """``1 package``, ``3 packages``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def human_size(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
@@ -101,11 +107,12 @@ def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[
 
 
 def summary(result: RunResult, verb: str, where: str = "") -> str:
-    """``Downloaded 12 packages into ./vendor (3 from cache, 9 fetched, 1.2 MB) in 0.41s``."""
+    """``Downloaded 12 packages from s3://b/pipper into ./vendor (3 from cache, ...) in 0.41s``."""
     cached = len(result.packages) - result.from_network
     retries = f", {result.retries} retried transfers" if result.retries else ""
+    source = f" from {result.source}" if result.source else ""
     return (
-        f"{verb} {len(result.packages)} packages{where} "
+        f"{verb} {len(result.packages)} packages{source}{where} "
         f"({cached} from cache, {result.from_network} fetched, "
         f"{human_size(result.bytes_fetched)}{retries}) in {result.timings['total']:.2f}s"
     )
