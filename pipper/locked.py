@@ -40,6 +40,8 @@ async def fetch_locked(run: Run, lock: Lock) -> RunResult:
             lock.repository.id,
             repository.describe(),
         )
+    for package in lock.packages:
+        run.progress.queued(_candidate(package))
     run.progress.total(len(lock.packages))
     fetched: dict[str, Fetched] = {}
     missing: list[LockedPackage] = []

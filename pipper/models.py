@@ -115,6 +115,9 @@ class RunResult:
 class Progress:
     """Receives events of a run; the command line draws them, the default ignores them."""
 
+    def queued(self, candidate: Candidate) -> None:
+        """One more package the run will bring in (so a display knows the total so far)."""
+
     def package(self, candidate: Candidate, source: str) -> None: ...
 
     def bytes(self, count: int) -> None: ...

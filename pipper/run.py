@@ -276,6 +276,7 @@ class Run:
         job = self._jobs.get(candidate.key)
         if job is None:
             job = self._jobs[candidate.key] = _Job()
+            self.progress.queued(candidate)
             assert self._tg is not None, "use the run inside 'async with'"
             self._tg.start_soon(self._run_job, candidate, job)
         return job

@@ -39,7 +39,9 @@ async def fetch_urls(
     named: list[RunResult | None] = []
 
     async def one(root: PackageId) -> None:
-        fetched = await downloader.fetch(http.candidate(root))
+        candidate = http.candidate(root)
+        run.progress.queued(candidate)
+        fetched = await downloader.fetch(candidate)
         if not root.specifier.contains(fetched.candidate.parsed, prereleases=True):
             raise ResolutionError(
                 f"{root} holds {fetched.candidate}, which {root.raw.split(',')[-1]} does not allow"

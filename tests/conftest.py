@@ -26,6 +26,7 @@ _LEAKY_AWS = (
     "AWS_WEB_IDENTITY_TOKEN_FILE",
 )
 _PIPPER_DIRS = ("PIPPER_HOME", "PIPPER_CACHE_DIR", "PIPPER_DATA_DIR")
+_KEPT = (*_PIPPER_DIRS, "PIPPER_TEST_S3", "PIPPER_NO_PROGRESS")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def pipper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipperHome:
     for name, path in zip(_PIPPER_DIRS, (dirs.home, dirs.cache_dir, dirs.data_dir), strict=True):
         path.mkdir()
         monkeypatch.setenv(name, str(path))
+    # A log (which stderr is here) gets a line per phase; the tests of those lines ask for them.
+    monkeypatch.setenv("PIPPER_NO_PROGRESS", "1")
     return dirs
 
 
@@ -84,7 +87,7 @@ def s3_env(
     for name in _LEAKY_AWS:
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
-        if name.startswith("PIPPER_") and name not in _PIPPER_DIRS and name != "PIPPER_TEST_S3":
+        if name.startswith("PIPPER_") and name not in _KEPT:
             monkeypatch.delenv(name)
     env = s3_server.env()
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MakeProxy
-from tests.helpers import REPO_ROOT, cli, pipper, publish_graph
+from tests.helpers import REPO_ROOT, PtyProcess, cli, pipper, publish_graph
 from tests.proxy import Faults
 from tests.s3servers import S3Server
 from tests.wheels import make_bundle
@@ -408,58 +408,30 @@ def test_a_closed_pipe_ends_the_command_silently(tmp_path: Path) -> None:
         assert piped.stdout.startswith("pkg00 ")
 
 
-def _pty_output(master: int, into: bytearray) -> None:
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            return
-        if not chunk:
-            return
-        into.extend(chunk)
-
-
 def test_sigterm_during_a_download_restores_the_terminal(
     tmp_path: Path, s3_env: dict[str, str], bucket: str, make_proxy: MakeProxy
 ) -> None:
     """A cancelled CI job left the cursor hidden and the progress line unfinished."""
-    import pty
     import re
     import signal
-    import threading
 
     publish_graph(tmp_path, ["-b", bucket], {"big": {"1.0.0": []}}, sizes={"big": 4_000_000})
     stall = make_proxy(faults=Faults(stall_rate=1.0, stall_seconds=30, only={"get"}))
     cache = tmp_path / "cache"
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm", "COLUMNS": "100"}
-    for name in ("NO_COLOR", "FORCE_COLOR", "PIPPER_NO_PROGRESS"):
-        env.pop(name, None)
     args = ["download", "big", "-b", bucket, "--endpoint-url", stall.url, "--cache-dir", str(cache)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipper", *args, "-d", str(tmp_path / "out")],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-    )
-    os.close(slave)
-    output = bytearray()
-    reader = threading.Thread(target=_pty_output, args=(master, output), daemon=True)
-    reader.start()
+    env = {"COLUMNS": "100", "PIPPER_NO_PROGRESS": "0"}
+    process = PtyProcess([*args, "-d", str(tmp_path / "out")], env)
+    output = process.output
+    deadline = time.monotonic() + 60
     try:
-        deadline = time.monotonic() + 60
         while b"\x1b[?25l" not in output or not list(cache.glob("tmp/*.part")):
             assert time.monotonic() < deadline, bytes(output)
-            assert proc.poll() is None, bytes(output)
+            assert process.proc.poll() is None, bytes(output)
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        process.proc.send_signal(signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join(timeout=10)
-        os.close(master)
+        code = process.wait(timeout=30)
+    assert code == 128 + signal.SIGTERM
     raw = bytes(output)
     assert raw.rindex(b"\x1b[?25h") > raw.rindex(b"\x1b[?25l"), raw  # the cursor is back
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw.decode(errors="replace")).replace("\r", "")
@@ -467,4 +439,5 @@ def test_sigterm_during_a_download_restores_the_terminal(
     assert lines[-1] == "error: terminated by SIGTERM", lines
     assert text.endswith("\n")
     assert [line for line in lines if "error" in line] == [lines[-1]]
+    assert "Traceback" not in text and "Unclosed" not in text and "never retrieved" not in text
     assert not list(cache.glob("tmp/*.part"))  # the partial body was cleaned up

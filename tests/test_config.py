@@ -265,9 +265,12 @@ def test_named_repository_without_bucket_is_an_error(tmp_path: Path) -> None:
         resolve(store, repository="creds_only", env={"PIPPER_BUCKET": "env-bucket"})
 
 
-def test_default_repository_beats_env_bucket(two_repos: RepositoryStore) -> None:
+def test_env_bucket_beats_the_default_repository(two_repos: RepositoryStore) -> None:
+    """CLI > environment > pyproject.toml > the saved default, setting by setting: the default
+    repository still gives what the environment does not (as it does for -b)."""
     repo = resolve(two_repos, env={"PIPPER_BUCKET": "env-bucket"})
-    assert repo.bucket == "main-bucket"
+    assert repo.bucket == "env-bucket"
+    assert repo.root_prefix == "main/prefix"
     assert repo.name == "main"
     assert repo.from_default
     assert not repo.is_default_local

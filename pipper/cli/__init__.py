@@ -10,6 +10,8 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     authorize,
     bundle,
     cache,
+    completion,
+    config,
     demo,
     download,
     info,
@@ -25,4 +27,5 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     stop_on_signals()
+    completion.enable_completion()
     app(prog_name="pipper")

@@ -3,14 +3,17 @@
 ``PipperGroup`` turns any ``PipperError`` into one line on stderr and its exit code, wherever in
 the command tree it was raised; ``run`` is the one event loop of a command.
 
-Signals end a command the way Ctrl-C does: ``stop_on_signals`` makes SIGTERM and SIGHUP raise
-``Terminated`` (a ``KeyboardInterrupt``, which asyncio lets through at once), so every ``with``
-block unwinds: the progress display gives the cursor back, the cache hold and temporary files are
-released. A reader that goes away (``pipper list | head -1``) ends the command silently.
+Signals end a command cleanly: ``stop_on_signals`` makes SIGTERM and SIGHUP cancel the running
+event loop's main task (as asyncio does for Ctrl-C), so every coroutine unwinds through its
+``finally`` and ``async with`` (connections closed, temporary files removed, the cache hold
+released), and ``run`` then raises ``Terminated``; outside the loop the handler raises it at
+once. Either way the progress display gives the cursor back and the command ends with one
+``error:`` line. A reader that goes away (``pipper list | head -1``) ends the command silently.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import select
 import signal
@@ -18,14 +21,26 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from pipper import __version__
-from pipper.cli.output import configure, err, is_debug
+from pipper.cli.help import make_plain, plain_param
+from pipper.cli.options import (
+    GLOBAL_PANEL,
+    ColorOption,
+    DebugOption,
+    NoProgressOption,
+    QuietOption,
+    VerboseOption,
+)
+from pipper.cli.output import error, is_debug, reset
 from pipper.errors import PipperError
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -38,8 +53,22 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+class _Loop:
+    """The event loop ``run`` is in, so a signal handler can cancel its main task."""
+
+    task: asyncio.Task[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    signals: list[int] = []  # noqa: RUF012  (one per process, like the handlers)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     signal.signal(signum, signal.SIG_DFL)  # a second signal ends pipper at once
+    task, loop = _Loop.task, _Loop.loop
+    if task is not None and loop is not None and not task.done():
+        _Loop.signals.append(signum)
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop, as asyncio does for SIGINT
+        return
     raise Terminated(signum)
 
 
@@ -73,14 +102,17 @@ def _silence(stream: TextIO) -> None:
 
 def _interrupted(exc: KeyboardInterrupt) -> typer.Exit:
     if isinstance(exc, Terminated):
-        err(f"error: terminated by {signal.Signals(exc.signum).name}")
+        error(f"terminated by {signal.Signals(exc.signum).name}")
         return typer.Exit(128 + exc.signum)
-    err("error: interrupted")
+    error("interrupted")
     return typer.Exit(130)
 
 
 class PipperGroup(TyperGroup):
     """Runs a command and turns a ``PipperError`` into one line and its exit code."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return plain_param(super().get_help_option(ctx))
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -88,7 +120,7 @@ class PipperGroup(TyperGroup):
         except PipperError as exc:
             if is_debug():
                 traceback.print_exc()
-            err(f"error: {exc.message}")
+            error(exc.message)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             raise _interrupted(exc) from None
@@ -120,27 +152,95 @@ def _os_error(exc: OSError) -> typer.Exit:
     if is_debug():
         traceback.print_exc()
     where = f": {exc.filename}" if exc.filename else ""
-    err(f"error: {exc.strerror or type(exc).__name__}{where}")
+    error(f"{exc.strerror or type(exc).__name__}{where}")
     return typer.Exit(1)
 
 
 def _unexpected(exc: BaseException) -> typer.Exit:
     if is_debug():
         traceback.print_exc()
-    err(f"error: unexpected {type(exc).__name__} (run with --debug for the traceback)")
+    error(f"unexpected {type(exc).__name__} (run with --debug for the traceback)")
     return typer.Exit(1)
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """The one event loop of a command (asyncio: aiobotocore needs it)."""
+    import asyncio
+
     import anyio
 
-    return anyio.run(coro_fn, backend="asyncio")
+    async def main() -> T:
+        _Loop.task, _Loop.loop = asyncio.current_task(), asyncio.get_running_loop()
+        try:
+            return await coro_fn()
+        finally:
+            _Loop.task = _Loop.loop = None
+
+    try:
+        return anyio.run(main, backend="asyncio")
+    except BaseException:
+        if _Loop.signals:  # the loop was cancelled by a signal: whatever it raised on the way
+            raise Terminated(_Loop.signals.pop()) from None
+        raise
+
+
+#: ``pipper --help`` lists the commands in the order a user meets them, not alphabetically.
+WORKFLOW = (
+    "demo",
+    "bundle",
+    "publish",
+    "list",
+    "info",
+    "download",
+    "install",
+    "lock",
+    "authorize",
+    "cache",
+    "repository",
+    "config",
+    "completion",
+)
+
+
+class PipperApp(PipperGroup):
+    """The root command: its global options also work after any command, in workflow order.
+
+    The global options (``-q``, ``-v``, ``--debug``, ``--color``, ``--no-progress``) are the
+    root's own parameters; a copy of each is added to every command below, so click parses
+    ``pipper -q list`` and ``pipper list -q`` alike. Their callbacks record them in
+    :mod:`pipper.cli.output` (the copies expose no value to the command function).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        shared = [p for p in self.params if getattr(p, "rich_help_panel", None) == GLOBAL_PANEL]
+        _share(self, shared)
+        make_plain(self)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        reset()
+        return super().main(*args, **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        rank = {name: n for n, name in enumerate(WORKFLOW)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+
+def _share(group: TyperGroup, shared: list[Any]) -> None:
+    for command in group.commands.values():
+        have = {p.name for p in command.params}
+        for param in shared:
+            if param.name not in have:
+                local = copy.copy(param)
+                local.expose_value = False
+                command.params.append(local)
+        if isinstance(command, TyperGroup):
+            _share(command, shared)
 
 
 app = typer.Typer(
     name="pipper",
-    cls=PipperGroup,
+    cls=PipperApp,
     help="Private Python packages from an S3 bucket (or a local directory): resolve, download, "
     "cache, install, bundle and publish.",
     no_args_is_help=True,
@@ -158,15 +258,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show debug messages and tracebacks.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+    color: ColorOption = None,
+    no_progress: NoProgressOption = False,
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            "-V",
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
 ) -> None:
-    configure(debug, quiet)
+    """The global options are recorded by their callbacks (see ``PipperApp``)."""

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 @with_repository
 def demo(
     directory: Annotated[
-        Path, typer.Option("-d", "--directory", help="Where to write pipper.json and vendor/.")
+        Path,
+        typer.Option(
+            "-d",
+            "--directory",
+            metavar="DIR",
+            help="Where to write pipper.json and vendor/. (default: pipper-demo)",
+        ),
     ] = Path("pipper-demo"),
     *,
     repo: RepositoryOptions,

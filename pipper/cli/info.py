@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 def info_command(
     name: Annotated[
         str,
-        typer.Argument(
-            metavar="NAME", help="The package name (any spelling: Alpha-Pkg, alpha_pkg)."
-        ),
+        typer.Argument(help="The package name (any spelling: Alpha-Pkg, alpha_pkg)."),
     ],
     python: PythonOption = None,
     json_output: JsonOption = False,
@@ -114,4 +112,4 @@ def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) ->
         f"{plural(len(rows), 'package') if rows else 'no packages'} in {ctx.repository.describe()}"
     )
     for n, c, count in rows:
-        typer.echo(f"{n:<32} {c.version if c else '-':<16} ({count} versions)")
+        typer.echo(f"{n:<32} {c.version if c else '-':<16} ({plural(count, 'version')})")

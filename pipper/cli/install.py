@@ -6,7 +6,6 @@ import logging
 import sys
 import time
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +17,7 @@ from pipper.cli.options import (
     ConcurrencyOption,
     DevOption,
     InputOption,
+    InstallerOption,
     JsonOption,
     OfflineOption,
     PreOption,
@@ -38,11 +38,6 @@ _BUNDLE_SUFFIX = ".pipper"
 _PANEL = "Where to install"
 
 
-class InstallerChoice(StrEnum):
-    pip = "pip"
-    uv = "uv"
-
-
 @app.command()
 @with_repository
 def install(
@@ -59,6 +54,7 @@ def install(
         list[Path] | None,
         typer.Option(
             "--from",
+            metavar="DIR",
             help="A folder of .pipper files (as 'pipper download -d' writes it) to install "
             "from instead of the repository, with no network. Repeatable.",
             show_default=False,
@@ -79,6 +75,7 @@ def install(
         typer.Option(
             "-t",
             "--target",
+            metavar="DIR",
             help="Install into this folder (pip's --target) instead of an environment.",
             rich_help_panel=_PANEL,
             show_default=False,
@@ -94,20 +91,19 @@ def install(
         Path | None,
         typer.Option(
             "--python",
+            metavar="PYTHON",
             help="Install into this interpreter's environment (or a virtual environment's "
             "folder). (default: the active virtual environment, else pipper's own Python)",
             rich_help_panel=_PANEL,
             show_default=False,
         ),
     ] = None,
-    installer: Annotated[
-        InstallerChoice,
-        typer.Option("--installer", help="Which installer runs the one install call."),
-    ] = InstallerChoice.pip,
+    installer: InstallerOption = None,
     find_links: Annotated[
         list[str] | None,
         typer.Option(
             "--find-links",
+            metavar="DIR|URL",
             help="Passed to pip/uv: a folder or URL of wheels for the pypi requirements.",
             show_default=False,
         ),
@@ -116,6 +112,7 @@ def install(
         str | None,
         typer.Option(
             "--index-url",
+            metavar="URL",
             help="Passed to pip/uv: the index for the pypi requirements. (default: pip's own)",
             show_default=False,
         ),
@@ -143,7 +140,8 @@ def install(
     from pipper.cli.runs import with_run
 
     started = time.perf_counter()
-    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
+    which: Installer = ctx.installer(installer.value if installer else None)
     names, files = _split_ids(ids or [])
     folders = [d.expanduser().absolute() for d in from_dirs or []]
     if user and target is not None:
@@ -157,7 +155,6 @@ def install(
     target_dir = target.expanduser().absolute() if target is not None else None
     installed = core.inspect_environment(python_path, target_dir)
     prefer = None if upgrade else installed
-    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     bundles: core.LocalBundles | None = None
     if files or folders:
         if any(i.url is not None for i in package_ids):
@@ -181,6 +178,7 @@ def install(
             steps = [replace(s, package=full.packages[s.project]) for s in steps]
         if dry_run:
             return result, steps, None
+        _announce(steps, pypi, which)
         return (
             result,
             steps,
@@ -332,6 +330,13 @@ def _summary(outcome: Outcome, seconds: float, where: str) -> str:
         f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
         f"{_pypi(outcome.requirements)} into {where}, kept {len(outcome.kept)} in {seconds:.2f}s"
     )
+
+
+def _announce(steps: list[Step], pypi: tuple[str, ...], installer: str) -> None:
+    """A line while the installer runs, which may take a while with no output of its own."""
+    changed = [s for s in steps if s.action != "keep"]
+    if changed or pypi:
+        info(f"Installing {_count(len(changed))}{_pypi(pypi)} with {installer}...")
 
 
 def _from(result: RunResult) -> str:

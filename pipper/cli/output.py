@@ -1,6 +1,8 @@
 """What commands print: one-line messages on stderr, JSON on stdout, sizes and run summaries.
 
-Progress and messages never go to stdout, which ``--json`` (and ``lock -o -``) own.
+Progress and messages never go to stdout, which ``--json`` (and ``lock -o -``) own. The global
+options (``-q``, ``-v``, ``--debug``, ``--color``, ``--no-progress``) set the state kept here,
+wherever on the command line they were given; ``reset`` starts each command from the defaults.
 """
 
 from __future__ import annotations
@@ -8,40 +10,105 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pipper.settings import Settings
 
 if TYPE_CHECKING:
     from pipper.models import RunResult
 
 __all__ = [
-    "configure",
     "err",
+    "error",
     "human_size",
     "info",
     "is_debug",
     "plural",
     "print_json",
+    "progress_wanted",
+    "reset",
     "result_json",
+    "set_global",
     "summary",
+    "use_color",
 ]
 
-_state = {"debug": False, "quiet": False}
+_STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m"}
+_RESET = "\x1b[0m"
+
+
+@dataclass
+class _State:
+    quiet: bool = False
+    verbosity: int = 0
+    debug: bool = False
+    color: str = "auto"
+    progress: bool = True
+
+
+_state = _State()
+
+
+def reset() -> None:
+    """Back to the defaults: one process may run many commands (the tests do)."""
+    global _state
+    _state = _State()
+    _apply_logging()
+
+
+def set_global(name: str, value: Any) -> None:
+    """Record one global option as given (``-v`` counts add up: ``pipper -v list -v``)."""
+    if name == "verbosity":
+        _state.verbosity += int(value)
+    elif value is not None:
+        setattr(_state, name, value)
+    _apply_logging()
 
 
 def err(message: str) -> None:
-    """One line on stderr."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    """One line on stderr (nothing when its reader is gone: there is no one left to tell)."""
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+
+
+def error(message: str, level: str = "error") -> None:
+    """``error: message`` (or ``warning:``), the prefix colored when color is on."""
+    prefix = f"{level}:"
+    if use_color(sys.stderr) and level in _STYLES:
+        prefix = f"{_STYLES[level]}{prefix}{_RESET}"
+    err(f"{prefix} {message}")
 
 
 def info(message: str) -> None:
     """A line the user wants unless ``-q``."""
-    if not _state["quiet"]:
+    if not _state.quiet:
         err(message)
 
 
 def is_debug() -> bool:
-    return _state["debug"]
+    return _state.debug
+
+
+def use_color(stream: TextIO) -> bool:
+    """``--color``, else ``NO_COLOR`` / ``FORCE_COLOR``, else whether ``stream`` is a terminal."""
+    if _state.color != "auto":
+        return _state.color == "always"
+    settings = Settings()
+    if settings.no_color:
+        return False
+    if settings.force_color:
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def progress_wanted() -> bool:
+    """No ``--no-progress``, no ``PIPPER_NO_PROGRESS``."""
+    return _state.progress and not Settings().no_progress
 
 
 def print_json(data: Any) -> None:
@@ -51,16 +118,22 @@ def print_json(data: Any) -> None:
 
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err(f"{record.levelname.lower()}: {record.getMessage()}")
+        error(record.getMessage(), record.levelname.lower())
 
 
-def configure(debug: bool, quiet: bool) -> None:
-    """Route pipper's log records to stderr as ``level: message`` lines."""
-    _state["debug"] = debug
-    _state["quiet"] = quiet
+def _apply_logging() -> None:
+    """Route pipper's log records to stderr as ``level: message`` lines, at the chosen level:
+    errors only with ``-q``, warnings by default, what pipper does with ``-v``, debug detail
+    with ``-vv`` or ``--debug`` (which also shows tracebacks)."""
+    if _state.debug or _state.verbosity >= 2:
+        level = logging.DEBUG
+    elif _state.verbosity == 1:
+        level = logging.INFO
+    else:
+        level = logging.ERROR if _state.quiet else logging.WARNING
     logger = logging.getLogger("pipper")
     logger.handlers[:] = [_StderrHandler()]
-    logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+    logger.setLevel(level)
     logger.propagate = False
 
 

@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 def publish(
     path: Annotated[
         Path,
-        typer.Argument(
-            metavar="PATH", help="A .pipper bundle, or a folder whose bundles are all published."
-        ),
+        typer.Argument(help="A .pipper bundle, or a folder whose bundles are all published."),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace a version that is already published.")
