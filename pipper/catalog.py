@@ -1,14 +1,15 @@
 """What a repository offers: the versions of one package, and every package's latest.
 
-``info`` also says how the version installed in the running environment compares with the
-latest stable one, the question a user asks before upgrading. A yanked version is never the
-latest; both commands show it with the reason its marker gives (one small GET per yanked version).
+``info`` also says how the version installed in an environment compares with the latest stable
+one, the question a user asks before upgrading. The environment is the one ``install`` would
+change (its ``--python``, else the active virtual environment, else pipper's own), read by the
+installer's probe, so the two commands never disagree about what is installed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 
 from packaging.version import InvalidVersion, Version
 
@@ -38,13 +39,6 @@ class PackageSummary:
     yanks: dict[str, Yank]
 
 
-def installed_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def latest_of(candidates: list[Candidate]) -> Candidate | None:
     offered = [c for c in candidates if not c.yanked]
     stable = [c for c in offered if not c.parsed.is_prerelease]
@@ -66,12 +60,15 @@ def compare(installed: str | None, latest: Candidate | None) -> str:
     return "current" if have == latest.parsed else "ahead"
 
 
-async def package_info(index: PackageIndex, name: str) -> PackageInfo:
+async def package_info(
+    index: PackageIndex, name: str, environment: Mapping[str, str]
+) -> PackageInfo:
+    """``environment`` maps PEP 503 names to installed versions (``inspect_environment``)."""
     candidates = await index.versions(name)
     if not candidates:
         raise NotFoundError(f"package {name} was not found in {index.repository.describe()}")
     latest = latest_of(candidates)
-    installed = installed_version(candidates[-1].name)
+    installed = environment.get(candidates[-1].project)
     return PackageInfo(
         name=candidates[-1].name,
         versions=sorted(candidates, key=lambda c: c.parsed, reverse=True),

@@ -18,23 +18,25 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from pipper.errors import ConfigError
-from pipper.settings import Settings, absolute
+from pipper.errors import ConfigError, NotFoundError
+from pipper.settings import DEFAULT_CONCURRENCY, Settings, absolute
 
 if TYPE_CHECKING:
     from pipper.cache import Cache
     from pipper.credentials import Credentials
     from pipper.lock import Lock
     from pipper.models import LocalSource, Progress
-    from pipper.repositories import Repository
+    from pipper.project import ProjectSettings
+    from pipper.repositories import Repository, Resolved
     from pipper.run import Run
     from pipper.storage.base import Storage
 
 __all__ = ["CommandContext", "RepositoryOptions"]
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ class RepositoryOptions:
     profile: str | None = None
 
 
+def _first(*candidates: tuple[V | None, str], default: V) -> tuple[V, str]:
+    """The first value given and its source, in the one order (command line, environment,
+    project); else ``default``."""
+    for value, source in candidates:
+        if value is not None:
+            return value, source
+    return default, "default"
+
+
 class CommandContext:
     """Built once per command; every property is computed on first use and then kept."""
 
@@ -58,14 +69,17 @@ class CommandContext:
         options: RepositoryOptions | None = None,
         *,
         settings: Settings | None = None,
+        project: ProjectSettings | None = None,
         cache_dir: Path | None = None,
         concurrency: int | None = None,
         note: Callable[[str], None] | None = None,
     ) -> None:
         """``note`` receives the one-line notices a user should see (the default local
-        repository in use); the command line passes its ``info``."""
+        repository in use); the command line passes its ``info``. ``project`` defaults to the
+        ``[tool.pipper]`` table found from the current directory."""
         self.options = options or RepositoryOptions()
         self.settings = settings or Settings()
+        self._project = project
         self._cache_dir = cache_dir
         self._concurrency = concurrency
         self._note = note or log.info
@@ -73,24 +87,45 @@ class CommandContext:
     # -- where, who, and the cache --------------------------------------------------------------
 
     @cached_property
-    def _configured(self) -> Repository:
-        """The repository the options, environment and saved repositories name."""
-        from pipper.repositories import resolve_repository
+    def project(self) -> ProjectSettings:
+        """The project's ``[tool.pipper]`` settings (empty when there is none)."""
+        if self._project is None:
+            from pipper.project import find_project
+
+            self._project = find_project()
+            log.debug("project settings: %s", self._project.path or "no [tool.pipper] found")
+        return self._project
+
+    @cached_property
+    def explained(self) -> Resolved:
+        """The repository the options, environment, project and saved repositories name, with
+        where each of its settings came from."""
+        from pipper.repositories import explain_repository
 
         options = self.options
-        return resolve_repository(
+        return explain_repository(
             bucket=options.bucket,
             root_prefix=options.root_prefix,
             repository=options.repository,
             endpoint_url=options.endpoint_url,
             region=options.region,
             env=self._env,
+            project=self.project,
         )
+
+    @property
+    def _configured(self) -> Repository:
+        return self.explained.repository
 
     @cached_property
     def repository(self) -> Repository:
         """The command's repository; using the default local one is said once."""
         repository = self._configured
+        log.info(
+            "repository: %s (location from %s)",
+            repository.describe(),
+            self.explained.sources["bucket"],
+        )
         if repository.is_default_local:
             self._note(
                 f"using the default local repository {repository.local_path} (no bucket configured)"
@@ -106,7 +141,7 @@ class CommandContext:
             return None
         found = resolve_credentials(
             credentials=self.options.credentials,
-            profile=self.options.profile,
+            profile=self.options.profile or self.settings.profile,
             repository=repository,
             env=self._env,
         )
@@ -118,11 +153,35 @@ class CommandContext:
         from pipper.cache import Cache
 
         root = absolute(self._cache_dir) if self._cache_dir else self.settings.cache_dir
+        log.info("cache: %s", root)
         return Cache(root)
 
     @property
     def concurrency(self) -> int:
-        return self._concurrency if self._concurrency is not None else self.settings.concurrency
+        """``--concurrency``, ``PIPPER_CONCURRENCY``, ``[tool.pipper] concurrency``, 32."""
+        return self.concurrency_source()[0]
+
+    def concurrency_source(self) -> tuple[int, str]:
+        """The concurrency and where it came from (``pipper config``)."""
+        return _first(
+            (self._concurrency, "--concurrency"),
+            (self.settings.concurrency_set, "PIPPER_CONCURRENCY"),
+            (self.project.concurrency, self.project.where("concurrency")),
+            default=DEFAULT_CONCURRENCY,
+        )
+
+    def installer(self, chosen: str | None = None) -> Literal["pip", "uv"]:
+        """``--installer`` (``chosen``), ``PIPPER_INSTALLER``, ``[tool.pipper] installer``, pip."""
+        return "uv" if self.installer_source(chosen)[0] == "uv" else "pip"
+
+    def installer_source(self, chosen: str | None = None) -> tuple[str, str]:
+        """The installer and where it came from (``pipper config``)."""
+        return _first(
+            (chosen, "--installer"),
+            (self.settings.installer, "PIPPER_INSTALLER"),
+            (self.project.installer, self.project.where("installer")),
+            default="pip",
+        )
 
     @property
     def _env(self) -> Mapping[str, str]:
@@ -131,11 +190,24 @@ class CommandContext:
     # -- stores and runs ---------------------------------------------------------------------
 
     @asynccontextmanager
-    async def open_storage(self, repository: Repository | None = None) -> AsyncIterator[Storage]:
-        """The store ``repository`` (default: the command's) names, closed on exit."""
+    async def open_storage(
+        self, repository: Repository | None = None, *, create: bool = False
+    ) -> AsyncIterator[Storage]:
+        """The store ``repository`` (default: the command's) names, closed on exit.
+
+        A local directory that does not exist is "not found" for a reader, as a missing bucket
+        is, rather than an empty repository: a mistyped path must not look like "no packages".
+        Only a writer (``create``) and the default local repository start from nothing.
+        """
         repository = repository or self.repository
         if repository.local_path is not None:
             from pipper.storage.local import LocalStorage
+
+            if not (create or repository.is_default_local or repository.local_path.is_dir()):
+                raise NotFoundError(
+                    f"no such local repository: {repository.local_path} does not exist "
+                    "(publishing to it creates it)"
+                )
 
             yield LocalStorage(repository.local_path)
             return
@@ -207,7 +279,7 @@ class CommandContext:
             return chosen
         recorded = lock.repository
         options = self.options
-        endpoint = options.endpoint_url or self.settings.endpoint_url
+        endpoint = options.endpoint_url or self.settings.endpoint_url or self.project.endpoint
         if endpoint is None and self.settings.aws_endpoint_url is None:
             endpoint = recorded.endpoint_url
             if endpoint is not None and recorded.bucket is not None and not offline:
@@ -224,4 +296,5 @@ class CommandContext:
             endpoint_url=endpoint,
             region=options.region or recorded.region,
             env=self._env,
+            project=self.project,
         )

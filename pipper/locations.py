@@ -16,6 +16,7 @@ from pipper.settings import absolute
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "check_bucket_name",
     "check_endpoint",
     "normalize_root_prefix",
     "parse_location",
@@ -25,7 +26,10 @@ __all__ = [
 
 DEFAULT_PREFIX = "pipper"
 
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BUCKET_CHARS_RE = re.compile(r"[a-z0-9.-]+")
+_IP_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -114,12 +118,54 @@ def _path_from_file_url(value: str, what: str) -> Path:
     return absolute(path)
 
 
+def _is_local_spelling(value: str) -> bool:
+    """A local repository is spelled so that it cannot be read as a bucket name: ``./``, ``../``,
+    ``/`` or ``~`` in front (``.`` and ``..`` alone too), or a drive path on Windows."""
+    if value in (".", "..") or value.startswith(("./", "../", "/", "~")):
+        return True
+    if sys.platform == "win32":
+        return value.startswith((".\\", "..\\", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", value))
+    return False
+
+
+def check_bucket_name(name: str, what: str = "-b/--bucket") -> str:
+    """S3's naming rules for general purpose buckets, each broken rule said in words.
+
+    Anything that is not spelled as a local path ends up here, so a value meant as a folder
+    (``team-pkgs/shared``) is refused with the spelling that would have worked, instead of
+    silently writing somewhere else.
+    """
+    hint = f"for a local directory write ./{name} (or an absolute path, or a file:// URL)"
+    if "/" in name or "\\" in name:
+        bucket, _, rest = name.replace("\\", "/").partition("/")
+        raise ConfigError(
+            f"{what} {name!r} is not a bucket name: a bucket name has no '/'; for a prefix inside "
+            f"a bucket use -b {bucket} --root-prefix {rest.strip('/') or 'PREFIX'}, {hint}"
+        )
+    problem = None
+    if not 3 <= len(name) <= 63:
+        problem = "it must be 3 to 63 characters long"
+    elif not _BUCKET_CHARS_RE.fullmatch(name):
+        problem = "it may only hold lowercase letters, digits, '.' and '-'"
+    elif not (name[0].isalnum() and name[-1].isalnum()):
+        problem = "it must start and end with a letter or digit"
+    elif ".." in name:
+        problem = "it must not hold two dots in a row"
+    elif _IP_RE.fullmatch(name):
+        problem = "it must not look like an IP address"
+    elif name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+        problem = "it starts or ends with a form S3 reserves (xn--, sthree-, -s3alias, --ol-s3)"
+    if problem is not None:
+        raise ConfigError(f"{what} {name!r} is not a valid bucket name: {problem}; {hint}")
+    return name
+
+
 def parse_location(value: str, what: str = "-b/--bucket") -> tuple[str | None, Path | None]:
     """Split a ``-b`` value into ``(bucket, None)`` for S3 or ``(None, path)`` for a directory.
 
-    A value is a local directory when it is a ``file://`` URL or could not be a bucket name anyway
-    (it has a slash or backslash, or starts with ``.`` or ``~``), so no extra option is needed.
-    ``s3://bucket`` is accepted for convenience.
+    The two must never be confused, since a wrong guess writes packages where nobody looks: a
+    local directory is a ``file://`` URL or a path starting with ``./``, ``../``, ``/`` or ``~``;
+    anything else is a bucket name (``s3://bucket`` too) and must follow S3's naming rules.
     """
     value = value.strip()
     if not value:
@@ -132,24 +178,18 @@ def parse_location(value: str, what: str = "-b/--bucket") -> tuple[str | None, P
             raise ConfigError(f"{what} {value!r}: a file URL must look like file:///abs/path")
         return None, _path_from_file_url(value, what)
     if lowered.startswith("s3://"):
-        rest = value[5:]
-        name, _, prefix = rest.partition("/")
+        name, _, prefix = value[5:].partition("/")
         if prefix.strip("/"):
             raise ConfigError(
                 f"{what} {value!r} includes a prefix; give the bucket alone and the prefix "
                 "with --root-prefix"
             )
-        value = name
-    elif _SCHEME_RE.match(value):
+        return check_bucket_name(name, what), None
+    if _SCHEME_RE.match(value):
         raise ConfigError(
             f"{what} {value!r}: only s3:// and file:// URLs are understood; "
             "give the endpoint with --endpoint-url"
         )
-    elif "/" in value or "\\" in value or value.startswith((".", "~")):
+    if _is_local_spelling(value):
         return None, absolute(value)
-    if not _BUCKET_RE.fullmatch(value):
-        raise ConfigError(
-            f"{what} {value!r} is not a valid bucket name (3-63 lowercase letters, digits, '.' "
-            "or '-'); for a local directory use a path like ./repo or file:///..."
-        )
-    return value, None
+    return check_bucket_name(value, what), None

@@ -44,6 +44,8 @@ async def fetch_locked(run: Run, lock: Lock) -> RunResult:
             lock.repository.id,
             repository.describe(),
         )
+    for package in lock.packages:
+        run.progress.queued(_candidate(package))
     run.progress.total(len(lock.packages))
     fetched: dict[str, Fetched] = {}
     missing: list[LockedPackage] = []
@@ -97,6 +99,7 @@ async def fetch_locked(run: Run, lock: Lock) -> RunResult:
     return RunResult(
         packages=packages,
         timings={"total": round(time.perf_counter() - started, 4)},
+        source=repository.describe(),
         **run.counters(),
     )
 

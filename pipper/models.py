@@ -110,6 +110,9 @@ class RunResult:
     listings: int = 0
     retries: int = 0
     bytes_fetched: int = 0
+    #: Where the packages were read from (``Repository.describe()``, bundle folders, URLs), so
+    #: every line that reports a read can name it.
+    source: str = ""
 
     @property
     def from_network(self) -> int:
@@ -118,6 +121,9 @@ class RunResult:
 
 class Progress:
     """Receives events of a run; the command line draws them, the default ignores them."""
+
+    def queued(self, candidate: Candidate) -> None:
+        """One more package the run will bring in (so a display knows the total so far)."""
 
     def package(self, candidate: Candidate, source: str) -> None: ...
 

@@ -34,6 +34,18 @@ from pipper.repositories import Repository
 from pipper.storage.base import Storage
 
 
+class AlreadyPublishedError(VersionExistsError):
+    """The version is in the repository already; the command decides whether that is an error."""
+
+    def __init__(self, name: str, version: str, key: str) -> None:
+        super().__init__(
+            f"{name} {version} is already published ({key}); pass --force to replace it"
+        )
+        self.name = name
+        self.version = version
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Published:
     name: str
@@ -109,16 +121,11 @@ async def _upload(
     index = PackageIndex(repository, storage, None)
     existing = [c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)]
     if existing and not force:
-        raise VersionExistsError(
-            f"{meta.name} {meta.version} is already published ({existing[0].key}); "
-            "pass --force to replace it"
-        )
+        raise AlreadyPublishedError(meta.name, meta.version, existing[0].key)
     try:
         await storage.put(
             key, handle, s3_metadata(meta, digest), if_absent=not force, content_md5=checked.md5
         )
     except VersionExistsError:
-        raise VersionExistsError(
-            f"{meta.name} {meta.version} is already published ({key}); pass --force to replace it"
-        ) from None
+        raise AlreadyPublishedError(meta.name, meta.version, key) from None
     return Published(meta.name, meta.version, key, digest, checked.size, bool(existing))

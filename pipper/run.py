@@ -156,6 +156,13 @@ class Run:
             )
         return self._http
 
+    def describe_source(self) -> str:
+        """Where this run reads packages: the repository, and local bundles ahead of it."""
+        places = [self.local.describe()] if self.local is not None else []
+        if self.repository is not None:
+            places.append(self.repository.describe())
+        return " and ".join(places)
+
     def counters(self) -> dict[str, int]:
         """Requests and retries of every store the run opened, for ``RunResult``."""
         stores: list[Any] = [s for s in (self._store, self._http) if s is not None]
@@ -215,6 +222,7 @@ class Run:
                 "total": round(finished - started, 4),
             },
             listings=index.listings if index is not None else 0,
+            source=self.describe_source(),
             **self.counters(),
         )
 
@@ -279,6 +287,7 @@ class Run:
         job = self._jobs.get(candidate.key)
         if job is None:
             job = self._jobs[candidate.key] = _Job()
+            self.progress.queued(candidate)
             assert self._tg is not None, "use the run inside 'async with'"
             self._tg.start_soon(self._run_job, candidate, job)
         return job

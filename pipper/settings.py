@@ -4,9 +4,11 @@ Each setting has one accessor on :class:`Settings`, built from a mapping (``os.e
 default, a plain dict in tests), so what a run sees can be handed around and replaced as one
 object. ``VARIABLES`` is the table the README and ``--help`` texts are written from.
 
-The precedence for every repository setting is the same everywhere: a command-line option, then
-its ``PIPPER_*`` variable, then the saved default repository (see :mod:`pipper.repositories`).
-An empty variable counts as unset, as it does for the AWS tools.
+The precedence for every setting is the same everywhere: a command-line option (and the saved
+repository it names with ``-r``), then its ``PIPPER_*`` variable (and the saved repository
+``PIPPER_REPOSITORY`` names), then the project's ``[tool.pipper]`` table (:mod:`pipper.project`),
+then the saved default repository; it is applied in :mod:`pipper.repositories` and
+:mod:`pipper.context`. An empty variable counts as unset, as it does for the AWS tools.
 
 This module stays on the standard library: ``platformdirs`` is imported only when a default
 directory is asked for, so ``pipper --help`` does not pay for it.
@@ -36,7 +38,12 @@ VARIABLES: dict[str, str] = {
     "PIPPER_BUCKET": "S3 bucket or local repository path, like -b",
     "PIPPER_ROOT_PREFIX": "key prefix, like --root-prefix",
     "PIPPER_ENDPOINT_URL": "S3-compatible endpoint, like --endpoint-url",
+    "PIPPER_REGION": "the bucket's region, like --region",
+    "PIPPER_PROFILE": "AWS profile, like -p/--profile",
+    "PIPPER_REPOSITORY": "a saved repository, like -r/--repository",
+    "PIPPER_INSTALLER": "pip or uv, like install --installer (default: pip)",
     "PIPPER_CONCURRENCY": "requests in flight at once, like --concurrency (default: 32)",
+    "PIPPER_NO_PROGRESS": "1 hides the progress display, like --no-progress",
     "PIPPER_READ_TIMEOUT": "seconds a request may wait for data before it is retried (default: 60)",
     "PIPPER_REQUEST_TIMEOUT": "seconds one request may take in all, retries included, plus 1 s "
     "per 16 KiB of its body (default: 120)",
@@ -48,7 +55,11 @@ VARIABLES: dict[str, str] = {
     "AWS_ENDPOINT_URL_S3": "endpoint botocore uses when none is configured (also AWS_ENDPOINT_URL)",
     "AWS_CA_BUNDLE": "CA bundle for HTTPS, also for bundle URLs",
     "VIRTUAL_ENV": "the active virtual environment: where install goes by default",
+    "NO_COLOR": "any value turns color off, like --color never",
+    "FORCE_COLOR": "any value turns color on even off a terminal, like --color always",
 }
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 _AWS_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
@@ -145,6 +156,19 @@ class Settings:
         return self.get("PIPPER_ENDPOINT_URL")
 
     @property
+    def region(self) -> str | None:
+        return self.get("PIPPER_REGION")
+
+    @property
+    def profile(self) -> str | None:
+        return self.get("PIPPER_PROFILE")
+
+    @property
+    def repository(self) -> str | None:
+        """``PIPPER_REPOSITORY``: the name of a saved repository, as ``-r`` gives one."""
+        return self.get("PIPPER_REPOSITORY")
+
+    @property
     def aws_endpoint_url(self) -> str | None:
         """The endpoint botocore would use: ``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``."""
         for name in _AWS_ENDPOINT_VARS:
@@ -170,9 +194,14 @@ class Settings:
 
     @cached_property
     def concurrency(self) -> int:
+        """``PIPPER_CONCURRENCY``, else the default (``concurrency_set`` says whether it is set)."""
+        return self.concurrency_set or DEFAULT_CONCURRENCY
+
+    @cached_property
+    def concurrency_set(self) -> int | None:
         text = self.get("PIPPER_CONCURRENCY")
         if text is None:
-            return DEFAULT_CONCURRENCY
+            return None
         try:
             number = int(text)
         except ValueError:
@@ -180,6 +209,28 @@ class Settings:
         if not 1 <= number <= 1024:
             raise UsageError("PIPPER_CONCURRENCY must be between 1 and 1024")
         return number
+
+    @cached_property
+    def installer(self) -> str | None:
+        """``PIPPER_INSTALLER``: ``pip`` or ``uv``."""
+        value = self.get("PIPPER_INSTALLER")
+        if value is not None and value.lower() not in ("pip", "uv"):
+            raise UsageError(f"PIPPER_INSTALLER must be pip or uv, not {value!r}")
+        return value.lower() if value is not None else None
+
+    @property
+    def no_progress(self) -> bool:
+        return self._flag("PIPPER_NO_PROGRESS")
+
+    @property
+    def no_color(self) -> bool:
+        """``NO_COLOR`` set to anything (no-color.org)."""
+        return self.get("NO_COLOR") is not None
+
+    @property
+    def force_color(self) -> bool:
+        """``FORCE_COLOR`` set to anything (force-color.org)."""
+        return self.get("FORCE_COLOR") is not None
 
     @cached_property
     def read_timeout(self) -> float:
@@ -203,6 +254,14 @@ class Settings:
     @property
     def virtual_env(self) -> str | None:
         return self.get("VIRTUAL_ENV")
+
+    def _flag(self, name: str) -> bool:
+        text = self.get(name)
+        if text is None or text.lower() in _FALSE:
+            return False
+        if text.lower() in _TRUE:
+            return True
+        raise UsageError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {text!r}")
 
     def _seconds(self, name: str, default: float, most: float, *, zero: bool) -> float:
         text = self.get(name)

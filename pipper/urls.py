@@ -45,7 +45,9 @@ async def fetch_urls(
     named: list[RunResult | None] = []
 
     async def one(root: PackageId) -> None:
-        fetched = await downloader.fetch(http.candidate(root))
+        candidate = http.candidate(root)
+        run.progress.queued(candidate)
+        fetched = await downloader.fetch(candidate)
         if not root.specifier.contains(fetched.candidate.parsed, prereleases=True):
             raise ResolutionError(
                 f"{root} holds {fetched.candidate}, which {root.raw.split(',')[-1]} does not allow"
@@ -71,6 +73,7 @@ async def fetch_urls(
         requests=counters["requests"],
         retries=counters["retries"] + downloader.retries,
         bytes_fetched=counters["bytes_fetched"] + downloader.bytes,
+        source=" and ".join(["bundle URLs", *([resolved.source] if resolved else [])]),
     )
 
 

@@ -37,10 +37,13 @@ def main() -> None:
 
         sys.stdout.write(f"pipper {__version__}\n")
         return
-    from pipper.cli.base import install_interrupt_handler
+    from pipper.cli import completion
+    from pipper.cli.base import install_interrupt_handler, stop_on_signals
     from pipper.cli.commands import app
 
     install_interrupt_handler()
+    stop_on_signals()
+    completion.enable_completion()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:

@@ -62,8 +62,12 @@ class InstallReport:
         info(
             f"Installed {_count(len(outcome.changed))}{_detail(outcome.changed)}"
             f"{_pypi(outcome.requirements)} into {self.where}, kept {len(outcome.kept)} "
-            f"in {seconds:.2f}s"
+            f"in {seconds:.2f}s{self._read_from()}"
         )
+
+    def _read_from(self) -> str:
+        source = self.result.source
+        return f" (read from {source})" if source and self.result.packages else ""
 
     def json(
         self,

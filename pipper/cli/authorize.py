@@ -27,7 +27,7 @@ from pipper.cli.options import (
     context,
     with_repository,
 )
-from pipper.cli.output import info
+from pipper.cli.output import error, info
 from pipper.errors import UsageError
 
 if TYPE_CHECKING:
@@ -60,6 +60,14 @@ def parse_expiry(text: str) -> int:
     return seconds
 
 
+def _signed_with_a_session(url: str) -> bool:
+    """A SigV4 URL signed with temporary credentials carries their token (any source: -c, the
+    environment, SSO, an instance role), and S3 refuses it once that session has expired."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return "X-Amz-Security-Token" in parse_qs(urlsplit(url).query)
+
+
 @app.command()
 @with_repository
 def authorize(
@@ -70,7 +78,9 @@ def authorize(
         typer.Option(
             "-e",
             "--expires",
-            help="How long the URLs stay valid: seconds, or 30s, 15m, 2h, 7d (at most 7 days).",
+            metavar="DURATION",
+            help="How long the URLs stay valid: seconds, or 30s, 15m, 2h, 7d (at most 7 days). "
+            "(default: 2h)",
         ),
     ] = "2h",
     output: Annotated[
@@ -78,6 +88,7 @@ def authorize(
         typer.Option(
             "-o",
             "--output",
+            metavar="FILE",
             help="Write the URLs to this file (readable by its owner only). (default: stdout)",
             show_default=False,
         ),
@@ -117,17 +128,24 @@ def authorize(
         return result, urls
 
     result, urls = with_run(ctx, "Resolving", work, pre=pre)
+    if any(_signed_with_a_session(url) for url in urls):
+        error(
+            "the URLs are signed with temporary (session) credentials: they stop working when "
+            "that session ends, whatever --expires says; sign with long-term keys (an IAM "
+            "user's) for URLs that last",
+            "warning",
+        )
     data = (json.dumps({"dependencies": urls}, indent=2) + "\n").encode()
     until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
     if output is None:
         sys.stdout.write(data.decode())
         sys.stdout.flush()
-        info(f"Authorized {len(urls)} packages until {until}")
+        info(f"Authorized {len(urls)} packages of {result.source} until {until}")
         return
     output = output.expanduser()
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, data, mode=0o600)
     info(
-        f"Authorized {len(result.packages)} packages until {until} into {output} "
-        "(anyone with this file can download them until then)"
+        f"Authorized {len(result.packages)} packages of {result.source} until {until} "
+        f"into {output} (anyone with this file can download them until then)"
     )

@@ -11,26 +11,47 @@ is; the run unwinds (temporary files removed, connections closed), says "error: 
 exits 130 (``pipper.cli.main`` does not wait for threads). A worker thread stuck in a call can
 still hold the unwinding, so the same SIGINT arms a watchdog that ends the process after
 ``INTERRUPT_GRACE`` seconds, and a second Ctrl-C ends it at once.
+
+Signals end a command cleanly: ``stop_on_signals`` makes SIGTERM and SIGHUP cancel the running
+event loop's main task (as asyncio does for Ctrl-C), so every coroutine unwinds through its
+``finally`` and ``async with`` (connections closed, temporary files removed, the cache hold
+released), and ``run`` then raises ``Terminated``; outside the loop the handler raises it at
+once. Either way the progress display gives the cursor back and the command ends with one
+``error:`` line. A reader that goes away (``pipper list | head -1``) ends the command silently.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import select
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from pipper import __version__
-from pipper.cli.output import configure, err, is_debug
+from pipper.cli.help import make_plain, plain_param
+from pipper.cli.options import (
+    GLOBAL_PANEL,
+    ColorOption,
+    DebugOption,
+    NoProgressOption,
+    QuietOption,
+    VerboseOption,
+)
+from pipper.cli.output import error, is_debug, reset
 from pipper.errors import PipperError
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -39,8 +60,74 @@ INTERRUPT_GRACE = 3.0
 _interrupts = {"count": 0, "said": 0}
 
 
+class Terminated(KeyboardInterrupt):
+    """A signal asked pipper to stop; raised by the handler ``stop_on_signals`` installs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Loop:
+    """The event loop ``run`` is in, so a signal handler can cancel its main task."""
+
+    task: asyncio.Task[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    signals: list[int] = []  # noqa: RUF012  (one per process, like the handlers)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second signal ends pipper at once
+    task, loop = _Loop.task, _Loop.loop
+    if task is not None and loop is not None and not task.done():
+        _Loop.signals.append(signum)
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop, as asyncio does for SIGINT
+        return
+    raise Terminated(signum)
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM (a cancelled CI job) and SIGHUP (a closed terminal) into ``Terminated``."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """True when ``stream`` is a pipe whose reader has closed it: only then is a broken pipe
+    the user's ``| head`` rather than a failure worth reporting (a socket can break too)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at the null device, so the exit's flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> typer.Exit:
+    if isinstance(exc, Terminated):
+        error(f"terminated by {signal.Signals(exc.signum).name}")
+        return typer.Exit(128 + exc.signum)
+    _say_interrupted()
+    return typer.Exit(INTERRUPTED)
+
+
 class PipperGroup(TyperGroup):
     """Runs a command and turns a ``PipperError`` into one line and its exit code."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return plain_param(super().get_help_option(ctx))
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -48,30 +135,53 @@ class PipperGroup(TyperGroup):
         except PipperError as exc:
             if is_debug():
                 traceback.print_exc()
-            err(f"error: {exc.message}")
+            error(exc.message)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            _say_interrupted()
-            raise typer.Exit(INTERRUPTED) from None
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc) from None
+        except BaseExceptionGroup as group:
+            interrupt = group.subgroup(KeyboardInterrupt)  # a signal inside a task group
+            if interrupt is None:
+                raise _unexpected(group) from None
+            first: BaseException = interrupt
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            assert isinstance(first, KeyboardInterrupt)
+            raise _interrupted(first) from None
+        except BrokenPipeError as exc:
+            gone = [s for s in (sys.stdout, sys.stderr) if _reader_gone(s)]
+            if not gone:
+                raise _os_error(exc) from None
+            for stream in gone:
+                _silence(stream)
+            raise typer.Exit(0) from None
         except OSError as exc:
-            if is_debug():
-                traceback.print_exc()
-            where = f": {exc.filename}" if exc.filename else ""
-            err(f"error: {exc.strerror or type(exc).__name__}{where}")
-            raise typer.Exit(1) from None
+            raise _os_error(exc) from None
         except Exception as exc:
             if type(exc).__module__.startswith(("typer", "click")):
                 raise  # Typer's own control flow: --help, usage errors, Exit
-            if is_debug():
-                traceback.print_exc()
-            err(f"error: unexpected {type(exc).__name__} (run with --debug for the traceback)")
-            raise typer.Exit(1) from None
+            raise _unexpected(exc) from None
+
+
+def _os_error(exc: OSError) -> typer.Exit:
+    if is_debug():
+        traceback.print_exc()
+    where = f": {exc.filename}" if exc.filename else ""
+    error(f"{exc.strerror or type(exc).__name__}{where}")
+    return typer.Exit(1)
+
+
+def _unexpected(exc: BaseException) -> typer.Exit:
+    if is_debug():
+        traceback.print_exc()
+    error(f"unexpected {type(exc).__name__} (run with --debug for the traceback)")
+    return typer.Exit(1)
 
 
 def _say_interrupted() -> None:
     if not _interrupts["said"]:
         _interrupts["said"] = 1
-        err("error: interrupted")
+        error("interrupted")
 
 
 def _end_now() -> None:
@@ -101,14 +211,82 @@ def install_interrupt_handler() -> None:
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """The one event loop of a command (asyncio: aiobotocore needs it)."""
+    import asyncio
+
     import anyio
 
-    return anyio.run(coro_fn, backend="asyncio")
+    async def main() -> T:
+        _Loop.task, _Loop.loop = asyncio.current_task(), asyncio.get_running_loop()
+        try:
+            return await coro_fn()
+        finally:
+            _Loop.task = _Loop.loop = None
+
+    try:
+        return anyio.run(main, backend="asyncio")
+    except BaseException:
+        if _Loop.signals:  # the loop was cancelled by a signal: whatever it raised on the way
+            raise Terminated(_Loop.signals.pop()) from None
+        raise
+
+
+#: ``pipper --help`` lists the commands in the order a user meets them, not alphabetically.
+WORKFLOW = (
+    "demo",
+    "bundle",
+    "publish",
+    "list",
+    "info",
+    "download",
+    "install",
+    "lock",
+    "authorize",
+    "cache",
+    "repository",
+    "config",
+    "completion",
+)
+
+
+class PipperApp(PipperGroup):
+    """The root command: its global options also work after any command, in workflow order.
+
+    The global options (``-q``, ``-v``, ``--debug``, ``--color``, ``--no-progress``) are the
+    root's own parameters; a copy of each is added to every command below, so click parses
+    ``pipper -q list`` and ``pipper list -q`` alike. Their callbacks record them in
+    :mod:`pipper.cli.output` (the copies expose no value to the command function).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        shared = [p for p in self.params if getattr(p, "rich_help_panel", None) == GLOBAL_PANEL]
+        _share(self, shared)
+        make_plain(self)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        reset()
+        return super().main(*args, **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        rank = {name: n for n, name in enumerate(WORKFLOW)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+
+def _share(group: TyperGroup, shared: list[Any]) -> None:
+    for command in group.commands.values():
+        have = {p.name for p in command.params}
+        for param in shared:
+            if param.name not in have:
+                local = copy.copy(param)
+                local.expose_value = False
+                command.params.append(local)
+        if isinstance(command, TyperGroup):
+            _share(command, shared)
 
 
 app = typer.Typer(
     name="pipper",
-    cls=PipperGroup,
+    cls=PipperApp,
     help="Private Python packages from an S3 bucket (or a local directory): resolve, download, "
     "cache, install, bundle and publish.",
     no_args_is_help=True,
@@ -126,15 +304,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show debug messages and tracebacks.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+    color: ColorOption = None,
+    no_progress: NoProgressOption = False,
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            "-V",
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
 ) -> None:
-    configure(debug, quiet)
+    """The global options are recorded by their callbacks (see ``PipperApp``)."""

@@ -13,22 +13,27 @@ from pipper.cli.base import app
 @app.command()
 def bundle(
     directory: Annotated[
-        Path, typer.Argument(help="The project folder (pyproject.toml or setup.py).")
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The project folder (pyproject.toml or setup.py). (default: .)"
+        ),
     ] = Path("."),
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="Folder for the .pipper file.", show_default="."),
+        typer.Option(
+            "-o", "--output", metavar="DIR", help="Folder for the .pipper file. (default: .)"
+        ),
     ] = Path("."),
-    build_isolation: Annotated[
+    no_build_isolation: Annotated[
         bool,
         typer.Option(
-            "--build-isolation/--no-build-isolation",
-            help="Build in an isolated environment (pip's default; needs the build backend "
-            "from an index) or with the running interpreter's packages.",
+            "--no-build-isolation",
+            help="Build with the running interpreter's packages instead of pip's isolated "
+            "environment (which needs the build backend from an index).",
         ),
-    ] = True,
+    ] = False,
 ) -> None:
-    """Build the wheel of the project in DIRECTORY and write <name>-<safe_version>.pipper.
+    """Build the wheel of the project in DIR and write NAME-SAFE_VERSION.pipper.
 
     The project's pipper.json (dependencies on other private packages) goes into the bundle.
 
@@ -36,5 +41,5 @@ def bundle(
     """
     from pipper.build import bundle_project
 
-    path = bundle_project(directory, output, isolation=build_isolation)
+    path = bundle_project(directory, output, isolation=not no_build_isolation)
     typer.echo(str(path))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli.base import app
+from pipper.cli.base import PipperGroup, app
 from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 cache_app = typer.Typer(
     name="cache",
+    cls=PipperGroup,
     help="Inspect, fill, check and prune the local cache of bundles.",
     no_args_is_help=True,
 )
@@ -169,7 +170,7 @@ def cache_prune(
             "--wait",
             metavar="SECONDS",
             min=0,
-            help="How long to wait for other pipper processes using the cache.",
+            help="How long to wait for other pipper processes using the cache. (default: 300)",
         ),
     ] = 300,
     cache_dir: CacheDirOption = None,

@@ -6,6 +6,8 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     authorize,
     bundle,
     cache,
+    completion,
+    config,
     delete,
     demo,
     download,

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 @with_repository
 def demo(
     directory: Annotated[
-        Path, typer.Option("-d", "--directory", help="Where to write pipper.json and vendor/.")
+        Path,
+        typer.Option(
+            "-d",
+            "--directory",
+            metavar="DIR",
+            help="Where to write pipper.json and vendor/. (default: pipper-demo)",
+        ),
     ] = Path("pipper-demo"),
     *,
     repo: RepositoryOptions,
@@ -45,7 +51,7 @@ def demo(
     async def seed() -> int:
         added = 0
         with tempfile.TemporaryDirectory() as tmp:
-            async with ctx.open_storage() as storage:
+            async with ctx.open_storage(create=True) as storage:
                 for bundle in demo_bundles(Path(tmp)):
                     try:
                         await publish(storage, repository, bundle)

@@ -38,6 +38,7 @@ def download(
         typer.Option(
             "-d",
             "--directory",
+            metavar="DIR",
             help="Folder for the .pipper files (created if missing). (default: .)",
             show_default=False,
         ),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipper.cli.base import app, run
-from pipper.cli.options import JsonOption, context, with_repository
-from pipper.cli.output import human_size, print_json
+from pipper.cli.options import JsonOption, PythonOption, context, with_repository
+from pipper.cli.output import human_size, info, plural, print_json
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
@@ -17,33 +18,45 @@ if TYPE_CHECKING:
     from pipper.yanks import Yank
 
 
-@app.command()
+@app.command("info")
 @with_repository
-def info(
+def info_command(
     name: Annotated[
-        str, typer.Argument(help="The package name (any spelling: Alpha-Pkg, alpha_pkg).")
+        str,
+        typer.Argument(help="The package name (any spelling: Alpha-Pkg, alpha_pkg)."),
     ],
+    python: PythonOption = None,
     json_output: JsonOption = False,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Every published version of a package, newest first, and how the installed one compares.
 
-    Example: pipper info alpha_pkg
+    The installed version is read where 'pipper install' would install (see --python).
+
+    Example: pipper info alpha_pkg --python .venv
     """
     from pipper.catalog import PackageInfo, package_info
     from pipper.index import PackageIndex
+    from pipper.install import inspect_environment, target_python
     from pipper.specs import validate_name
     from pipper.yanks import describe_yank
 
     validate_name(name)
+    interpreter = target_python(python)
+    environment = inspect_environment(interpreter, None)
     ctx = context(repo)
 
     async def go() -> PackageInfo:
         async with ctx.open_storage() as storage:
-            return await package_info(PackageIndex(ctx.repository, storage, None), name)
+            index = PackageIndex(ctx.repository, storage, None)
+            return await package_info(index, name, environment)
 
     result = run(go)
+    info(
+        f"{plural(len(result.versions), 'version')} of {result.name} "
+        f"in {ctx.repository.describe()}; installed: as {interpreter or sys.executable} sees it"
+    )
     latest = result.latest.version if result.latest else None
     if json_output:
         print_json(
@@ -115,9 +128,10 @@ def list_command(json_output: JsonOption = False, *, repo: RepositoryOptions) ->
             ]
         )
         return
-    if not rows:
-        typer.echo(f"no packages in {ctx.repository.describe()}", err=True)
+    info(
+        f"{plural(len(rows), 'package') if rows else 'no packages'} in {ctx.repository.describe()}"
+    )
     for row in rows:
         latest = row.latest.version if row.latest else "-"
         yanked = "".join(f"; {c.version} {describe_yank(row.yanks.get(c.key))}" for c in row.yanked)
-        typer.echo(f"{row.name:<32} {latest:<16} ({row.count} versions{yanked})")
+        typer.echo(f"{row.name:<32} {latest:<16} ({plural(row.count, 'version')}{yanked})")

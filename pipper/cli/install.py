@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +17,7 @@ from pipper.cli.options import (
     ConcurrencyOption,
     DevOption,
     InputOption,
+    InstallerOption,
     JsonOption,
     OfflineOption,
     PreOption,
@@ -38,11 +38,6 @@ _BUNDLE_SUFFIX = ".pipper"
 _PANEL = "Where to install"
 
 
-class InstallerChoice(StrEnum):
-    pip = "pip"
-    uv = "uv"
-
-
 @app.command()
 @with_repository
 def install(
@@ -59,6 +54,7 @@ def install(
         list[Path] | None,
         typer.Option(
             "--from",
+            metavar="DIR",
             help="A folder of .pipper files (as 'pipper download -d' writes it) to install "
             "from instead of the repository, with no network. Repeatable.",
             show_default=False,
@@ -79,6 +75,7 @@ def install(
         typer.Option(
             "-t",
             "--target",
+            metavar="DIR",
             help="Install into this folder (pip's --target) instead of an environment.",
             rich_help_panel=_PANEL,
             show_default=False,
@@ -94,20 +91,19 @@ def install(
         Path | None,
         typer.Option(
             "--python",
+            metavar="PYTHON",
             help="Install into this interpreter's environment (or a virtual environment's "
             "folder). (default: the active virtual environment, else pipper's own Python)",
             rich_help_panel=_PANEL,
             show_default=False,
         ),
     ] = None,
-    installer: Annotated[
-        InstallerChoice,
-        typer.Option("--installer", help="Which installer runs the one install call."),
-    ] = InstallerChoice.pip,
+    installer: InstallerOption = None,
     find_links: Annotated[
         list[str] | None,
         typer.Option(
             "--find-links",
+            metavar="DIR|URL",
             help="Passed to pip/uv: a folder or URL of wheels for the pypi requirements.",
             show_default=False,
         ),
@@ -116,6 +112,7 @@ def install(
         str | None,
         typer.Option(
             "--index-url",
+            metavar="URL",
             help="Passed to pip/uv: the index for the pypi requirements. (default: pip's own)",
             show_default=False,
         ),
@@ -143,10 +140,11 @@ def install(
     from pipper.install import inspect_environment, plan
 
     started = time.perf_counter()
-    options = _install_options(python, target, user, installer, upgrade, index_url, find_links)
+    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
+    which: Installer = ctx.installer(installer.value if installer else None)
+    options = _install_options(python, target, user, which, upgrade, index_url, find_links)
     request = _gather(ids or [], input_file, from_dirs or [], dev=dev)
     installed = inspect_environment(options.python, options.target)
-    ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     prefer = None if upgrade else installed
 
     async def work(opened: Run) -> tuple[InstallReport, Outcome | None]:
@@ -159,6 +157,7 @@ def install(
             return report, None
         steps = await _with_kept_wheels(ctx, report.steps, options, offline=offline, pre=pre)
         report = replace(report, steps=steps)
+        _announce(steps, report.pypi, options.installer)
         return report, _install(report, json_output)
 
     report, outcome = with_run(
@@ -192,7 +191,7 @@ def _install_options(
     python: Path | None,
     target: Path | None,
     user: bool,
-    installer: InstallerChoice,
+    which: Installer,
     upgrade: bool,
     index_url: str | None,
     find_links: list[str] | None,
@@ -200,7 +199,6 @@ def _install_options(
     """Where the install goes and how, refused before anything is resolved if impossible."""
     from pipper.install import InstallOptions, find_uv, target_python
 
-    which: Installer = "uv" if installer is InstallerChoice.uv else "pip"
     options = InstallOptions(
         target=target.expanduser().absolute() if target is not None else None,
         user=user,
@@ -272,12 +270,22 @@ def _install(report: InstallReport, json_output: bool) -> Outcome:
         raise
 
 
+def _announce(steps: list[Step], pypi: tuple[str, ...], installer: str) -> None:
+    """A line while the installer runs, which may take a while with no output of its own."""
+    from pipper.cli.output import info, plural
+
+    changed = [s for s in steps if s.action != "keep"]
+    if changed or pypi:
+        extra = f" and {plural(len(pypi), 'pypi requirement')}" if pypi else ""
+        info(f"Installing {plural(len(changed), 'package')}{extra} with {installer}...")
+
+
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:
-    """Package ids apart from ``.pipper`` files (anything ending in .pipper is a file)."""
+    """Package ids apart from ``.pipper`` files (a non-URL ending in .pipper is a file)."""
     names: list[str] = []
     files: list[Path] = []
     for item in items:
-        if item.strip().lower().endswith(_BUNDLE_SUFFIX):
+        if "://" not in item and item.strip().lower().endswith(_BUNDLE_SUFFIX):
             path = Path(item.strip()).expanduser().absolute()
             if not path.is_file():
                 raise UsageError(f"no such bundle file: {item}")

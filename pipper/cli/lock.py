@@ -38,7 +38,12 @@ def lock_command(
     input_file: InputOption = None,
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="Where to write the lock ('-' for stdout)."),
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write the lock ('-' for stdout). (default: pipper.lock)",
+        ),
     ] = Path("pipper.lock"),
     dev: DevOption = False,
     pre: PreOption = False,

@@ -1,5 +1,9 @@
 """Every option more than one command takes, declared once, and the command's context from them.
 
+Each option names its value with a plain metavar and says its environment variable and default
+in one style (:func:`~pipper.cli.help.described`); ``tests/test_conventions.py`` holds every help
+page to that.
+
 ``with_repository`` adds the repository and credential options to a command's signature, so all
 commands spell and document them the same way; the command receives them as ``repo`` and builds
 its :class:`~pipper.context.CommandContext` with ``context(repo, ...)``.
@@ -13,12 +17,15 @@ import logging
 import sys
 import typing
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from pipper.cli.output import info
+from pipper.cli.help import described
+from pipper.cli.output import info, set_global
+from pipper.settings import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     from pipper.context import CommandContext, RepositoryOptions
@@ -31,65 +38,104 @@ _REPO_PANEL = "Repository"
 
 # -- the repository ------------------------------------------------------------------------------
 
-BucketOption = Annotated[
-    str | None,
-    typer.Option(
-        "-b",
-        "--bucket",
-        help="S3 bucket, or a local directory repository: a path (./repo, /srv/repo, ~/repo) or "
-        "a file:// URL. (env: PIPPER_BUCKET)",
+
+def _where(*decls: str, metavar: str, text: str, env: str | None, default: str | None) -> Any:
+    return typer.Option(
+        *decls,
+        metavar=metavar,
+        help=described(text, env=env, default=default),
         rich_help_panel=_REPO_PANEL,
-        show_default=False,
-    ),
-]
-PrefixOption = Annotated[
-    str | None,
-    typer.Option(
-        "--root-prefix",
-        "--prefix",
-        help="Key prefix the packages live under (may contain '/'). "
-        "(env: PIPPER_ROOT_PREFIX; default: pipper)",
-        rich_help_panel=_REPO_PANEL,
-        show_default=False,
-    ),
-]
+    )
+
+
+def _location_options(*, env: bool) -> dict[str, Any]:
+    """``-b``, ``--root-prefix``, ``--endpoint-url``, ``--region``, ``-p``: with their
+    environment variables for the commands that read them, without for ``repository add``."""
+
+    def var(name: str) -> str | None:
+        return name if env else None
+
+    endpoint_vars = "PIPPER_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL"
+    return {
+        "bucket": Annotated[
+            str | None,
+            _where(
+                "-b",
+                "--bucket",
+                metavar="NAME",
+                text="S3 bucket (NAME or s3://NAME), or a local repository: a path starting "
+                "with ./, ../, / or ~, or a file:// URL.",
+                env=var("PIPPER_BUCKET"),
+                default=None,
+            ),
+        ],
+        "prefix": Annotated[
+            str | None,
+            _where(
+                "--root-prefix",
+                "--prefix",
+                metavar="PREFIX",
+                text="Key prefix the packages live under (may contain '/').",
+                env=var("PIPPER_ROOT_PREFIX"),
+                default="pipper",
+            ),
+        ],
+        "endpoint": Annotated[
+            str | None,
+            _where(
+                "--endpoint-url",
+                metavar="URL",
+                text="S3-compatible endpoint (MinIO, SeaweedFS, Ceph, R2).",
+                env=endpoint_vars if env else None,
+                default=None,
+            ),
+        ],
+        "region": Annotated[
+            str | None,
+            _where(
+                "--region",
+                metavar="REGION",
+                text="AWS region of the bucket.",
+                env=var("PIPPER_REGION"),
+                default=None,
+            ),
+        ],
+        "profile": Annotated[
+            str | None,
+            _where(
+                "-p",
+                "--profile",
+                metavar="NAME",
+                text="AWS profile to use.",
+                env=var("PIPPER_PROFILE"),
+                default=None,
+            ),
+        ],
+    }
+
+
+_READ = _location_options(env=True)
+_SAVED = _location_options(env=False)
+BucketOption = _READ["bucket"]
+PrefixOption = _READ["prefix"]
+EndpointOption = _READ["endpoint"]
+RegionOption = _READ["region"]
+ProfileOption = _READ["profile"]
+#: The same options for ``repository add`` and ``modify``, which save them and read no variable.
+SavedBucketOption = _SAVED["bucket"]
+SavedPrefixOption = _SAVED["prefix"]
+SavedEndpointOption = _SAVED["endpoint"]
+SavedRegionOption = _SAVED["region"]
+SavedProfileOption = _SAVED["profile"]
 RepositoryOption = Annotated[
     str | None,
-    typer.Option(
+    _where(
         "-r",
         "--repository",
-        help="A saved repository (see 'pipper repository').",
-        rich_help_panel=_REPO_PANEL,
-        show_default=False,
-    ),
-]
-EndpointOption = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="S3-compatible endpoint (MinIO, SeaweedFS, Ceph, R2). "
-        "(env: PIPPER_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)",
-        rich_help_panel=_REPO_PANEL,
-        show_default=False,
-    ),
-]
-RegionOption = Annotated[
-    str | None,
-    typer.Option(
-        "--region",
-        help="AWS region of the bucket.",
-        rich_help_panel=_REPO_PANEL,
-        show_default=False,
-    ),
-]
-ProfileOption = Annotated[
-    str | None,
-    typer.Option(
-        "-p",
-        "--profile",
-        help="AWS profile to use.",
-        rich_help_panel=_REPO_PANEL,
-        show_default=False,
+        metavar="NAME",
+        text="A saved repository (see 'pipper repository').",
+        env="PIPPER_REPOSITORY",
+        default=None,
     ),
 ]
 CredentialsOption = Annotated[
@@ -98,10 +144,12 @@ CredentialsOption = Annotated[
         "-c",
         "--credentials",
         metavar="KEY SECRET TOKEN",
-        help="AWS access key, secret and session token ('*' for no token). Give SECRET (and "
-        "TOKEN) as '-' to read it from standard input: arguments are visible to other users.",
+        help=described(
+            "AWS access key, secret and session token ('*' for no token). Give SECRET (and "
+            "TOKEN) as '-' to read it from standard input: arguments are visible to other users.",
+            env="PIPPER_AWS_ACCESS_KEY_ID, _SECRET_ACCESS_KEY, _SESSION_TOKEN",
+        ),
         rich_help_panel=_REPO_PANEL,
-        show_default=False,
     ),
 ]
 
@@ -196,9 +244,8 @@ def context(
 IdsArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Package ids: NAME, NAME:CONSTRAINT (1.2.0, 1.*, >=1.0) or NAME==1.0 / "
-        "NAME>=1.0,<2 requirement strings.",
-        show_default=False,
+        help="Package ids: NAME, NAME:CONSTRAINT (1.2.0, 1.*, >=1.0), NAME==1.0 / "
+        "NAME>=1.0,<2 requirement strings, or bundle URLs.",
     ),
 ]
 InputOption = Annotated[
@@ -206,9 +253,11 @@ InputOption = Annotated[
     typer.Option(
         "-i",
         "--input",
-        help="pipper.json or pipper.yaml listing dependencies. (default: ./pipper.json when "
-        "no ids are given)",
-        show_default=False,
+        metavar="FILE",
+        help=described(
+            "pipper.json or pipper.yaml listing dependencies.",
+            default="./pipper.json when no ids are given",
+        ),
     ),
 ]
 DevOption = Annotated[bool, typer.Option("--dev", help="Include dev_dependencies of -i.")]
@@ -220,9 +269,9 @@ LockOption = Annotated[
     Path | None,
     typer.Option(
         "--lock",
+        metavar="FILE",
         help="Fetch exactly the packages of this lock file (see 'pipper lock'): no resolving, "
         "every sha256 checked, no request at all when the cache holds them.",
-        show_default=False,
     ),
 ]
 
@@ -232,18 +281,139 @@ CacheDirOption = Annotated[
     Path | None,
     typer.Option(
         "--cache-dir",
-        help="Cache directory. (env: PIPPER_CACHE_DIR; default: the user cache directory)",
-        show_default=False,
+        metavar="DIR",
+        help=described(
+            "Cache directory.", env="PIPPER_CACHE_DIR", default="the user cache directory"
+        ),
     ),
 ]
 ConcurrencyOption = Annotated[
     int | None,
     typer.Option(
         "--concurrency",
+        metavar="N",
         min=1,
         max=1024,
-        help="S3 requests in flight at once. (env: PIPPER_CONCURRENCY; default: 32)",
-        show_default=False,
+        help=described(
+            "S3 requests in flight at once, 1 to 1024.",
+            env="PIPPER_CONCURRENCY",
+            default=str(DEFAULT_CONCURRENCY),
+        ),
+    ),
+]
+PythonOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--python",
+        metavar="PYTHON",
+        help=described(
+            "The environment to compare with: an interpreter, a command on PATH or a virtual "
+            "environment's folder.",
+            default="the active virtual environment, else pipper's own Python, as for "
+            "'pipper install'",
+        ),
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+
+
+class InstallerChoice(StrEnum):
+    pip = "pip"
+    uv = "uv"
+
+
+InstallerOption = Annotated[
+    InstallerChoice | None,
+    typer.Option(
+        "--installer",
+        metavar="pip|uv",
+        help=described(
+            "Which installer runs the one install call.", env="PIPPER_INSTALLER", default="pip"
+        ),
+    ),
+]
+
+# -- global options: accepted before or after the command (see ``PipperApp``) --------------------
+
+GLOBAL_PANEL = "Global options"
+
+
+class ColorChoice(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _record(name: str) -> Callable[[Any], Any]:
+    """The callback that records a global option in :mod:`pipper.cli.output` as it is parsed."""
+
+    def record(value: Any) -> Any:
+        if value:
+            set_global(name, value.value if isinstance(value, ColorChoice) else value)
+        return value
+
+    return record
+
+
+def _no_progress(value: bool) -> bool:
+    if value:
+        set_global("progress", False)
+    return value
+
+
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "-q",
+        "--quiet",
+        help="Only errors on stderr.",
+        callback=_record("quiet"),
+        rich_help_panel=GLOBAL_PANEL,
+    ),
+]
+VerboseOption = Annotated[
+    int,
+    typer.Option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="More on stderr: -v says what pipper does, -vv adds debug detail.",
+        callback=_record("verbosity"),
+        rich_help_panel=GLOBAL_PANEL,
+    ),
+]
+DebugOption = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        help="Debug detail and tracebacks.",
+        callback=_record("debug"),
+        rich_help_panel=GLOBAL_PANEL,
+    ),
+]
+ColorOption = Annotated[
+    ColorChoice | None,
+    typer.Option(
+        "--color",
+        metavar="WHEN",
+        help=described(
+            "Color on stderr: auto (on a terminal), always or never.",
+            env="NO_COLOR, FORCE_COLOR",
+            default="auto",
+        ),
+        callback=_record("color"),
+        rich_help_panel=GLOBAL_PANEL,
+    ),
+]
+NoProgressOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-progress",
+        help=described(
+            "No progress display (a terminal) and no phase lines (a log).",
+            env="PIPPER_NO_PROGRESS",
+        ),
+        callback=_no_progress,
+        rich_help_panel=GLOBAL_PANEL,
+    ),
+]

@@ -1,6 +1,8 @@
 """What commands print: one-line messages on stderr, JSON on stdout, sizes and run summaries.
 
-Progress and messages never go to stdout, which ``--json`` (and ``lock -o -``) own.
+Progress and messages never go to stdout, which ``--json`` (and ``lock -o -``) own. The global
+options (``-q``, ``-v``, ``--debug``, ``--color``, ``--no-progress``) set the state kept here,
+wherever on the command line they were given; ``reset`` starts each command from the defaults.
 """
 
 from __future__ import annotations
@@ -8,45 +10,119 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pipper.settings import Settings
 
 if TYPE_CHECKING:
     from pipper.models import RunResult
 
 __all__ = [
-    "configure",
     "err",
+    "error",
     "human_size",
     "info",
     "is_debug",
+    "plural",
     "print_json",
+    "progress_wanted",
+    "reset",
     "result_json",
+    "set_global",
     "summary",
+    "use_color",
 ]
 
-_state = {"debug": False, "quiet": False}
+_STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m"}
+_RESET = "\x1b[0m"
+
+
+@dataclass
+class _State:
+    quiet: bool = False
+    verbosity: int = 0
+    debug: bool = False
+    color: str = "auto"
+    progress: bool = True
+
+
+_state = _State()
+
+
+def reset() -> None:
+    """Back to the defaults: one process may run many commands (the tests do)."""
+    global _state
+    _state = _State()
+    _apply_logging()
+
+
+def set_global(name: str, value: Any) -> None:
+    """Record one global option as given (``-v`` counts add up: ``pipper -v list -v``)."""
+    if name == "verbosity":
+        _state.verbosity += int(value)
+    elif value is not None:
+        setattr(_state, name, value)
+    _apply_logging()
 
 
 def err(message: str) -> None:
-    """One line on stderr, every control character in it escaped.
+    """One line on stderr, every control character in it escaped (nothing when its reader is
+    gone: there is no one left to tell).
 
     Every message and log record goes out through here, and many quote keys, names or file
     names from a bucket or a file someone else wrote: escaping here covers all of them.
     """
     from pipper.keys import printable
 
-    sys.stderr.write(printable(message, multiline=True) + "\n")
-    sys.stderr.flush()
+    _write(printable(message, multiline=True))
+
+
+def error(message: str, level: str = "error") -> None:
+    """``error: message`` (or ``warning:``), the prefix colored when color is on; the message
+    escaped as ``err`` escapes it, the color codes pipper's own."""
+    from pipper.keys import printable
+
+    prefix = f"{level}:"
+    if use_color(sys.stderr) and level in _STYLES:
+        prefix = f"{_STYLES[level]}{prefix}{_RESET}"
+    _write(f"{prefix} {printable(message, multiline=True)}")
+
+
+def _write(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
 
 
 def info(message: str) -> None:
     """A line the user wants unless ``-q``."""
-    if not _state["quiet"]:
+    if not _state.quiet:
         err(message)
 
 
 def is_debug() -> bool:
-    return _state["debug"]
+    return _state.debug
+
+
+def use_color(stream: TextIO) -> bool:
+    """``--color``, else ``NO_COLOR`` / ``FORCE_COLOR``, else whether ``stream`` is a terminal."""
+    if _state.color != "auto":
+        return _state.color == "always"
+    settings = Settings()
+    if settings.no_color:
+        return False
+    if settings.force_color:
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def progress_wanted() -> bool:
+    """No ``--no-progress``, no ``PIPPER_NO_PROGRESS``."""
+    return _state.progress and not Settings().no_progress
 
 
 def print_json(data: Any) -> None:
@@ -56,17 +132,28 @@ def print_json(data: Any) -> None:
 
 class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err(f"{record.levelname.lower()}: {record.getMessage()}")
+        error(record.getMessage(), record.levelname.lower())
 
 
-def configure(debug: bool, quiet: bool) -> None:
-    """Route pipper's log records to stderr as ``level: message`` lines."""
-    _state["debug"] = debug
-    _state["quiet"] = quiet
+def _apply_logging() -> None:
+    """Route pipper's log records to stderr as ``level: message`` lines, at the chosen level:
+    errors only with ``-q``, warnings by default, what pipper does with ``-v``, debug detail
+    with ``-vv`` or ``--debug`` (which also shows tracebacks)."""
+    if _state.debug or _state.verbosity >= 2:
+        level = logging.DEBUG
+    elif _state.verbosity == 1:
+        level = logging.INFO
+    else:
+        level = logging.ERROR if _state.quiet else logging.WARNING
     logger = logging.getLogger("pipper")
     logger.handlers[:] = [_StderrHandler()]
-    logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+    logger.setLevel(level)
     logger.propagate = False
+
+
+def plural(count: int, word: str) -> str:
+    """``1 package``, ``3 packages``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def human_size(size: float) -> str:
@@ -107,11 +194,12 @@ def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[
 
 
 def summary(result: RunResult, verb: str, where: str = "") -> str:
-    """``Downloaded 12 packages into ./vendor (3 from cache, 9 fetched, 1.2 MB) in 0.41s``."""
+    """``Downloaded 12 packages from s3://b/pipper into ./vendor (3 from cache, ...) in 0.41s``."""
     cached = len(result.packages) - result.from_network
     retries = f", {result.retries} retried transfers" if result.retries else ""
+    source = f" from {result.source}" if result.source else ""
     return (
-        f"{verb} {len(result.packages)} packages{where} "
+        f"{verb} {len(result.packages)} packages{source}{where} "
         f"({cached} from cache, {result.from_network} fetched, "
         f"{human_size(result.bytes_fetched)}{retries}) in {result.timings['total']:.2f}s"
     )

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def prune_releases(
     names: Annotated[list[str], typer.Argument(help="The packages to prune.", show_default=False)],
     keep: Annotated[
-        int, typer.Option("--keep", min=1, help="How many of the newest versions to keep.")
+        int,
+        typer.Option("--keep", min=1, metavar="N", help="How many of the newest versions to keep."),
     ],
     older_than: Annotated[
         int | None,

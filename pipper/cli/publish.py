@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,44 +13,97 @@ from pipper.cli.output import human_size, info, print_json
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
+    from pipper.publish import AlreadyPublishedError
 
 
 @app.command()
 @with_repository
 def publish(
     path: Annotated[
-        Path, typer.Argument(help="A .pipper bundle, or a folder whose bundles are all published.")
+        Path,
+        typer.Argument(help="A .pipper bundle, or a folder whose bundles are all published."),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace a version that is already published.")
+    ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="A version that is already published is a note, not an error (as in twine).",
+        ),
     ] = False,
     json_output: JsonOption = False,
     *,
     repo: RepositoryOptions,
 ) -> None:
-    """Publish bundles; a version that exists is refused unless --force.
+    """Publish bundles; a version that exists is refused unless --force or --skip-existing.
 
-    Example: pipper publish ./alpha_pkg-v1-0-0.pipper -b my-bucket
+    Every new bundle of a folder is published even when some are already there; the command
+    fails (exit 8) only when a bundle was refused.
+
+    Example: pipper publish dist/ -b my-bucket
     """
-    from pipper.publish import Published, bundles_in
+    from pipper.errors import UsageError, VersionExistsError
+    from pipper.publish import AlreadyPublishedError, Published, bundles_in
     from pipper.publish import publish as publish_one
 
+    if force and skip_existing:
+        raise UsageError("--force replaces what --skip-existing leaves: choose one")
     bundles = bundles_in(path)
     ctx = context(repo)
+    where = ctx.repository.describe()
 
-    async def go() -> list[Published]:
-        done = []
-        async with ctx.open_storage() as storage:
+    async def go() -> tuple[list[Published], list[AlreadyPublishedError]]:
+        done: list[Published] = []
+        existing: list[AlreadyPublishedError] = []
+        async with ctx.open_storage(create=True) as storage:
             for bundle in bundles:
-                result = await publish_one(storage, ctx.repository, bundle, force=force)
+                try:
+                    result = await publish_one(storage, ctx.repository, bundle, force=force)
+                except AlreadyPublishedError as exc:
+                    existing.append(exc)
+                    if skip_existing or len(bundles) > 1:
+                        verb = "Skipped" if skip_existing else "Refused"
+                        info(f"{verb} {exc.name} {exc.version}: already published as {exc.key}")
+                    continue
                 info(
-                    f"Published {result.name} {result.version} "
-                    f"({human_size(result.size)}) to {result.key}"
-                    + (" (replaced)" if result.replaced else "")
+                    f"Published {result.name} {result.version} ({human_size(result.size)}) "
+                    f"to {result.key} in {where}" + (" (replaced)" if result.replaced else "")
                 )
                 done.append(result)
-        return done
+        return done, existing
 
-    results = run(go)
+    done, existing = run(go)
     if json_output:
-        print_json([r.__dict__ for r in results])
+        print_json(_json(done, existing, refused=not skip_existing))
+    if existing and not skip_existing:
+        raise VersionExistsError(_refusal(existing, len(bundles), where))
+    if existing:
+        info(f"{len(existing)} already published, {len(done)} published now in {where}")
+
+
+def _refusal(existing: list[AlreadyPublishedError], total: int, where: str) -> str:
+    if total == 1:
+        one = existing[0]
+        return (
+            f"{one.name} {one.version} is already published in {where} ({one.key}); pass "
+            "--force to replace it or --skip-existing to leave it"
+        )
+    names = ", ".join(f"{e.name} {e.version}" for e in existing)
+    return (
+        f"{len(existing)} of {total} bundles are already published in {where} and were not "
+        f"replaced ({names}); the others were published. Pass --skip-existing to leave them "
+        "or --force to replace them"
+    )
+
+
+def _json(
+    done: list[Any], existing: list[AlreadyPublishedError], *, refused: bool
+) -> list[dict[str, Any]]:
+    rows = [{**p.__dict__, "status": "replaced" if p.replaced else "published"} for p in done]
+    status = "refused" if refused else "skipped"
+    rows += [
+        {"name": e.name, "version": e.version, "key": e.key, "status": status} for e in existing
+    ]
+    return rows

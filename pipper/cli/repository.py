@@ -8,12 +8,12 @@ import typer
 
 from pipper.cli.base import PipperGroup, app
 from pipper.cli.options import (
-    BucketOption,
-    EndpointOption,
     JsonOption,
-    PrefixOption,
-    ProfileOption,
-    RegionOption,
+    SavedBucketOption,
+    SavedEndpointOption,
+    SavedPrefixOption,
+    SavedProfileOption,
+    SavedRegionOption,
     read_credentials,
 )
 from pipper.cli.output import info, print_json
@@ -25,7 +25,7 @@ repository_app = typer.Typer(
 )
 app.add_typer(repository_app, name="repository")
 
-NameArgument = Annotated[str, typer.Argument(help="The repository's name.")]
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The repository's name.")]
 SavedKeysOption = Annotated[
     tuple[str, str, str] | None,
     typer.Option(
@@ -55,12 +55,12 @@ def _keys(given: tuple[str, str, str] | None) -> dict[str, Any]:
 @repository_app.command("add")
 def add(
     name: NameArgument,
-    bucket: BucketOption = None,
-    root_prefix: PrefixOption = None,
-    profile: ProfileOption = None,
+    bucket: SavedBucketOption = None,
+    root_prefix: SavedPrefixOption = None,
+    profile: SavedProfileOption = None,
     credentials: SavedKeysOption = None,
-    endpoint_url: EndpointOption = None,
-    region: RegionOption = None,
+    endpoint_url: SavedEndpointOption = None,
+    region: SavedRegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Save a repository. Example: pipper repository add team -b team-bucket --default"""
@@ -87,12 +87,12 @@ def add(
 @repository_app.command("modify")
 def modify(
     name: NameArgument,
-    bucket: BucketOption = None,
-    root_prefix: PrefixOption = None,
-    profile: ProfileOption = None,
+    bucket: SavedBucketOption = None,
+    root_prefix: SavedPrefixOption = None,
+    profile: SavedProfileOption = None,
     credentials: SavedKeysOption = None,
-    endpoint_url: EndpointOption = None,
-    region: RegionOption = None,
+    endpoint_url: SavedEndpointOption = None,
+    region: SavedRegionOption = None,
     default: DefaultOption = False,
 ) -> None:
     """Change the given fields of a saved repository."""

@@ -22,7 +22,11 @@ def yank(
     version: VersionArgument,
     reason: Annotated[
         str | None,
-        typer.Option("--reason", help="Why, shown by info, list and every warning about it."),
+        typer.Option(
+            "--reason",
+            metavar="REASON",
+            help="Why, shown by info, list and every warning about it.",
+        ),
     ] = None,
     *,
     repo: RepositoryOptions,

@@ -61,7 +61,7 @@ def on_terminal(args: Sequence[str], answer: bytes | None) -> tuple[int, str]:
     everything the terminal showed.
     """
     master, slave = os.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1"}  # plain text to match
     process = subprocess.Popen(
         [sys.executable, "-m", "pipper", *args], stdin=slave, stdout=slave, stderr=slave, env=env
     )

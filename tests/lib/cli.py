@@ -81,6 +81,59 @@ def _process_env(env: Mapping[str, str] | None) -> dict[str, str]:
     return full_env
 
 
+class PtyProcess:
+    """``python -m pipper ARGS`` with stdin, stdout and stderr on a pseudo-terminal, as in a
+    user's terminal; a thread collects everything it writes into ``output``."""
+
+    def __init__(
+        self, args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        import pty
+        import threading
+
+        full = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm", **(env or {})}
+        for name in ("NO_COLOR", "FORCE_COLOR"):  # color as a terminal gets it, unless asked
+            if name not in (env or {}):
+                full.pop(name, None)
+        self._master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipper", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full,
+            cwd=cwd,
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not chunk:
+                return
+            self.output.extend(chunk)
+
+    def wait(self, timeout: float = 60) -> int:
+        """The exit code, once the process ended and its output is all read."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._reader.join(timeout=10)
+            os.close(self._master)
+
+    @property
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+
 def requirement_names(deps: Sequence[str]) -> list[str]:
     return [d.split(":")[0].split("=")[0].split("<")[0].split(">")[0] for d in deps]
 

@@ -26,7 +26,11 @@ PIPPER_DIRS = ("PIPPER_HOME", "PIPPER_CACHE_DIR", "PIPPER_DATA_DIR")
 KEPT_PIPPER_VARS = ("PIPPER_TEST_S3",)
 """The one ``PIPPER_*`` variable a test run is steered by rather than isolated from."""
 
-TEST_SETTINGS = {"PIPPER_RETRY_BACKOFF": "0.001"}
+TEST_SETTINGS = {
+    # A log (which stderr is here) gets a line per phase; the tests of those lines ask for them.
+    "PIPPER_NO_PROGRESS": "1",
+    "PIPPER_RETRY_BACKOFF": "0.001",
+}
 """What every test runs with: retries in rounds as usual, but without the pauses between them
 that give a real store time to recover, so a store that never does fails fast."""
 

@@ -133,6 +133,8 @@ def _commands_without_credentials(tmp_path: Path) -> dict[str, list[str]]:
         "cache info": ["cache", "info", *cache],
         "cache verify": ["cache", "verify", *cache],
         "cache prune": ["cache", "prune", "--all", *cache],
+        "completion": ["completion", "bash"],
+        "config": ["config", *cache],  # it reaches no store, so the -c runs would not be refused
     }
 
 

@@ -198,7 +198,7 @@ def test_delete_is_conditional_on_the_listed_etag(tmp_path: Path, location: str)
     )
 
     async def go() -> tuple[list[str], list[str]]:
-        async with CommandContext().open_storage(repository) as storage:
+        async with CommandContext().open_storage(repository, create=True) as storage:
             await storage.put("pipper/x/v1-0-0.yanked", io.BytesIO(b"one"), {}, if_absent=True)
             listed = (await storage.list("pipper/x/")).objects
             with pytest.raises(ObjectChanged):
