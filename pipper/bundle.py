@@ -71,6 +71,10 @@ class BundleMeta:
     timestamp: str
     dependencies: tuple[str, ...]
     data: Mapping[str, Any]
+    requires_dist: tuple[str, ...] | None = None
+    """The wheel's ``Requires-Dist`` as ``pipper bundle`` recorded it; ``None`` in bundles
+    written without it (the original's): then the wheel itself says."""
+    pypi: tuple[str, ...] = ()
 
 
 def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
@@ -162,11 +166,16 @@ def _without_frames(lines: list[str]) -> list[str]:
 
 def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
     """Build the project's wheel and bundle it with its ``pipper.json``."""
+    from pipper.requirements import declaration_warnings
+
     project_dir = Path(project_dir)
     extra = _read_pipper_json(project_dir / "pipper.json")
     with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
         wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
-        return write_bundle(wheel, out_dir, extra)
+        bundle = write_bundle(wheel, out_dir, extra)
+    for warning in declaration_warnings(extra, read_bundle(bundle).requires_dist or ()):
+        log.warning("%s: %s", project_dir, warning)
+    return bundle
 
 
 def write_bundle(
@@ -180,7 +189,12 @@ def write_bundle(
 
     ``name`` and ``version`` are the wheel file name's parts as written (the original keys
     bundles by them unnormalised); ``extra`` (a project's ``pipper.json``) cannot override them.
+    The wheel's ``Requires-Dist`` is recorded as ``requires_dist``, so a resolver learns a
+    package's requirements from the object's metadata without its body (the original ignores
+    fields it does not know).
     """
+    from pipper.requirements import REQUIRES_DIST, requires_dist_of_wheel
+
     wheel = Path(wheel)
     if not wheel.is_file():
         raise UsageError(f"no wheel at {wheel}")
@@ -201,6 +215,8 @@ def write_bundle(
         wheel_name=wheel.name,
         timestamp=timestamp or datetime.now(UTC).isoformat(),
     )
+    with wheel.open("rb") as wheel_file:
+        meta[REQUIRES_DIST] = list(requires_dist_of_wheel(wheel_file, wheel.name))
     try:
         meta_bytes = json.dumps(meta).encode("utf-8")
     except (TypeError, ValueError) as exc:
@@ -471,17 +487,19 @@ def _validate(
                 f"{expect_name or name} {expect_version or version}"
             )
 
-    deps = data.get("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise BundleError(f"{path}: {META_ENTRY} dependencies must be a list of strings")
+    from pipper.requirements import declared_of_meta
+
+    declared = declared_of_meta(data, f"{path}: {META_ENTRY}")
     return BundleMeta(
         name=name,
         version=version,
         safe_version=_text_field(path, data, "safe_version", required=False),
         wheel_name=wheel_name,
         timestamp=_text_field(path, data, "timestamp", required=False),
-        dependencies=tuple(deps),
+        dependencies=declared.dependencies,
         data=types.MappingProxyType(data),
+        requires_dist=declared.requires_dist,
+        pypi=declared.pypi,
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pipper.credentials import Credentials
     from pipper.lock import Lock
     from pipper.models import LocalSource, Progress
+    from pipper.public import PublicConfig
     from pipper.repositories import Repository
     from pipper.run import Run
     from pipper.storage.base import Storage
@@ -164,11 +165,13 @@ class CommandContext:
         installed: Mapping[str, str] | None = None,
         local: LocalSource | None = None,
         remote: bool = True,
+        public: PublicConfig | None = None,
     ) -> Run:
         """A run over ``repository`` (default: the command's); enter it with ``async with``.
 
         ``remote=False`` keeps the run off the repository entirely (a vendored folder decides
         alone), so no repository is resolved and no credentials are looked up for it.
+        ``public`` says how public requirements are resolved; ``None`` is ``--private-only``.
         """
         from pipper.run import Run
 
@@ -189,6 +192,7 @@ class CommandContext:
             progress=progress,
             installed=installed,
             local=local,
+            public=public,
         )
 
     def repository_for_lock(self, lock: Lock, *, offline: bool = False) -> Repository:

@@ -18,6 +18,7 @@ from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
     from pipper.bundle import BundleMeta
+    from pipper.requirements import PublicRequirement
 
 __all__ = [
     "Candidate",
@@ -25,6 +26,7 @@ __all__ = [
     "LocalSource",
     "Package",
     "Progress",
+    "PublicPackage",
     "RunResult",
     "Source",
 ]
@@ -86,9 +88,47 @@ class Package:
     required_by: tuple[str | None, ...]
 
     @property
+    def name(self) -> str:
+        return self.candidate.name
+
+    @property
+    def version(self) -> str:
+        return self.candidate.version
+
+    @property
+    def project(self) -> str:
+        return self.candidate.project
+
+    @property
     def filename(self) -> str:
         """``<name>-<safe_version>.pipper``: the key's own file name, so one bundle has one name."""
         return f"{self.candidate.name}-{self.candidate.key.rsplit('/', 1)[-1]}"
+
+
+@dataclass(frozen=True)
+class PublicPackage:
+    """A public wheel of the graph, chosen by pip from the index, with its blob in the cache.
+
+    ``url`` is where it came from, without credentials; ``path`` is ``None`` only in a plan
+    that did not fetch (``install --dry-run`` may still have fetched it).
+    """
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    url: str
+    path: Path | None
+    source: Source
+    required_by: tuple[str | None, ...] = ()
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def project(self) -> str:
+        return normalize_name(self.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
 
 
 @dataclass
@@ -103,6 +143,12 @@ class RunResult:
     listings: int = 0
     retries: int = 0
     bytes_fetched: int = 0
+    requirements: tuple[PublicRequirement, ...] = ()
+    """The graph's public requirements and who required them (the private packages' own
+    requirements the repository does not hold, and ``pypi`` entries)."""
+    public: dict[str, PublicPackage] = field(default_factory=dict)
+    """The public closure pip chose for them, keyed by PEP 503 name; empty with
+    ``--private-only``, where ``requirements`` go to the installer as they are."""
 
     @property
     def from_network(self) -> int:

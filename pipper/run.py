@@ -13,16 +13,21 @@ GET whose response headers already carry the dependencies in the ``package`` met
 walk goes on while the body streams to disk. Jobs are keyed by object key, so no bundle is
 fetched twice in one run. ``fetch_locked`` (:mod:`pipper.locked`) and ``fetch_urls``
 (:mod:`pipper.urls`) are the other two ways a run fills the cache.
+
+With a ``PublicConfig`` (every command unless ``--private-only``) a bundle's requirements are its
+``dependencies``, its wheel's ``Requires-Dist`` and its ``pypi`` entries; a requirement the
+repository holds is private and walked, every other one is public (:mod:`pipper.requirements`).
+The public requirements of the chosen graph are then resolved together by pip and fetched into
+the same cache (:mod:`pipper.public`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
 from anyio.abc import TaskGroup
@@ -31,15 +36,18 @@ from packaging.version import Version
 from pipper.concurrency import task_group
 from pipper.downloader import Downloader, from_cache
 from pipper.errors import BundleError, OfflineError, PipperError
+from pipper.graph import Rule, declared_in_bundle
 from pipper.index import PackageIndex
 from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, RunResult
+from pipper.requirements import PublicRequirement, declared_in_metadata
 from pipper.resolver import Resolution, Resolver
-from pipper.specs import PackageId, parse_package_ids
+from pipper.specs import PackageId, merge_ids, parse_package_ids
 from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
     from pipper.cache import Cache, CacheHold
     from pipper.lock import Lock
+    from pipper.public import PublicConfig
     from pipper.repositories import Repository
     from pipper.settings import Settings
     from pipper.storage.base import Storage
@@ -50,6 +58,14 @@ __all__ = ["Run"]
 log = logging.getLogger(__name__)
 
 HOLD_TIMEOUT = 600.0
+
+
+class Counters(TypedDict):
+    """What ``RunResult`` counts of a run's requests."""
+
+    requests: int
+    retries: int
+    bytes_fetched: int
 
 
 class _Job:
@@ -78,9 +94,11 @@ class Run:
         progress: Progress | None = None,
         installed: Mapping[str, str] | None = None,
         local: LocalSource | None = None,
+        public: PublicConfig | None = None,
     ) -> None:
         """``repository`` is ``None`` when local bundles decide alone (``install --from``);
-        ``open_store`` is ``None`` when the run must not reach the repository (offline)."""
+        ``open_store`` is ``None`` when the run must not reach the repository (offline);
+        ``public`` is ``None`` for ``--private-only``: bundles' ``dependencies`` alone."""
         self.repository = repository
         self.cache = cache
         self.settings = settings
@@ -90,7 +108,11 @@ class Run:
         self.progress = progress or Progress()
         self.installed = {k: Version(v) for k, v in (installed or {}).items()}
         self.local = local
+        self.public = public
         self._open_store = open_store
+        self._rule: Rule | None = None
+        self._needs: dict[str, list[PublicRequirement]] = {}
+        self._declared: dict[str, tuple[str, ...]] = {}
         self._jobs: dict[str, _Job] = {}
         self._resources = AsyncExitStack()
         self._group: AbstractAsyncContextManager[TaskGroup] | None = None
@@ -147,7 +169,7 @@ class Run:
             )
         return self._http
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> Counters:
         """Requests and retries of every store the run opened, for ``RunResult``."""
         stores: list[Any] = [s for s in (self._store, self._http) if s is not None]
         retries = sum(s.retries for s in stores)
@@ -161,14 +183,45 @@ class Run:
     # -- resolving -----------------------------------------------------------------------------
 
     async def resolve(
-        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
     ) -> RunResult:
-        """Resolve ``roots`` and bring every bundle of the graph into the cache.
+        """Resolve ``roots`` and ``requirements`` (the input file's ``pypi`` entries) and bring
+        every bundle of the graph, and every public wheel it needs, into the cache.
 
         Ids that are bundle URLs (``PackageId.url``) are fetched as they are: see ``fetch_urls``.
         """
         if any(root.url is not None for root in roots):
-            return await self.fetch_urls(roots, prefer=prefer)
+            return await self.fetch_urls(roots, prefer=prefer, requirements=requirements)
+        return await self.resolve_public(
+            await self._resolve_graph(roots, prefer=prefer, requirements=requirements)
+        )
+
+    async def resolve_public(self, result: RunResult) -> RunResult:
+        """pip's choice for the result's public requirements, fetched into the cache."""
+        if self.public is None or not result.requirements:
+            return result
+        from pipper.public import resolve_public
+
+        started = time.perf_counter()
+        result.public = await resolve_public(
+            self.cache, self.public, result.requirements, result.packages, offline=self.offline
+        )
+        took = result.timings["public"] = round(time.perf_counter() - started, 4)
+        result.timings["total"] = round(result.timings.get("total", 0.0) + took, 4)
+        return result
+
+    async def _resolve_graph(
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
+    ) -> RunResult:
+        """The private graph, with its public requirements named but not yet resolved."""
         started = time.perf_counter()
         remote = self.repository is not None
         storage = await self.storage() if remote and not self.offline else None
@@ -188,14 +241,22 @@ class Run:
                 return self.local.versions(project)
             return await index.versions(name) if index is not None else []
 
+        needs = [PublicRequirement(r) for r in requirements]
+        if self.public is not None:
+            self._rule = Rule(self._markers, versions)
+            private, needs = await self._rule.split(requirements, where="the input file", by=None)
+            roots = merge_ids([*roots, *private])
         where = self.local.describe() if self.local and not remote else "the repository"
         resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
         resolution = await resolver.resolve(roots)
         resolved_at = time.perf_counter()
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
+        for node in resolution.nodes.values():
+            needs += self._needs.get(node.candidate.key, [])
         finished = time.perf_counter()
         return RunResult(
+            requirements=tuple(dict.fromkeys(needs)),
             packages=packages,
             rounds=resolution.rounds,
             depth=resolution.depth,
@@ -214,17 +275,40 @@ class Run:
         return await fetch_locked(self, lock)
 
     async def fetch_urls(
-        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
     ) -> RunResult:
-        """Bundle URLs as they are, the other ids resolved: see :mod:`pipper.urls`."""
+        """Bundle URLs as they are, the other ids resolved: see :mod:`pipper.urls`.
+
+        With no repository to ask, a URL bundle's requirement that neither the URLs nor the
+        resolved packages provide is public.
+        """
         from pipper.urls import fetch_urls
 
         names = [root for root in roots if root.url is None]
 
         async def resolve_names() -> RunResult | None:
-            return await self.resolve(names, prefer=prefer) if names else None
+            if not names and not requirements:
+                return None
+            return await self._resolve_graph(names, prefer=prefer, requirements=requirements)
 
-        return await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
+        result = await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
+        if self.public is not None:
+            rule = self._rule or Rule(self._markers, self._no_lookup)
+            needs = list(result.requirements)
+            for package in result.packages.values():
+                by_url = "://" in package.candidate.key  # else resolved by name: counted in
+                if package.meta is None or package.path is None or not by_url:
+                    continue
+                declared = await declared_in_bundle(
+                    package.candidate, package.path, package.meta, read_wheel=True
+                )
+                needs += rule.unprovided(result.packages, declared, str(package.candidate))
+            result.requirements = tuple(dict.fromkeys(needs))
+        return await self.resolve_public(result)
 
     async def _collect(self, resolution: Resolution) -> dict[str, Package]:
         packages: dict[str, Package] = {}
@@ -252,10 +336,11 @@ class Run:
                 dependencies=node.dependencies,
                 required_by=node.required_by,
             )
-            declared = {
-                d.key for d in _parse_dependencies(node.candidate, fetched.meta.dependencies)
-            }
-            if declared != set(node.dependencies):
+            in_meta = _parse_dependencies(node.candidate, fetched.meta.dependencies)
+            in_headers = self._declared.get(node.candidate.key)
+            if in_headers is not None and {d.key for d in in_meta} != {
+                d.key for d in _parse_dependencies(node.candidate, in_headers)
+            }:
                 raise BundleError(
                     f"{node.candidate.key}: its S3 metadata and its package.meta name "
                     "different dependencies"
@@ -296,8 +381,14 @@ class Run:
         ):
             return False
         _, metadata = await self._store.head(candidate.key)
-        if _dependencies_from_metadata(metadata) is None:
+        declared = declared_in_metadata(metadata, candidate.key)
+        if declared is None:
             return False
+        if self.public is not None and (
+            declared.requires_dist is None
+            or (self.public.install is not None and self.public.install.target is not None)
+        ):
+            return False  # its wheel must be read, or pip must see it (a --target folder)
         job.metadata = metadata
         job.kept = True
         self.progress.package(candidate, "installed")
@@ -347,15 +438,37 @@ class Run:
         return job.fetched
 
     async def dependencies(self, candidate: Candidate) -> list[PackageId]:
-        """A candidate's dependencies, from its response headers when they carry them."""
+        """A candidate's private dependencies, from its response headers when they carry them;
+        its public requirements are kept for the end of the run."""
         job = self._job(candidate)
         await job.headers.wait()
         if job.error is not None:
             raise job.error
-        raw = _dependencies_from_metadata(job.metadata)
-        if raw is None:
-            raw = list((await self._finished(candidate)).meta.dependencies)
-        return _parse_dependencies(candidate, raw)
+        declared = declared_in_metadata(job.metadata, candidate.key)
+        if declared is not None:
+            self._declared[candidate.key] = declared.dependencies
+        if declared is None or (self._rule is not None and declared.requires_dist is None):
+            fetched = await self._finished(candidate)
+            declared = await declared_in_bundle(
+                candidate, fetched.path, fetched.meta, read_wheel=self._rule is not None
+            )
+        ids = _parse_dependencies(candidate, declared.dependencies)
+        if self._rule is None:
+            return ids
+        assert declared.requires_dist is not None
+        wanted = [*declared.requires_dist, *declared.pypi]
+        private, self._needs[candidate.key] = await self._rule.split(
+            wanted, where=str(candidate), by=str(candidate)
+        )
+        return merge_ids([*ids, *private])
+
+    @staticmethod
+    async def _no_lookup(name: str) -> list[Candidate]:
+        return []
+
+    def _markers(self) -> Mapping[str, str]:
+        assert self.public is not None
+        return self.public.markers
 
 
 def _parse_dependencies(candidate: Candidate, raw: Sequence[str]) -> list[PackageId]:
@@ -363,18 +476,3 @@ def _parse_dependencies(candidate: Candidate, raw: Sequence[str]) -> list[Packag
         return parse_package_ids(raw)
     except PipperError as exc:
         raise BundleError(f"{candidate.key} declares an invalid dependency: {exc}") from None
-
-
-def _dependencies_from_metadata(metadata: Mapping[str, str]) -> list[str] | None:
-    """The ``dependencies`` of the original's ``package`` metadata field, when present and sane."""
-    text = metadata.get("package")
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    deps = data.get("dependencies", []) if isinstance(data, dict) else None
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        return None
-    return deps

@@ -187,6 +187,59 @@ LockOption = Annotated[
     ),
 ]
 
+# -- the public half of the graph ----------------------------------------------------------------
+
+_PUBLIC_PANEL = "Public packages"
+
+PrivateOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--private-only",
+        help="Only the bundles' own 'dependencies': no wheel requirements, no public packages "
+        "(pipper.json 'pypi' entries go to the installer as they are).",
+        rich_help_panel=_PUBLIC_PANEL,
+    ),
+]
+IndexUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index-url",
+        help="The index for public packages, as for pip. (default: pip's own configuration: "
+        "PIP_INDEX_URL, pip.conf)",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+ExtraIndexUrlOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extra-index-url",
+        help="Another index for public packages, as for pip. Repeatable.",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+FindLinksOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--find-links",
+        help="A folder or URL of wheels for public packages, as for pip. Repeatable.",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+GraphPythonOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--python",
+        help="The interpreter (or virtual environment) the graph is for: its markers and wheel "
+        "tags choose the public wheels. (default: the active virtual environment, else "
+        "pipper's own Python)",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+
 # -- how to run ----------------------------------------------------------------------------------
 
 CacheDirOption = Annotated[

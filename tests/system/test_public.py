@@ -1,0 +1,244 @@
+"""The whole graph: private bundles from S3 and the public wheels they need from a real index.
+
+The index is pypiserver on 127.0.0.1 (``tests/lib/pypiservers.py``) serving wheels these tests
+write; the bucket is the S3 test server, reached through a proxy so a test can take it away
+("both servers stopped"). Installs are real pip (and uv) runs into fresh virtual environments.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.lib.cli import CliResult, cli
+from tests.lib.proxy import MakeProxy, Proxy
+from tests.lib.pypiservers import PypiServer
+from tests.lib.venvs import fresh_venv, import_version, installed_in
+from tests.lib.wheels import make_bundle
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_installers")]
+
+MakeIndex = Callable[[], PypiServer]
+
+
+def imports(python: Path, *modules: str) -> dict[str, str]:
+    """``module.__version__`` of each module, as ``python`` imports them."""
+    return {module: import_version(python, module) for module in modules}
+
+
+class World:
+    """A bucket behind a proxy, an index of the test's own, and the commands' common options."""
+
+    def __init__(self, tmp_path: Path, bucket: str, proxy: Proxy, index: PypiServer) -> None:
+        self.tmp = tmp_path
+        self.proxy = proxy
+        self.index = index
+        self.repo = ["-b", bucket, "--endpoint-url", proxy.url]
+        self.bundles = tmp_path / "bundles"
+
+    def private(
+        self, name: str, version: str, *, requires: Sequence[str] = (), **extra: object
+    ) -> None:
+        """Publish a private package whose wheel requires ``requires`` (nothing in pipper.json
+        unless ``dependencies`` is given)."""
+        deps = extra.pop("dependencies", ())
+        assert isinstance(deps, list | tuple)
+        out = self.tmp / "bundles" / f"{name}-{version}"
+        make_bundle(
+            out, name, version, requires=requires, dependencies=list(deps), extra_meta=extra
+        )
+        published = cli("publish", str(out), *self.repo)
+        assert published.exit_code == 0, published.stderr
+
+    def pipper(self, *args: str, index: bool = True) -> CliResult:
+        where = ["--index-url", self.index.index_url] if index else []
+        return cli(*args, *self.repo, *where)
+
+    def stop_servers(self) -> None:
+        """Take both the bucket and the index away: nothing answers on their ports."""
+        self.proxy.stop()
+        self.index.stop()
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    bucket: str,
+    s3_env: dict[str, str],
+    make_proxy: MakeProxy,
+    make_pypi_server: MakeIndex,
+) -> World:
+    return World(tmp_path, bucket, make_proxy(), make_pypi_server())
+
+
+def publish_app(world: World) -> None:
+    """app -> lib (private, in install_requires only) and pubtop; lib -> pubdep<2; pubtop ->
+    pubdep>=1. The index also holds pubdep 2.0.0, which lib's bound excludes."""
+    world.index.publish("pubdep", "1.0.0")
+    world.index.publish("pubdep", "1.5.0")
+    world.index.publish("pubdep", "2.0.0")
+    world.index.publish("pubtop", "3.0.0", requires=["pubdep>=1"])
+    world.private("lib", "1.0.0", requires=["pubdep<2"])
+    world.private(
+        "app", "1.0.0", requires=["lib>=1", "pubtop", 'never-needed; python_version < "3"']
+    )
+
+
+# -- one graph, installed --------------------------------------------------------------------
+
+
+def test_private_wheels_requiring_public_packages_install_and_import(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    python = fresh_venv(tmp_path / "venv")
+    result = world.pipper("install", "app", "--python", str(python), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert isinstance(data, dict)
+    assert {p["name"]: p["action"] for p in data["plan"]} == {"app": "install", "lib": "install"}
+    assert {p["name"]: p["version"] for p in data["public_plan"]} == {
+        "pubtop": "3.0.0",
+        "pubdep": "1.5.0",  # the newest that satisfies lib (<2) and pubtop (>=1) together
+    }
+    assert imports(python, "app", "lib", "pubtop", "pubdep") == {
+        "app": "1.0.0",
+        "lib": "1.0.0",
+        "pubtop": "3.0.0",
+        "pubdep": "1.5.0",
+    }
+    assert "never-needed" not in installed_in(python)  # its marker is false here
+
+
+def test_a_dependency_declared_only_in_install_requires_resolves_from_the_bucket(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    result = world.pipper("download", "app", "-d", str(tmp_path / "v"), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert isinstance(data, dict)
+    private = {p["name"]: p for p in data["packages"]}
+    assert set(private) == {"app", "lib"}
+    assert private["lib"]["key"] == "pipper/lib/v1-0-0.pipper"
+    assert private["lib"]["required_by"] == ["app"]
+    public = {p["name"]: p for p in data["public"]}
+    assert set(public) == {"pubtop", "pubdep"}
+    assert set(public["pubdep"]["required_by"]) == {"lib 1.0.0", "pubtop 3.0.0"}
+    assert public["pubtop"]["url"].startswith(world.index.url)
+
+
+def test_a_public_package_named_like_a_private_one_is_never_installed(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    world.index.publish("lib", "99.0.0", module="lib")  # an impostor on the public index
+    spec = tmp_path / "pipper.json"
+    spec.write_text(json.dumps({"dependencies": ["app"], "pypi": ["lib", "pubtop"]}))
+    python = fresh_venv(tmp_path / "venv")
+    result = world.pipper("install", "-i", str(spec), "--python", str(python), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert isinstance(data, dict)
+    assert "lib" not in {p["name"] for p in data["public"]}
+    assert installed_in(python)["lib"] == "1.0.0"
+    assert imports(python, "lib") == {"lib": "1.0.0"}
+
+
+def test_private_only_keeps_the_bundles_own_dependencies(world: World, tmp_path: Path) -> None:
+    publish_app(world)
+    result = world.pipper("download", "app", "-d", str(tmp_path / "v"), "--json", "--private-only")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert isinstance(data, dict)
+    assert [p["name"] for p in data["packages"]] == ["app"]  # lib is not in pipper.json
+    assert data["public"] == []
+
+
+def test_with_no_index_reachable_the_error_names_what_and_who(world: World) -> None:
+    publish_app(world)
+    world.index.stop()
+    result = world.pipper("download", "app", "-d", str(world.tmp / "v"))
+    assert result.exit_code == 6, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: no package index could be reached")
+    assert "pubtop (from app 1.0.0)" in last
+    assert "pubdep<2 (from lib 1.0.0)" in last
+
+
+# -- vendored and offline ---------------------------------------------------------------------
+
+
+def test_the_vendored_folder_installs_with_no_index_after_both_servers_stop(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    vendor = tmp_path / "vendor"
+    result = world.pipper("download", "app", "-d", str(vendor), "--extract")
+    assert result.exit_code == 0, result.stderr
+    wheels = sorted(p.name for p in vendor.glob("*.whl"))
+    assert wheels == [
+        "app-1.0.0-py3-none-any.whl",
+        "lib-1.0.0-py3-none-any.whl",
+        "pubdep-1.5.0-py3-none-any.whl",
+        "pubtop-3.0.0-py3-none-any.whl",
+    ]
+    world.stop_servers()
+    python = tmp_path / "venv" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    pip = [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(vendor), "app"]
+    done = subprocess.run(pip, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert imports(python, "app", "lib", "pubtop", "pubdep")["pubdep"] == "1.5.0"
+
+
+def test_install_from_the_vendored_folder_needs_no_server(world: World, tmp_path: Path) -> None:
+    publish_app(world)
+    vendor = tmp_path / "vendor"
+    assert world.pipper("download", "app", "-d", str(vendor)).exit_code == 0
+    world.stop_servers()
+    python = fresh_venv(tmp_path / "venv")
+    result = cli("install", "--from", str(vendor), "app", "--python", str(python))
+    assert result.exit_code == 0, result.stderr
+    assert imports(python, "pubtop", "pubdep") == {"pubtop": "3.0.0", "pubdep": "1.5.0"}
+
+
+def test_cache_warm_then_both_servers_stopped_then_install_offline(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    warmed = world.pipper("cache", "warm", "app", "--json")
+    assert warmed.exit_code == 0, warmed.stderr
+    data = warmed.json()
+    assert isinstance(data, dict)
+    assert {p["name"] for p in data["public"]} == {"pubtop", "pubdep"}
+    world.stop_servers()
+    python = fresh_venv(tmp_path / "venv")
+    result = world.pipper("install", "app", "--offline", "--python", str(python))
+    assert result.exit_code == 0, result.stderr
+    assert imports(python, "app", "lib", "pubtop", "pubdep") == {
+        "app": "1.0.0",
+        "lib": "1.0.0",
+        "pubtop": "3.0.0",
+        "pubdep": "1.5.0",
+    }
+
+
+def test_offline_names_the_public_requirement_the_cache_cannot_satisfy(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    assert world.pipper("cache", "warm", "app").exit_code == 0
+    world.private("app", "2.0.0", requires=["lib>=1", "pubtop", "pubnew"])
+    world.index.publish("pubnew", "1.0.0")
+    assert world.pipper("cache", "warm", "app", "--private-only").exit_code == 0
+    world.stop_servers()
+    result = world.pipper("download", "app", "--offline", "-d", str(tmp_path / "v"))
+    assert result.exit_code == 9, result.stderr
+    assert "pubnew (from app 2.0.0)" in result.stderr
+    assert "without --offline" in result.stderr
