@@ -149,8 +149,8 @@ async def resolve_public(
             _report, config, requirements, private, folder, local
         )
     chosen = [c for c in chosen if normalize_name(c.name) not in private]
-    for item in chosen:
-        item.sha256 = item.sha256 or cached.get(item.filename)
+    for item in chosen:  # a cached wheel is known by its record: pip hashed what it read
+        item.sha256 = cached.get(item.filename) or item.sha256
     return await fetch_public(
         cache,
         config,

@@ -93,8 +93,15 @@ class PublicWheels:
         record = self.record(digest)
         if record is None:
             return None
+        there = self.cache.blob_path(digest).is_file()
         path = self.cache.verified(digest)
         if path is None:
+            if there:
+                log.warning(
+                    "the cached public wheel %s no longer hashes to its sha256 %s...: thrown away",
+                    record.filename,
+                    digest[:12],
+                )
             return None
         self.cache.touch(path)
         return record, path

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from pipper.bundle import read_bundle
 from tests.lib.cli import CliResult, cli
+from tests.lib.isolation import PipperHome
 from tests.lib.proxy import MakeProxy, Proxy
 from tests.lib.pypiservers import PypiServer
 from tests.lib.venvs import fresh_venv, import_version, installed_in
-from tests.lib.wheels import make_bundle
+from tests.lib.wheels import make_bundle, make_wheel
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_installers")]
 
@@ -242,3 +244,54 @@ def test_offline_names_the_public_requirement_the_cache_cannot_satisfy(
     assert result.exit_code == 9, result.stderr
     assert "pubnew (from app 2.0.0)" in result.stderr
     assert "without --offline" in result.stderr
+
+
+def _tamper(cache: Path, filename: str, impostor: Path) -> None:
+    """Replace the bytes of a cached public wheel with another valid wheel of that name."""
+    records = [json.loads(p.read_text()) for p in (cache / "wheels").rglob("*.json")]
+    (digest,) = [r["sha256"] for r in records if r["filename"] == filename]
+    blob = cache / "blobs" / "sha256" / digest[:2] / digest
+    blob.chmod(0o644)
+    blob.write_bytes(impostor.read_bytes())
+
+
+def test_a_tampered_public_wheel_in_the_cache_is_refused(
+    world: World, tmp_path: Path, pipper_home: PipperHome
+) -> None:
+    publish_app(world)
+    assert world.pipper("cache", "warm", "app").exit_code == 0
+    evil = make_wheel(tmp_path / "evil", "pubdep", "1.5.0", module="evil_code")
+    _tamper(pipper_home.cache_dir, "pubdep-1.5.0-py3-none-any.whl", evil)
+
+    python = fresh_venv(tmp_path / "venv")
+    offline = world.pipper("install", "app", "--offline", "--python", str(python))
+    assert offline.exit_code == 9, offline.stderr
+    assert "pubdep-1.5.0-py3-none-any.whl no longer hashes to its sha256" in offline.stderr
+    assert "not in the cache: pubdep 1.5.0" in offline.stderr
+    assert "pubdep" not in installed_in(python)
+
+    online = world.pipper("install", "app", "--python", str(python))  # fetched again, checked
+    assert online.exit_code == 0, online.stderr
+    assert imports(python, "pubdep") == {"pubdep": "1.5.0"}  # the index's own bytes
+    site = python.parent.parent / "lib"
+    assert list(site.glob("python*/site-packages/evil_code")) == []
+
+
+def test_bundle_records_requirements_and_warns_where_pipper_json_disagrees(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "proj"
+    (project / "proj_pkg").mkdir(parents=True)
+    (project / "proj_pkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "proj-pkg"\nversion = "1.0.0"\n'
+        'dependencies = ["lib>=1", "requests>=2"]\n'
+    )
+    (project / "pipper.json").write_text(json.dumps({"dependencies": ["lib", "forgotten"]}))
+    result = cli("bundle", str(project), "-o", str(tmp_path / "dist"), "--no-build-isolation")
+    assert result.exit_code == 0, result.stderr
+    assert "pipper.json lists forgotten under dependencies, but the wheel does not" in result.stderr
+    assert "the wheel requires requests, which pipper.json lists neither" in result.stderr
+    (bundle,) = (tmp_path / "dist").glob("*.pipper")
+    assert read_bundle(bundle).requires_dist == ("lib>=1", "requests>=2")
