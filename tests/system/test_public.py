@@ -21,7 +21,7 @@ from tests.lib.isolation import PipperHome
 from tests.lib.proxy import MakeProxy, Proxy
 from tests.lib.pypiservers import PypiServer
 from tests.lib.venvs import fresh_venv, import_version, installed_in
-from tests.lib.wheels import make_bundle, make_wheel
+from tests.lib.wheels import make_bundle, make_wheel, write_pyproject_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_installers")]
 
@@ -280,14 +280,7 @@ def test_a_tampered_public_wheel_in_the_cache_is_refused(
 def test_bundle_records_requirements_and_warns_where_pipper_json_disagrees(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "proj"
-    (project / "proj_pkg").mkdir(parents=True)
-    (project / "proj_pkg" / "__init__.py").write_text('__version__ = "1.0.0"\n')
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "proj-pkg"\nversion = "1.0.0"\n'
-        'dependencies = ["lib>=1", "requests>=2"]\n'
-    )
+    project = write_pyproject_project(tmp_path / "proj", dependencies=["lib>=1", "requests>=2"])
     (project / "pipper.json").write_text(json.dumps({"dependencies": ["lib", "forgotten"]}))
     result = cli("bundle", str(project), "-o", str(tmp_path / "dist"), "--no-build-isolation")
     assert result.exit_code == 0, result.stderr
