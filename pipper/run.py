@@ -269,10 +269,18 @@ class Run:
         )
 
     async def fetch_locked(self, lock: Lock) -> RunResult:
-        """Exactly the lock's bundles, with no listing: see :mod:`pipper.locked`."""
+        """Exactly the lock's bundles, with no listing (see :mod:`pipper.locked`), and its
+        public wheels, each checked against its locked sha256."""
         from pipper.locked import fetch_locked
 
-        return await fetch_locked(self, lock)
+        result = await fetch_locked(self, lock)
+        if self.public is not None and lock.public:
+            from pipper.publiclock import fetch_locked_public
+
+            result.public = await fetch_locked_public(
+                self.cache, self.public, lock.public, offline=self.offline
+            )
+        return result
 
     async def fetch_urls(
         self,

@@ -288,3 +288,96 @@ def test_bundle_records_requirements_and_warns_where_pipper_json_disagrees(
     assert "the wheel requires requests, which pipper.json lists neither" in result.stderr
     (bundle,) = (tmp_path / "dist").glob("*.pipper")
     assert read_bundle(bundle).requires_dist == ("lib>=1", "requests>=2")
+
+
+# -- locked ----------------------------------------------------------------------------------
+
+
+def versions_in(folder: Path) -> dict[str, str]:
+    """``{project: version}`` of the wheels in a folder."""
+    found = {}
+    for wheel in folder.glob("*.whl"):
+        name, version = wheel.name.split("-")[:2]
+        found[name] = version
+    return found
+
+
+def test_install_and_download_from_a_lock_reproduce_it_after_newer_public_releases(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    lock = tmp_path / "pipper.lock"
+    locked = world.pipper("lock", "app", "-o", str(lock))
+    assert locked.exit_code == 0, locked.stderr
+    document = json.loads(lock.read_text())
+    public = {p["name"]: p for p in document["public"]}
+    assert {name: p["version"] for name, p in public.items()} == {
+        "pubdep": "1.5.0",
+        "pubtop": "3.0.0",
+    }
+    assert public["pubdep"]["filename"] == "pubdep-1.5.0-py3-none-any.whl"
+    assert public["pubdep"]["index_url"] == world.index.index_url
+    assert public["pubdep"]["url"].startswith(world.index.url)
+    assert len(public["pubdep"]["sha256"]) == 64
+    assert [p["name"] for p in document["packages"]] == ["app", "lib"]
+
+    world.index.publish("pubdep", "1.9.0")
+    world.index.publish("pubtop", "3.1.0", requires=["pubdep>=1"])
+    fresh = world.pipper("download", "app", "-d", str(tmp_path / "new"))
+    assert fresh.exit_code == 0, fresh.stderr
+    assert versions_in(tmp_path / "new") == {"pubdep": "1.9.0", "pubtop": "3.1.0"}
+
+    empty_cache = ["--cache-dir", str(tmp_path / "empty-cache")]  # fetched from the index
+    python = fresh_venv(tmp_path / "venv")
+    installed = world.pipper("install", "--lock", str(lock), "--python", str(python), *empty_cache)
+    assert installed.exit_code == 0, installed.stderr
+    assert {k: v for k, v in installed_in(python).items() if k.startswith("pub")} == {
+        "pubdep": "1.5.0",
+        "pubtop": "3.0.0",
+    }
+    assert imports(python, "app", "lib")["lib"] == "1.0.0"
+
+    vendor = tmp_path / "vendor"
+    downloaded = world.pipper("download", "--lock", str(lock), "-d", str(vendor), *empty_cache)
+    assert downloaded.exit_code == 0, downloaded.stderr
+    assert versions_in(vendor) == {"pubdep": "1.5.0", "pubtop": "3.0.0"}
+
+
+def test_a_locked_public_wheel_that_changed_on_the_index_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    lock = tmp_path / "pipper.lock"
+    assert world.pipper("lock", "app", "-o", str(lock)).exit_code == 0
+    served = world.index.packages / "pubdep-1.5.0-py3-none-any.whl"
+    served.unlink()
+    world.index.publish("pubdep", "1.5.0", module="pubdep_rebuilt")  # same name, other bytes
+    cache = ["--cache-dir", str(tmp_path / "empty-cache")]
+    result = world.pipper("download", "--lock", str(lock), "-d", str(tmp_path / "v"), *cache)
+    assert result.exit_code == 7, result.stderr
+    assert "pubdep 1.5.0" in result.stderr
+    assert not (tmp_path / "v" / "pubdep-1.5.0-py3-none-any.whl").exists()
+
+
+def test_uv_installs_the_whole_closure_from_pylock_toml(world: World, tmp_path: Path) -> None:
+    from pipper.install import find_uv
+
+    publish_app(world)
+    out = tmp_path / "locks"
+    result = world.pipper("lock", "app", "-o", str(out / "pipper.lock"), "--format", "pylock")
+    assert result.exit_code == 0, result.stderr
+    pylock = out / "pylock.toml"
+    assert sorted(p.name for p in (out / "pylock-wheels").iterdir()) == [
+        "app-1.0.0-py3-none-any.whl",
+        "lib-1.0.0-py3-none-any.whl",
+    ]
+    python = fresh_venv(tmp_path / "venv")
+    uv = [str(find_uv()), "pip", "install", "--python", str(python), "-r", str(pylock)]
+    done = subprocess.run(uv, capture_output=True, text=True, cwd=tmp_path)  # not the lock's dir
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert imports(python, "app", "lib", "pubtop", "pubdep") == {
+        "app": "1.0.0",
+        "lib": "1.0.0",
+        "pubtop": "3.0.0",
+        "pubdep": "1.5.0",
+    }
