@@ -197,7 +197,7 @@ class Run:
         if any(root.url is not None for root in roots):
             return await self.fetch_urls(roots, prefer=prefer, requirements=requirements)
         return await self.resolve_public(
-            await self._resolve_graph(roots, prefer=prefer, requirements=requirements)
+            await self.resolve_private(roots, prefer=prefer, requirements=requirements)
         )
 
     async def resolve_public(self, result: RunResult) -> RunResult:
@@ -214,7 +214,7 @@ class Run:
         result.timings["total"] = round(result.timings.get("total", 0.0) + took, 4)
         return result
 
-    async def _resolve_graph(
+    async def resolve_private(
         self,
         roots: Sequence[PackageId],
         *,
@@ -301,7 +301,7 @@ class Run:
         async def resolve_names() -> RunResult | None:
             if not names and not requirements:
                 return None
-            return await self._resolve_graph(names, prefer=prefer, requirements=requirements)
+            return await self.resolve_private(names, prefer=prefer, requirements=requirements)
 
         result = await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
         if self.public is not None:

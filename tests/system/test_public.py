@@ -381,3 +381,21 @@ def test_uv_installs_the_whole_closure_from_pylock_toml(world: World, tmp_path: 
         "pubtop": "3.0.0",
         "pubdep": "1.5.0",
     }
+
+
+def test_authorized_urls_cover_the_private_graph_and_the_job_resolves_the_public_half(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    urls = tmp_path / "urls.json"
+    authorized = world.pipper("authorize", "app", "-o", str(urls), index=False)
+    assert authorized.exit_code == 0, authorized.stderr
+    assert len(json.loads(urls.read_text())["dependencies"]) == 2  # app and lib (install_requires)
+    vendor = tmp_path / "vendor"
+    job = cli("download", "-i", str(urls), "-d", str(vendor), "--index-url", world.index.index_url)
+    assert job.exit_code == 0, job.stderr
+    assert versions_in(vendor) == {"pubdep": "1.5.0", "pubtop": "3.0.0"}
+    assert sorted(p.name for p in vendor.glob("*.pipper")) == [
+        "app-v1-0-0.pipper",
+        "lib-v1-0-0.pipper",
+    ]
