@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict
 
 from packaging.version import Version
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Candidate",
+    "Counters",
     "Fetched",
     "LocalSource",
     "Package",
@@ -129,6 +130,14 @@ class PublicPackage:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+class Counters(TypedDict):
+    """What a run counts of its requests, for ``RunResult``."""
+
+    requests: int
+    retries: int
+    bytes_fetched: int
 
 
 @dataclass

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,33 +34,21 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
-from pipper.cache.blobs import sha256_file
-from pipper.errors import IntegrityError, NetworkError, OfflineError, ResolutionError
-from pipper.fsutil import temp_file
+from pipper.errors import BundleError, NetworkError, OfflineError, ResolutionError
 from pipper.keys import redact_url
-from pipper.models import PublicPackage, Source
+from pipper.models import PublicPackage
 from pipper.requirements import PublicRequirement, applicable, describe_requirements
 from pipper.versions import normalize_name
-from pipper.wheels import PublicWheels, WheelRecord, wheel_name_and_version
+from pipper.wheels import NETWORK_MARKS, PublicWheels, fetch_public, wheel_name_and_version
 
 if TYPE_CHECKING:
     from pipper.cache import Cache
     from pipper.models import Package
 
-__all__ = ["IndexOptions", "InstallSight", "PublicConfig", "fetch_public", "resolve_public"]
+__all__ = ["IndexOptions", "InstallSight", "PublicConfig", "resolve_public"]
 
 log = logging.getLogger(__name__)
 
-_NETWORK_MARKS = (
-    "Failed to establish a new connection",
-    "Max retries exceeded",
-    "Network is unreachable",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "Connection refused",
-    "NewConnectionError",
-    "ConnectTimeoutError",
-)
 _NOT_FOUND = ("No matching distribution found for", "Could not find a version that satisfies")
 
 
@@ -151,68 +138,14 @@ async def resolve_public(
     chosen = [c for c in chosen if normalize_name(c.name) not in private]
     for item in chosen:  # a cached wheel is known by its record: pip hashed what it read
         item.sha256 = cached.get(item.filename) or item.sha256
+    needs = {normalize_name(c.name): _needs(c, config) for c in chosen}
     return await fetch_public(
         cache,
         config,
         [(c.name, c.version, c.filename, c.url, c.sha256) for c in chosen],
         offline=offline,
-        required_by=_required_by(requirements, chosen, config.markers),
-        dependencies={normalize_name(c.name): _names(c.requires, config) for c in chosen},
-    )
-
-
-async def fetch_public(
-    cache: Cache,
-    config: PublicConfig,
-    wanted: Iterable[tuple[str, str, str, str, str | None]],
-    *,
-    offline: bool,
-    required_by: Mapping[str, tuple[str | None, ...]] | None = None,
-    dependencies: Mapping[str, tuple[str, ...]] | None = None,
-) -> dict[str, PublicPackage]:
-    """Bring ``(name, version, file name, url, sha256)`` wheels into the cache: a cached blob
-    that still hashes right costs nothing, the rest come from their URL and must hash to the
-    sha256 given (a wheel with none is hashed as it arrives: trust on first use, as pip does)."""
-    wheels = PublicWheels(cache)
-    found: dict[str, PublicPackage] = {}
-    missing: list[WheelRecord] = []
-    for name, version, filename, url, sha256 in wanted:
-        record = WheelRecord(sha256 or "", filename, name, version, redact_url(url))
-        hit = wheels.verified(sha256) if sha256 else None
-        if hit is None:
-            missing.append(record)
-        else:
-            found[record.project] = _package(hit[0], hit[1], "cache", required_by, dependencies)
-    if missing and offline:
-        names = ", ".join(f"{r.name} {r.version}" for r in missing)
-        raise OfflineError(
-            f"--offline: public wheels not in the cache: {names}; run the same command once "
-            "without --offline (or 'pipper cache warm')"
-        )
-    if missing:
-        fetched = await anyio.to_thread.run_sync(_download, cache, config, missing)
-        for record, path in fetched:
-            found[record.project] = _package(record, path, "network", required_by, dependencies)
-    return found
-
-
-def _package(
-    record: WheelRecord,
-    path: Path,
-    source: Source,
-    required_by: Mapping[str, tuple[str | None, ...]] | None,
-    dependencies: Mapping[str, tuple[str, ...]] | None,
-) -> PublicPackage:
-    return PublicPackage(
-        name=record.name,
-        version=record.version,
-        filename=record.filename,
-        sha256=record.sha256,
-        url=record.url,
-        path=path,
-        source=source,
-        required_by=(required_by or {}).get(record.project, ()),
-        dependencies=(dependencies or {}).get(record.project, ()),
+        required_by=_required_by(requirements, chosen, needs),
+        dependencies=needs,
     )
 
 
@@ -310,7 +243,7 @@ def _failure(
             f"--offline: the public wheels in the cache do not satisfy {wanted}: {reason}; run "
             "the same command once without --offline (or 'pipper cache warm')"
         )
-    if any(mark in line for line in output for mark in _NETWORK_MARKS):
+    if any(mark in line for line in output for mark in NETWORK_MARKS):
         return NetworkError(
             f"no package index could be reached for the public requirements {wanted} "
             f"({reason}); configure one as for pip (--index-url, PIP_INDEX_URL, pip.conf) or "
@@ -321,10 +254,12 @@ def _failure(
     return ResolutionError(f"pip could not resolve the public requirements {wanted}: {reason}")
 
 
-def _names(raw: Iterable[str], config: PublicConfig) -> tuple[str, ...]:
+def _needs(item: _Chosen, config: PublicConfig) -> tuple[str, ...]:
+    """The names a public wheel requires on the target (informational: pip has resolved them)."""
     try:
-        found = applicable(raw, config.markers, where="a public wheel")
-    except Exception:
+        found = applicable(item.requires, lambda: config.markers, where=f"{item.name}")
+    except BundleError as exc:
+        log.debug("%s", exc)
         return ()
     return tuple(dict.fromkeys(normalize_name(r.name) for r in found))
 
@@ -332,7 +267,7 @@ def _names(raw: Iterable[str], config: PublicConfig) -> tuple[str, ...]:
 def _required_by(
     requirements: Sequence[PublicRequirement],
     chosen: Sequence[_Chosen],
-    markers: Mapping[str, str],
+    needs: Mapping[str, tuple[str, ...]],
 ) -> dict[str, tuple[str | None, ...]]:
     """Who needs each public package: the private packages and the user first, then the public
     packages whose own requirements name it."""
@@ -340,85 +275,6 @@ def _required_by(
     for requirement in requirements:
         parents.setdefault(requirement.name, []).append(requirement.required_by)
     for item in chosen:
-        try:
-            needs = applicable(item.requires, markers, where=item.name)
-        except Exception:
-            continue
-        for need in needs:
-            parents.setdefault(normalize_name(need.name), []).append(f"{item.name} {item.version}")
+        for name in needs[normalize_name(item.name)]:
+            parents.setdefault(name, []).append(f"{item.name} {item.version}")
     return {name: tuple(dict.fromkeys(found)) for name, found in parents.items()}
-
-
-# -- fetching ----------------------------------------------------------------------------------
-
-
-def _download(
-    cache: Cache, config: PublicConfig, missing: Sequence[WheelRecord]
-) -> list[tuple[WheelRecord, Path]]:
-    """Fetch ``missing`` with one ``pip download`` (pip's networking, credentials and hash
-    checking), or straight from disk for ``file:`` URLs; commit each by its sha256."""
-    from pipper.install.runner import failure_reason, pip_runner, run_process
-
-    wheels = PublicWheels(cache)
-    done: list[tuple[WheelRecord, Path]] = []
-    remote: list[WheelRecord] = []
-    for record in missing:
-        source = _local_file(record.url)
-        if source is not None:
-            done.append(_commit(wheels, cache, record, source))
-        else:
-            remote.append(record)
-    if not remote:
-        return done
-    cache.tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tmp-download-", dir=cache.tmp) as tmp:
-        folder = Path(tmp)
-        lines = [
-            f"{r.name} @ {r.url}" + (f" --hash=sha256:{r.sha256}" if r.sha256 else "")
-            for r in remote
-        ]
-        requirements = folder / "requirements.txt"
-        requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        cmd = [*pip_runner(config.python), "download", "--no-deps", "--no-input", "--quiet"]
-        cmd += ["--disable-pip-version-check", "--progress-bar", "off", "-d", str(folder / "out")]
-        if all(r.sha256 for r in remote):
-            cmd.append("--require-hashes")
-        cmd += [*config.index.pip_args(), "-r", str(requirements)]
-        code, output = run_process(cmd, None)
-        if code != 0:
-            reason = failure_reason(output, "pip")
-            names = ", ".join(f"{r.name} {r.version}" for r in remote)
-            if any(mark in line for line in output for mark in _NETWORK_MARKS):
-                raise NetworkError(f"could not fetch the public wheels {names}: {reason}")
-            if "THESE PACKAGES DO NOT MATCH THE HASHES" in "\n".join(output):
-                raise IntegrityError(f"the public wheels {names} do not hash as locked: {reason}")
-            raise ResolutionError(f"could not fetch the public wheels {names}: {reason}")
-        for record in remote:
-            done.append(_commit(wheels, cache, record, folder / "out" / record.filename))
-    return done
-
-
-def _local_file(url: str) -> Path | None:
-    parts = urlsplit(url)
-    if parts.scheme != "file":
-        return None
-    return Path(unquote(parts.path))
-
-
-def _commit(
-    wheels: PublicWheels, cache: Cache, record: WheelRecord, source: Path
-) -> tuple[WheelRecord, Path]:
-    """Copy ``source`` into the cache under its sha256, which must be the one expected."""
-    if not source.is_file():
-        raise ResolutionError(f"{record.name} {record.version}: {record.filename} did not arrive")
-    with temp_file(cache.tmp, suffix=".whl") as (tmp, handle), source.open("rb") as src:
-        shutil.copyfileobj(src, handle)
-        handle.flush()
-        actual = sha256_file(tmp)
-        if record.sha256 and actual != record.sha256:
-            raise IntegrityError(
-                f"{record.filename} hashes to {actual[:12]}..., not the {record.sha256[:12]}... "
-                "the index (or the lock) gave for it: refused"
-            )
-        record = WheelRecord(actual, record.filename, record.name, record.version, record.url)
-        return record, wheels.commit(tmp, record)

@@ -158,7 +158,7 @@ async def fetch_locked_public(
     cache: Cache, config: PublicConfig, locked: Sequence[LockedPublic], *, offline: bool
 ) -> dict[str, PublicPackage]:
     """Exactly the locked public wheels, each checked against its locked sha256."""
-    from pipper.public import fetch_public
+    from pipper.wheels import fetch_public
 
     return await fetch_public(
         cache,

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -35,13 +35,12 @@ from packaging.version import Version
 
 from pipper.concurrency import task_group
 from pipper.downloader import Downloader, from_cache
-from pipper.errors import BundleError, OfflineError, PipperError
-from pipper.graph import Rule, declared_in_bundle
+from pipper.errors import OfflineError
+from pipper.graph import Graph
 from pipper.index import PackageIndex
-from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, RunResult
-from pipper.requirements import PublicRequirement, declared_in_metadata
+from pipper.models import Candidate, Counters, Fetched, LocalSource, Package, Progress, RunResult
 from pipper.resolver import Resolution, Resolver
-from pipper.specs import PackageId, merge_ids, parse_package_ids
+from pipper.specs import PackageId
 from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
@@ -58,14 +57,6 @@ __all__ = ["Run"]
 log = logging.getLogger(__name__)
 
 HOLD_TIMEOUT = 600.0
-
-
-class Counters(TypedDict):
-    """What ``RunResult`` counts of a run's requests."""
-
-    requests: int
-    retries: int
-    bytes_fetched: int
 
 
 class _Job:
@@ -110,9 +101,7 @@ class Run:
         self.local = local
         self.public = public
         self._open_store = open_store
-        self._rule: Rule | None = None
-        self._needs: dict[str, list[PublicRequirement]] = {}
-        self._declared: dict[str, tuple[str, ...]] = {}
+        self._graph = Graph(public)
         self._jobs: dict[str, _Job] = {}
         self._resources = AsyncExitStack()
         self._group: AbstractAsyncContextManager[TaskGroup] | None = None
@@ -241,19 +230,14 @@ class Run:
                 return self.local.versions(project)
             return await index.versions(name) if index is not None else []
 
-        needs = [PublicRequirement(r) for r in requirements]
-        if self.public is not None:
-            self._rule = Rule(self._markers, versions)
-            private, needs = await self._rule.split(requirements, where="the input file", by=None)
-            roots = merge_ids([*roots, *private])
+        roots, needs = await self._graph.start(versions, roots, requirements)
         where = self.local.describe() if self.local and not remote else "the repository"
         resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
         resolution = await resolver.resolve(roots)
         resolved_at = time.perf_counter()
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
-        for node in resolution.nodes.values():
-            needs += self._needs.get(node.candidate.key, [])
+        needs += self._graph.needs([node.candidate for node in resolution.nodes.values()])
         finished = time.perf_counter()
         return RunResult(
             requirements=tuple(dict.fromkeys(needs)),
@@ -305,17 +289,7 @@ class Run:
 
         result = await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
         if self.public is not None:
-            rule = self._rule or Rule(self._markers, self._no_lookup)
-            needs = list(result.requirements)
-            for package in result.packages.values():
-                by_url = "://" in package.candidate.key  # else resolved by name: counted in
-                if package.meta is None or package.path is None or not by_url:
-                    continue
-                declared = await declared_in_bundle(
-                    package.candidate, package.path, package.meta, read_wheel=True
-                )
-                needs += rule.unprovided(result.packages, declared, str(package.candidate))
-            result.requirements = tuple(dict.fromkeys(needs))
+            result.requirements = await self._graph.url_needs(result)
         return await self.resolve_public(result)
 
     async def _collect(self, resolution: Resolution) -> dict[str, Package]:
@@ -344,15 +318,7 @@ class Run:
                 dependencies=node.dependencies,
                 required_by=node.required_by,
             )
-            in_meta = _parse_dependencies(node.candidate, fetched.meta.dependencies)
-            in_headers = self._declared.get(node.candidate.key)
-            if in_headers is not None and {d.key for d in in_meta} != {
-                d.key for d in _parse_dependencies(node.candidate, in_headers)
-            }:
-                raise BundleError(
-                    f"{node.candidate.key}: its S3 metadata and its package.meta name "
-                    "different dependencies"
-                )
+            self._graph.check_headers(node.candidate, fetched.meta)
         return packages
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -389,14 +355,10 @@ class Run:
         ):
             return False
         _, metadata = await self._store.head(candidate.key)
-        declared = declared_in_metadata(metadata, candidate.key)
-        if declared is None:
+        sight = self.public.install if self.public is not None else None
+        target = sight is not None and sight.target is not None
+        if not self._graph.keeps(metadata, candidate.key, target=target):
             return False
-        if self.public is not None and (
-            declared.requires_dist is None
-            or (self.public.install is not None and self.public.install.target is not None)
-        ):
-            return False  # its wheel must be read, or pip must see it (a --target folder)
         job.metadata = metadata
         job.kept = True
         self.progress.package(candidate, "installed")
@@ -452,35 +414,6 @@ class Run:
         await job.headers.wait()
         if job.error is not None:
             raise job.error
-        declared = declared_in_metadata(job.metadata, candidate.key)
-        if declared is not None:
-            self._declared[candidate.key] = declared.dependencies
-        if declared is None or (self._rule is not None and declared.requires_dist is None):
-            fetched = await self._finished(candidate)
-            declared = await declared_in_bundle(
-                candidate, fetched.path, fetched.meta, read_wheel=self._rule is not None
-            )
-        ids = _parse_dependencies(candidate, declared.dependencies)
-        if self._rule is None:
-            return ids
-        assert declared.requires_dist is not None
-        wanted = [*declared.requires_dist, *declared.pypi]
-        private, self._needs[candidate.key] = await self._rule.split(
-            wanted, where=str(candidate), by=str(candidate)
+        return await self._graph.dependencies(
+            candidate, job.metadata, lambda: self._finished(candidate)
         )
-        return merge_ids([*ids, *private])
-
-    @staticmethod
-    async def _no_lookup(name: str) -> list[Candidate]:
-        return []
-
-    def _markers(self) -> Mapping[str, str]:
-        assert self.public is not None
-        return self.public.markers
-
-
-def _parse_dependencies(candidate: Candidate, raw: Sequence[str]) -> list[PackageId]:
-    try:
-        return parse_package_ids(raw)
-    except PipperError as exc:
-        raise BundleError(f"{candidate.key} declares an invalid dependency: {exc}") from None

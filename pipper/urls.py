@@ -65,6 +65,7 @@ async def fetch_urls(
         requests=counters["requests"],
         retries=counters["retries"] + downloader.retries,
         bytes_fetched=counters["bytes_fetched"] + downloader.bytes,
+        requirements=resolved.requirements if resolved else (),
     )
 
 

@@ -9,6 +9,10 @@ with its file name, project, version and the URL it came from (never with creden
 An ``--offline`` run resolves its public requirements with pip against these wheels alone
 (``link_all`` puts them in one folder under their names, by hard link), so the offline guarantee
 is pip's own: what the cache cannot satisfy is an error that names it.
+
+``fetch_public`` brings wheels in: from the cache when their blob still hashes right, else with
+one ``pip download`` in hash-checking mode (pip's own networking, credentials and certificates),
+each hashed again before it is committed.
 """
 
 from __future__ import annotations
@@ -16,20 +20,31 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
+import anyio
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion
 
 from pipper.cache import Cache
-from pipper.cache.blobs import DIGEST
+from pipper.cache.blobs import DIGEST, sha256_file
 from pipper.cache.records import json_files
-from pipper.fsutil import atomic_link_or_copy, atomic_write_bytes
+from pipper.errors import IntegrityError, NetworkError, OfflineError, ResolutionError
+from pipper.fsutil import atomic_link_or_copy, atomic_write_bytes, temp_file
+from pipper.keys import redact_url
+from pipper.models import PublicPackage, Source
 from pipper.versions import normalize_name
 
-__all__ = ["PublicWheels", "WheelRecord"]
+if TYPE_CHECKING:
+    from pipper.public import PublicConfig
+
+__all__ = ["NETWORK_MARKS", "PublicWheels", "WheelRecord", "fetch_public"]
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +175,145 @@ class PublicWheels:
         ):
             return None
         return record
+
+
+NETWORK_MARKS = (  # what pip prints when it cannot reach an index
+    "Failed to establish a new connection",
+    "Max retries exceeded",
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Connection refused",
+    "NewConnectionError",
+    "ConnectTimeoutError",
+)
+
+
+async def fetch_public(
+    cache: Cache,
+    config: PublicConfig,
+    wanted: Iterable[tuple[str, str, str, str, str | None]],
+    *,
+    offline: bool,
+    required_by: Mapping[str, tuple[str | None, ...]] | None = None,
+    dependencies: Mapping[str, tuple[str, ...]] | None = None,
+) -> dict[str, PublicPackage]:
+    """Bring ``(name, version, file name, url, sha256)`` wheels into the cache: a cached blob
+    that still hashes right costs nothing, the rest come from their URL and must hash to the
+    sha256 given (a wheel with none is hashed as it arrives: trust on first use, as pip does)."""
+    wheels = PublicWheels(cache)
+    found: dict[str, PublicPackage] = {}
+    missing: list[WheelRecord] = []
+    for name, version, filename, url, sha256 in wanted:
+        record = WheelRecord(sha256 or "", filename, name, version, redact_url(url))
+        hit = wheels.verified(sha256) if sha256 else None
+        if hit is None:
+            missing.append(record)
+        else:
+            found[record.project] = _package(hit[0], hit[1], "cache", required_by, dependencies)
+    if missing and offline:
+        names = ", ".join(f"{r.name} {r.version}" for r in missing)
+        raise OfflineError(
+            f"--offline: public wheels not in the cache: {names}; run the same command once "
+            "without --offline (or 'pipper cache warm')"
+        )
+    if missing:
+        fetched = await anyio.to_thread.run_sync(_download, cache, config, missing)
+        for record, path in fetched:
+            found[record.project] = _package(record, path, "network", required_by, dependencies)
+    return found
+
+
+def _package(
+    record: WheelRecord,
+    path: Path,
+    source: Source,
+    required_by: Mapping[str, tuple[str | None, ...]] | None,
+    dependencies: Mapping[str, tuple[str, ...]] | None,
+) -> PublicPackage:
+    return PublicPackage(
+        name=record.name,
+        version=record.version,
+        filename=record.filename,
+        sha256=record.sha256,
+        url=record.url,
+        path=path,
+        source=source,
+        required_by=(required_by or {}).get(record.project, ()),
+        dependencies=(dependencies or {}).get(record.project, ()),
+    )
+
+
+# -- fetching ----------------------------------------------------------------------------------
+
+
+def _download(
+    cache: Cache, config: PublicConfig, missing: Sequence[WheelRecord]
+) -> list[tuple[WheelRecord, Path]]:
+    """Fetch ``missing`` with one ``pip download`` (pip's networking, credentials and hash
+    checking), or straight from disk for ``file:`` URLs; commit each by its sha256."""
+    from pipper.install.runner import failure_reason, pip_runner, run_process
+
+    wheels = PublicWheels(cache)
+    done: list[tuple[WheelRecord, Path]] = []
+    remote: list[WheelRecord] = []
+    for record in missing:
+        source = _local_file(record.url)
+        if source is not None:
+            done.append(_commit(wheels, cache, record, source))
+        else:
+            remote.append(record)
+    if not remote:
+        return done
+    cache.tmp.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tmp-download-", dir=cache.tmp) as tmp:
+        folder = Path(tmp)
+        lines = [
+            f"{r.name} @ {r.url}" + (f" --hash=sha256:{r.sha256}" if r.sha256 else "")
+            for r in remote
+        ]
+        requirements = folder / "requirements.txt"
+        requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        cmd = [*pip_runner(config.python), "download", "--no-deps", "--no-input", "--quiet"]
+        cmd += ["--disable-pip-version-check", "--progress-bar", "off", "-d", str(folder / "out")]
+        if all(r.sha256 for r in remote):
+            cmd.append("--require-hashes")
+        cmd += [*config.index.pip_args(), "-r", str(requirements)]
+        code, output = run_process(cmd, None)
+        if code != 0:
+            reason = failure_reason(output, "pip")
+            names = ", ".join(f"{r.name} {r.version}" for r in remote)
+            if any(mark in line for line in output for mark in NETWORK_MARKS):
+                raise NetworkError(f"could not fetch the public wheels {names}: {reason}")
+            if "THESE PACKAGES DO NOT MATCH THE HASHES" in "\n".join(output):
+                raise IntegrityError(f"the public wheels {names} do not hash as locked: {reason}")
+            raise ResolutionError(f"could not fetch the public wheels {names}: {reason}")
+        for record in remote:
+            done.append(_commit(wheels, cache, record, folder / "out" / record.filename))
+    return done
+
+
+def _local_file(url: str) -> Path | None:
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    return Path(unquote(parts.path))
+
+
+def _commit(
+    wheels: PublicWheels, cache: Cache, record: WheelRecord, source: Path
+) -> tuple[WheelRecord, Path]:
+    """Copy ``source`` into the cache under its sha256, which must be the one expected."""
+    if not source.is_file():
+        raise ResolutionError(f"{record.name} {record.version}: {record.filename} did not arrive")
+    with temp_file(cache.tmp, suffix=".whl") as (tmp, handle), source.open("rb") as src:
+        shutil.copyfileobj(src, handle)
+        handle.flush()
+        actual = sha256_file(tmp)
+        if record.sha256 and actual != record.sha256:
+            raise IntegrityError(
+                f"{record.filename} hashes to {actual[:12]}..., not the {record.sha256[:12]}... "
+                "the index (or the lock) gave for it: refused"
+            )
+        record = WheelRecord(actual, record.filename, record.name, record.version, record.url)
+        return record, wheels.commit(tmp, record)
