@@ -118,10 +118,11 @@ def test_private_wheels_requiring_public_packages_install_and_import(
 
 
 def test_a_dependency_declared_only_in_install_requires_resolves_from_the_bucket(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     publish_app(world)
-    result = world.pipper("download", "app", "-d", str(tmp_path / "v"), "--json")
+    monkeypatch.setenv("PIP_INDEX_URL", world.index.index_url)  # the index, as pip is configured
+    result = world.pipper("download", "app", "-d", str(tmp_path / "v"), "--json", index=False)
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert isinstance(data, dict)
@@ -133,6 +134,44 @@ def test_a_dependency_declared_only_in_install_requires_resolves_from_the_bucket
     assert set(public) == {"pubtop", "pubdep"}
     assert set(public["pubdep"]["required_by"]) == {"lib 1.0.0", "pubtop 3.0.0"}
     assert public["pubtop"]["url"].startswith(world.index.url)
+
+
+def test_one_installer_call_then_installed_public_packages_are_kept(
+    world: World, tmp_path: Path
+) -> None:
+    publish_app(world)
+    python = fresh_venv(tmp_path / "venv")
+    first = world.pipper("--debug", "install", "app", "--python", str(python))
+    assert first.exit_code == 0, first.stderr
+    done = [line for line in first.stderr.splitlines() if line.startswith("Successfully installed")]
+    assert len(done) == 1  # private and public wheels in one installer process
+    assert all(f"{name}-" in done[0] for name in ("app", "lib", "pubtop", "pubdep"))
+    assert "Installed 4 packages (2 public)" in first.stderr
+
+    world.index.publish("pubdep", "1.9.0")  # newer, and allowed: kept anyway, as pip keeps it
+    again = world.pipper("install", "app", "--python", str(python), "--json")
+    assert again.exit_code == 0, again.stderr
+    data = again.json()
+    assert isinstance(data, dict)
+    assert data["public_plan"] == []
+    assert data["installer_ran"] is False
+    assert installed_in(python)["pubdep"] == "1.5.0"
+
+    upgraded = world.pipper("install", "app", "--python", str(python), "-u", "--json")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    plan = upgraded.json()["public_plan"]  # type: ignore[index]
+    assert [(p["name"], p["action"], p["version"]) for p in plan] == [
+        ("pubdep", "upgrade", "1.9.0")
+    ]
+    assert installed_in(python)["pubdep"] == "1.9.0"
+
+
+def test_uv_installs_the_whole_graph_as_files(world: World, tmp_path: Path) -> None:
+    publish_app(world)
+    python = fresh_venv(tmp_path / "venv")
+    result = world.pipper("install", "app", "--python", str(python), "--installer", "uv")
+    assert result.exit_code == 0, result.stderr
+    assert imports(python, "app", "lib", "pubtop", "pubdep")["pubdep"] == "1.5.0"
 
 
 def test_a_public_package_named_like_a_private_one_is_never_installed(
