@@ -135,6 +135,15 @@ async def resolve_public(
         chosen = await anyio.to_thread.run_sync(
             _report, config, requirements, private, folder, local
         )
+    for item in chosen:
+        if normalize_name(item.name) in private and not item.url.startswith("file:"):
+            log.warning(
+                "pip proposed %s %s from %s for a private package: ignored, private packages "
+                "come from the repository only",
+                item.name,
+                item.version,
+                redact_url(item.url),
+            )
     chosen = [c for c in chosen if normalize_name(c.name) not in private]
     for item in chosen:  # a cached wheel is known by its record: pip hashed what it read
         item.sha256 = cached.get(item.filename) or item.sha256
@@ -160,7 +169,7 @@ def _report(
     local: bool,
 ) -> list[_Chosen]:
     from pipper.bundle import extract_wheel
-    from pipper.install.runner import pip_runner, run_process
+    from pipper.install.runner import resolver_pip, run_process
 
     private_wheels = [
         extract_wheel(p.path, folder / "private") for p in private.values() if p.path is not None
@@ -171,7 +180,7 @@ def _report(
         encoding="utf-8",
     )
     report = folder / "report.json"
-    cmd = [*pip_runner(config.python), "install", "--dry-run", "--quiet", "--no-input"]
+    cmd = [*resolver_pip(config.python), "install", "--dry-run", "--quiet", "--no-input"]
     cmd += ["--disable-pip-version-check", "--progress-bar", "off", "--report", str(report)]
     sight = config.install
     if sight is None or sight.target is not None:

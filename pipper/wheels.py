@@ -252,7 +252,7 @@ def _download(
 ) -> list[tuple[WheelRecord, Path]]:
     """Fetch ``missing`` with one ``pip download`` (pip's networking, credentials and hash
     checking), or straight from disk for ``file:`` URLs; commit each by its sha256."""
-    from pipper.install.runner import failure_reason, pip_runner, run_process
+    from pipper.install.runner import failure_reason, resolver_pip, run_process
 
     wheels = PublicWheels(cache)
     done: list[tuple[WheelRecord, Path]] = []
@@ -274,7 +274,7 @@ def _download(
         ]
         requirements = folder / "requirements.txt"
         requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        cmd = [*pip_runner(config.python), "download", "--no-deps", "--no-input", "--quiet"]
+        cmd = [*resolver_pip(config.python), "download", "--no-deps", "--no-input", "--quiet"]
         cmd += ["--disable-pip-version-check", "--progress-bar", "off", "-d", str(folder / "out")]
         if all(r.sha256 for r in remote):
             cmd.append("--require-hashes")

@@ -42,6 +42,7 @@ __all__ = [
     "install",
     "installer_command",
     "pip_runner",
+    "resolver_pip",
     "run_process",
 ]
 
@@ -76,6 +77,25 @@ def pip_runner(python: Path | None) -> list[str]:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip", "--python", str(python)]
     raise UsageError(f"{python} has no pip and neither has pipper's own Python; use --installer uv")
+
+
+def resolver_pip(python: Path | None) -> list[str]:
+    """The pip that resolves and fetches public wheels for ``python``: pipper's own, a known
+    one, aimed at it with ``--python`` (pip 22.3 and later), so an old pip in the target
+    environment (``--report`` is pip 22.2's) cannot get in the way; else the target's own."""
+    import importlib.metadata
+
+    from packaging.version import Version
+
+    try:
+        own: Version | None = Version(importlib.metadata.version("pip"))
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        own = None
+    if own is not None and python is None:
+        return [sys.executable, "-m", "pip"]
+    if own is not None and own >= Version("22.3"):
+        return [sys.executable, "-m", "pip", "--python", str(python)]
+    return pip_runner(python)
 
 
 @dataclass(frozen=True)
