@@ -438,3 +438,12 @@ def test_authorized_urls_cover_the_private_graph_and_the_job_resolves_the_public
         "app-v1-0-0.pipper",
         "lib-v1-0-0.pipper",
     ]
+
+
+def test_an_input_file_with_only_pypi_entries_is_vendored(world: World, tmp_path: Path) -> None:
+    world.index.publish("solo", "1.0.0")
+    spec = tmp_path / "pipper.json"
+    spec.write_text(json.dumps({"pypi": ["solo"]}))
+    result = world.pipper("download", "-i", str(spec), "-d", str(tmp_path / "v"))
+    assert result.exit_code == 0, result.stderr
+    assert versions_in(tmp_path / "v") == {"solo": "1.0.0"}
