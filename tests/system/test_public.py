@@ -7,9 +7,11 @@ write; the bucket is the S3 test server, reached through a proxy so a test can t
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.lib.cli import CliResult, cli
 from tests.lib.isolation import PipperHome
 from tests.lib.proxy import MakeProxy, Proxy
 from tests.lib.pypiservers import PypiServer
+from tests.lib.s3servers import S3Server
 from tests.lib.venvs import fresh_venv, import_version, installed_in
 from tests.lib.wheels import make_bundle, make_wheel, write_pyproject_project
 
@@ -447,3 +450,46 @@ def test_an_input_file_with_only_pypi_entries_is_vendored(world: World, tmp_path
     result = world.pipper("download", "-i", str(spec), "-d", str(tmp_path / "v"))
     assert result.exit_code == 0, result.stderr
     assert versions_in(tmp_path / "v") == {"solo": "1.0.0"}
+
+
+def test_a_bundles_own_pypi_entries_are_part_of_the_graph(world: World, tmp_path: Path) -> None:
+    world.index.publish("pubextra", "2.0.0")
+    world.private("tool", "1.0.0", pypi=["pubextra>=2"])  # from the project's pipper.json
+    result = world.pipper("download", "tool", "-d", str(tmp_path / "v"), "--json")
+    assert result.exit_code == 0, result.stderr
+    public = result.json()["public"]  # type: ignore[index]
+    assert [(p["name"], p["required_by"]) for p in public] == [("pubextra", ["tool 1.0.0"])]
+
+
+def test_a_bundle_written_by_the_original_is_read_for_its_wheels_requirements(
+    world: World, tmp_path: Path, s3_server: S3Server, bucket: str
+) -> None:
+    """The original records no requires_dist: the wheel inside the bundle says."""
+    world.index.publish("pubdep", "1.0.0")
+    world.private("lib", "1.0.0")
+    wheel = make_wheel(tmp_path / "w", "old_app", "1.0.0", requires=["lib", "pubdep"])
+    meta = {
+        "dependencies": [],
+        "name": "old_app",
+        "version": "1.0.0",
+        "safe_version": "v1-0-0",
+        "wheel_name": wheel.name,
+        "timestamp": "2026-01-28T10:00:00+00:00",
+    }
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, mode="w") as zipper:
+        zipper.write(wheel, "package.whl")
+        zipper.writestr("package.meta", json.dumps(meta))
+    s3_server.client().put_object(
+        Bucket=bucket,
+        Key="pipper/old_app/v1-0-0.pipper",
+        Body=body.getvalue(),
+        ContentType="application/zip",
+        Metadata={"package": json.dumps(meta), "name": "old_app", "version": "1.0.0"},
+    )
+    result = world.pipper("download", "old_app", "-d", str(tmp_path / "v"), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert isinstance(data, dict)
+    assert {p["name"] for p in data["packages"]} == {"old_app", "lib"}
+    assert [p["name"] for p in data["public"]] == ["pubdep"]
