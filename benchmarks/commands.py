@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,23 +115,27 @@ def ours_install(
     *,
     caches: Caches | None = None,
     label: str | None = None,
+    root: str | None = None,
+    extra: Sequence[str] = (),
+    expect: Sequence[str] = (),
 ) -> Run:
     """Into a fresh ``--target``; with empty caches of its own unless ``caches`` are given
-    (a warm run passes the cold run's)."""
+    (a warm run passes the cold run's). ``root`` replaces the graph's root, ``extra`` adds
+    options and ``expect`` packages the target must hold besides the graph's."""
     target = bench.fresh("target")
     own = caches is None
     caches = caches or Caches.fresh(bench)
     env = {**bench.ours_env, "PIPPER_CACHE_DIR": str(caches.pipper)}
     if caches.uv is not None:
         env["UV_CACHE_DIR"] = str(caches.uv)
-    args = ["install", published.graph.root, "-b", published.bucket, "--target", str(target)]
-    args += ["--installer", installer]
+    args = ["install", root or published.graph.root, "-b", published.bucket]
+    args += ["--target", str(target), "--installer", installer, *extra]
     label = label or f"install-{installer}"
     measured, counts = bench.timed(label, procs.pipper_cmd(*args), env)
     if measured.returncode == 2 and "No such command" in measured.stderr:
         raise Unavailable("this checkout has no `pipper install` command yet")
     measured.check(f"pipper install --installer {installer}", bench.log(label))
-    check_installed(bench, target, published, label)
+    check_installed(bench, target, published, label, expect)
     shutil.rmtree(target)
     if own:
         caches.remove()
@@ -165,11 +170,14 @@ def original_install(bench: Bench, published: Published) -> Run:
     return Run(measured.seconds, measured.cpu_seconds, measured.maxrss_kib, counts)
 
 
-def check_installed(bench: Bench, target: Path, published: Published, label: str) -> None:
+def check_installed(
+    bench: Bench, target: Path, published: Published, label: str, expect: Sequence[str] = ()
+) -> None:
     found = {p.name.split("-")[0] for p in target.glob("*.dist-info")}
-    missing = set(published.graph.names) - found
+    wanted = {*published.graph.names, *expect}
+    missing = wanted - found
     if missing:
         raise RuntimeError(
-            f"{label}: {len(missing)} of {len(published.graph.names)} packages missing from "
+            f"{label}: {len(missing)} of {len(wanted)} packages missing from "
             f"the target (e.g. {sorted(missing)[0]}); see {bench.log(label)}"
         )

@@ -14,7 +14,16 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 
-SCENARIOS = ("download", "probe", "install", "index", "memory", "scaling", "crowded")
+SCENARIOS = (
+    "download",
+    "probe",
+    "install",
+    "public",
+    "index",
+    "memory",
+    "scaling",
+    "crowded",
+)
 """Every scenario ``--only`` can name, in the order a run does them."""
 
 

@@ -121,12 +121,19 @@ def _without_frames(lines: list[str]) -> list[str]:
 
 
 def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel and bundle it with its ``pipper.json``."""
+    """Build the project's wheel and bundle it with its ``pipper.json``; warn where the two
+    name different private dependencies."""
+    from pipper.bundle import read_bundle
+    from pipper.requirements import declaration_warnings
+
     project_dir = Path(project_dir)
     extra = _read_pipper_json(project_dir / "pipper.json")
     with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
         wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
-        return write_bundle(wheel, out_dir, extra)
+        bundle = write_bundle(wheel, out_dir, extra)
+    for warning in declaration_warnings(extra, read_bundle(bundle).requires_dist or ()):
+        log.warning("%s: %s", project_dir, warning)
+    return bundle
 
 
 def _read_pipper_json(path: Path) -> dict[str, Any]:

@@ -64,6 +64,10 @@ class BundleMeta:
     timestamp: str
     dependencies: tuple[str, ...]
     data: Mapping[str, Any]
+    requires_dist: tuple[str, ...] | None = None
+    """The wheel's ``Requires-Dist`` as ``pipper bundle`` recorded it; ``None`` in bundles
+    written without it (the original's): then the wheel itself says."""
+    pypi: tuple[str, ...] = ()
 
 
 def write_bundle(
@@ -77,7 +81,12 @@ def write_bundle(
 
     ``name`` and ``version`` are the wheel file name's parts as written (the original keys
     bundles by them unnormalised); ``extra`` (a project's ``pipper.json``) cannot override them.
+    The wheel's ``Requires-Dist`` is recorded as ``requires_dist``, so a resolver learns a
+    package's requirements from the object's metadata without its body (the original ignores
+    fields it does not know).
     """
+    from pipper.requirements import REQUIRES_DIST, requires_dist_of_wheel
+
     wheel = Path(wheel)
     if not wheel.is_file():
         raise UsageError(f"no wheel at {wheel}")
@@ -98,6 +107,8 @@ def write_bundle(
         wheel_name=wheel.name,
         timestamp=timestamp or datetime.now(UTC).isoformat(),
     )
+    with wheel.open("rb") as wheel_file:
+        meta[REQUIRES_DIST] = list(requires_dist_of_wheel(wheel_file, wheel.name))
     try:
         meta_bytes = json.dumps(meta).encode("utf-8")
     except (TypeError, ValueError) as exc:
@@ -382,17 +393,19 @@ def _validate(
                 f"{expect_name or name} {expect_version or version}"
             )
 
-    deps = data.get("dependencies", [])
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise BundleError(f"{path}: {META_ENTRY} dependencies must be a list of strings")
+    from pipper.requirements import declared_of_meta
+
+    declared = declared_of_meta(data, f"{path}: {META_ENTRY}")
     return BundleMeta(
         name=name,
         version=version,
         safe_version=_text_field(path, data, "safe_version", required=False),
         wheel_name=wheel_name,
         timestamp=_text_field(path, data, "timestamp", required=False),
-        dependencies=tuple(deps),
+        dependencies=declared.dependencies,
         data=types.MappingProxyType(data),
+        requires_dist=declared.requires_dist,
+        pypi=declared.pypi,
     )
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pipper.lock import Lock
     from pipper.models import LocalSource, Progress
     from pipper.project import ProjectSettings
+    from pipper.public import PublicConfig
     from pipper.repositories import Repository, Resolved
     from pipper.run import Run
     from pipper.storage.base import Storage
@@ -237,11 +238,13 @@ class CommandContext:
         installed: Mapping[str, str] | None = None,
         local: LocalSource | None = None,
         remote: bool = True,
+        public: PublicConfig | None = None,
     ) -> Run:
         """A run over ``repository`` (default: the command's); enter it with ``async with``.
 
         ``remote=False`` keeps the run off the repository entirely (a vendored folder decides
         alone), so no repository is resolved and no credentials are looked up for it.
+        ``public`` says how public requirements are resolved; ``None`` is ``--private-only``.
         """
         from pipper.run import Run
 
@@ -262,6 +265,7 @@ class CommandContext:
             progress=progress,
             installed=installed,
             local=local,
+            public=public,
         )
 
     def repository_for_lock(self, lock: Lock, *, offline: bool = False) -> Repository:

@@ -1,9 +1,9 @@
 """The lock file: a resolved graph written down, so later runs fetch exactly those bytes.
 
-A lock names, for every package, the object key and the sha256 of its bytes. The sha256 is also
-the cache's key, so a run from a lock (``Session.fetch_locked``) resolves nothing: one GET per
-package missing from the cache (and one listing alongside them, only to warn about yanked
-versions), and no request with a warm cache. The file is JSON with sorted keys,
+A lock names, for every package, the object key and the sha256 of its bytes (and, in its
+``public`` list, every public wheel of the graph: see :mod:`pipper.publiclock`). The sha256 is also
+the cache's key, so a run from a lock (``Run.fetch_locked``) resolves nothing, one GET
+per package missing from the cache, and none with a warm cache. The file is JSON with sorted keys,
 packages sorted by name and no timestamp, so locking the same graph twice gives the same bytes and
 a change shows up as a small diff. ``lock_version`` lets a later format be told apart.
 
@@ -28,12 +28,13 @@ from pipper.fsutil import atomic_write_bytes, read_small_file
 from pipper.jsonio import JsonError, parse_json
 from pipper.keys import parse_bundle_key
 from pipper.locations import normalize_root_prefix
+from pipper.publiclock import LockedPublic, parse_public
 from pipper.repositories import Repository
 from pipper.specs import PackageId, validate_name
 from pipper.versions import normalize_name, parse_version
 
 if TYPE_CHECKING:
-    from pipper.models import Package
+    from pipper.models import Package, PublicPackage
 
 __all__ = [
     "DEFAULT_LOCK_FILE",
@@ -136,12 +137,15 @@ class Lock:
     repository: LockedRepository
     packages: tuple[LockedPackage, ...]
     requested: tuple[str, ...] = ()
+    public: tuple[LockedPublic, ...] = ()
+    """The public wheels of the graph; empty in locks written before them (or private-only)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "packages", tuple(sorted(self.packages, key=lambda p: (p.project, p.version)))
         )
         object.__setattr__(self, "requested", tuple(sorted(set(self.requested))))
+        object.__setattr__(self, "public", tuple(sorted(self.public, key=lambda p: p.project)))
 
     @property
     def by_project(self) -> dict[str, LockedPackage]:
@@ -153,6 +157,7 @@ class Lock:
             "repository": self.repository.to_json(),
             "requested": list(self.requested),
             "packages": [p.to_json() for p in self.packages],
+            "public": [p.to_json() for p in self.public],
         }
 
     def dumps(self) -> bytes:
@@ -160,9 +165,14 @@ class Lock:
 
 
 def lock_from_packages(
-    packages: Mapping[str, Package], repository: Repository, requested: Iterable[PackageId]
+    packages: Mapping[str, Package],
+    repository: Repository,
+    requested: Iterable[PackageId],
+    *,
+    public: Iterable[PublicPackage] = (),
+    index_url: str | None = None,
 ) -> Lock:
-    """The lock of a resolved graph (``RunResult.packages``)."""
+    """The lock of a resolved graph (``RunResult.packages`` and ``RunResult.public``)."""
     locked = []
     for package in packages.values():
         if not package.digest:
@@ -182,6 +192,7 @@ def lock_from_packages(
         repository=LockedRepository.of(repository),
         packages=tuple(locked),
         requested=tuple(str(r) for r in requested),
+        public=tuple(LockedPublic.of(p, index_url) for p in public),
     )
 
 
@@ -227,8 +238,16 @@ def _parse(path: Path, document: object) -> Lock:
     requested = document.get("requested", [])
     if not isinstance(requested, list) or not all(isinstance(r, str) for r in requested):
         raise UsageError(f"{path}: 'requested' must be a list of strings")
-    lock = Lock(repository=repository, packages=tuple(packages), requested=tuple(requested))
+    lock = Lock(
+        repository=repository,
+        packages=tuple(packages),
+        requested=tuple(requested),
+        public=parse_public(path, document.get("public")),
+    )
     _check_graph(path, lock.packages)
+    for wheel in lock.public:
+        if wheel.project in lock.by_project:
+            raise UsageError(f"{path}: {wheel.name} is locked both as private and as public")
     return lock
 
 

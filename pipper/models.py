@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict
 
 from packaging.version import Version
 
@@ -18,14 +18,17 @@ from pipper.versions import normalize_name
 
 if TYPE_CHECKING:
     from pipper.bundle import BundleMeta
+    from pipper.requirements import PublicRequirement
     from pipper.storage.base import ObjectInfo
 
 __all__ = [
     "Candidate",
+    "Counters",
     "Fetched",
     "LocalSource",
     "Package",
     "Progress",
+    "PublicPackage",
     "RunResult",
     "Source",
 ]
@@ -93,9 +96,55 @@ class Package:
     required_by: tuple[str | None, ...]
 
     @property
+    def name(self) -> str:
+        return self.candidate.name
+
+    @property
+    def version(self) -> str:
+        return self.candidate.version
+
+    @property
+    def project(self) -> str:
+        return self.candidate.project
+
+    @property
     def filename(self) -> str:
         """``<name>-<safe_version>.pipper``: the key's own file name, so one bundle has one name."""
         return f"{self.candidate.name}-{self.candidate.key.rsplit('/', 1)[-1]}"
+
+
+@dataclass(frozen=True)
+class PublicPackage:
+    """A public wheel of the graph, chosen by pip from the index, with its blob in the cache.
+
+    ``url`` is where it came from, without credentials; ``path`` is ``None`` only in a plan
+    that did not fetch (``install --dry-run`` may still have fetched it).
+    """
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    url: str
+    path: Path | None
+    source: Source
+    required_by: tuple[str | None, ...] = ()
+    dependencies: tuple[str, ...] = ()
+
+    @property
+    def project(self) -> str:
+        return normalize_name(self.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Counters(TypedDict):
+    """What a run counts of its requests, for ``RunResult``."""
+
+    requests: int
+    retries: int
+    bytes_fetched: int
 
 
 @dataclass
@@ -113,6 +162,12 @@ class RunResult:
     #: Where the packages were read from (``Repository.describe()``, bundle folders, URLs), so
     #: every line that reports a read can name it.
     source: str = ""
+    requirements: tuple[PublicRequirement, ...] = ()
+    """The graph's public requirements and who required them (the private packages' own
+    requirements the repository does not hold, and ``pypi`` entries)."""
+    public: dict[str, PublicPackage] = field(default_factory=dict)
+    """The public closure pip chose for them, keyed by PEP 503 name; empty with
+    ``--private-only``, where ``requirements`` go to the installer as they are."""
 
     @property
     def from_network(self) -> int:

@@ -13,34 +13,41 @@ GET whose response headers already carry the dependencies in the ``package`` met
 walk goes on while the body streams to disk. Jobs are keyed by object key, so no bundle is
 fetched twice in one run. ``fetch_locked`` (:mod:`pipper.locked`) and ``fetch_urls``
 (:mod:`pipper.urls`) are the other two ways a run fills the cache.
+
+With a ``PublicConfig`` (every command unless ``--private-only``) a bundle's requirements are its
+``dependencies``, its wheel's ``Requires-Dist`` and its ``pypi`` entries; a requirement the
+repository holds is private and walked, every other one is public (:mod:`pipper.requirements`).
+The public requirements of the chosen graph are then resolved together by pip and fetched into
+the same cache (:mod:`pipper.public`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from anyio.abc import TaskGroup
 from packaging.version import Version
 
 from pipper.concurrency import task_group
-from pipper.downloader import Downloader, from_cache
-from pipper.errors import BundleError, OfflineError, PipperError
+from pipper.downloader import Downloader
+from pipper.errors import OfflineError
+from pipper.graph import Graph
 from pipper.index import PackageIndex
-from pipper.models import Candidate, Fetched, LocalSource, Package, Progress, RunResult
+from pipper.jobs import BundleJobs
+from pipper.models import Candidate, Counters, LocalSource, Package, Progress, RunResult
 from pipper.resolver import Resolution, Resolver
-from pipper.specs import PackageId, parse_package_ids
+from pipper.specs import PackageId
 from pipper.versions import normalize_name
 from pipper.yanks import warn_yanked
 
 if TYPE_CHECKING:
     from pipper.cache import Cache, CacheHold
     from pipper.lock import Lock
+    from pipper.public import PublicConfig
     from pipper.repositories import Repository
     from pipper.settings import Settings
     from pipper.storage.base import Storage
@@ -53,17 +60,7 @@ log = logging.getLogger(__name__)
 HOLD_TIMEOUT = 600.0
 
 
-class _Job:
-    def __init__(self) -> None:
-        self.headers = anyio.Event()
-        self.done = anyio.Event()
-        self.metadata: Mapping[str, str] = {}
-        self.fetched: Fetched | None = None
-        self.kept = False
-        self.error: BaseException | None = None
-
-
-class Run:
+class Run(BundleJobs):
     """Build one with ``CommandContext.run()``; use it inside ``async with``."""
 
     def __init__(
@@ -79,9 +76,11 @@ class Run:
         progress: Progress | None = None,
         installed: Mapping[str, str] | None = None,
         local: LocalSource | None = None,
+        public: PublicConfig | None = None,
     ) -> None:
         """``repository`` is ``None`` when local bundles decide alone (``install --from``);
-        ``open_store`` is ``None`` when the run must not reach the repository (offline)."""
+        ``open_store`` is ``None`` when the run must not reach the repository (offline);
+        ``public`` is ``None`` for ``--private-only``: bundles' ``dependencies`` alone."""
         self.repository = repository
         self.cache = cache
         self.settings = settings
@@ -91,8 +90,10 @@ class Run:
         self.progress = progress or Progress()
         self.installed = {k: Version(v) for k, v in (installed or {}).items()}
         self.local = local
+        self.public = public
         self._open_store = open_store
-        self._jobs: dict[str, _Job] = {}
+        self._graph = Graph(public)
+        self._jobs = {}
         self._resources = AsyncExitStack()
         self._group: AbstractAsyncContextManager[TaskGroup] | None = None
         self._tg: TaskGroup | None = None
@@ -163,7 +164,7 @@ class Run:
             places.append(self.repository.describe())
         return " and ".join(places)
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> Counters:
         """Requests and retries of every store the run opened, for ``RunResult``."""
         stores: list[Any] = [s for s in (self._store, self._http) if s is not None]
         retries = sum(s.retries for s in stores)
@@ -177,14 +178,45 @@ class Run:
     # -- resolving -----------------------------------------------------------------------------
 
     async def resolve(
-        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
     ) -> RunResult:
-        """Resolve ``roots`` and bring every bundle of the graph into the cache.
+        """Resolve ``roots`` and ``requirements`` (the input file's ``pypi`` entries) and bring
+        every bundle of the graph, and every public wheel it needs, into the cache.
 
         Ids that are bundle URLs (``PackageId.url``) are fetched as they are: see ``fetch_urls``.
         """
         if any(root.url is not None for root in roots):
-            return await self.fetch_urls(roots, prefer=prefer)
+            return await self.fetch_urls(roots, prefer=prefer, requirements=requirements)
+        return await self.resolve_public(
+            await self.resolve_private(roots, prefer=prefer, requirements=requirements)
+        )
+
+    async def resolve_public(self, result: RunResult) -> RunResult:
+        """pip's choice for the result's public requirements, fetched into the cache."""
+        if self.public is None or not result.requirements:
+            return result
+        from pipper.public import resolve_public
+
+        started = time.perf_counter()
+        result.public = await resolve_public(
+            self.cache, self.public, result.requirements, result.packages, offline=self.offline
+        )
+        took = result.timings["public"] = round(time.perf_counter() - started, 4)
+        result.timings["total"] = round(result.timings.get("total", 0.0) + took, 4)
+        return result
+
+    async def resolve_private(
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
+    ) -> RunResult:
+        """The private graph, with its public requirements named but not yet resolved."""
         started = time.perf_counter()
         remote = self.repository is not None
         storage = await self.storage() if remote and not self.offline else None
@@ -204,6 +236,7 @@ class Run:
                 return self.local.versions(project)
             return await index.versions(name) if index is not None else []
 
+        roots, needs = await self._graph.start(versions, roots, requirements)
         where = self.local.describe() if self.local and not remote else "the repository"
         resolver = Resolver(versions, self.dependencies, pre=self.pre, prefer=prefer, where=where)
         resolution = await resolver.resolve(roots)
@@ -212,8 +245,10 @@ class Run:
         await warn_yanked(storage, chosen, "it is used because a requirement pins it")
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
+        needs += self._graph.needs([node.candidate for node in resolution.nodes.values()])
         finished = time.perf_counter()
         return RunResult(
+            requirements=tuple(dict.fromkeys(needs)),
             packages=packages,
             rounds=resolution.rounds,
             depth=resolution.depth,
@@ -227,23 +262,44 @@ class Run:
         )
 
     async def fetch_locked(self, lock: Lock) -> RunResult:
-        """Exactly the lock's bundles, with no listing: see :mod:`pipper.locked`."""
+        """Exactly the lock's bundles, with no listing (see :mod:`pipper.locked`), and its
+        public wheels, each checked against its locked sha256."""
         from pipper.locked import fetch_locked
 
-        return await fetch_locked(self, lock)
+        result = await fetch_locked(self, lock)
+        if self.public is not None and lock.public:
+            from pipper.publiclock import fetch_locked_public
+
+            result.public = await fetch_locked_public(
+                self.cache, self.public, lock.public, offline=self.offline
+            )
+        return result
 
     async def fetch_urls(
-        self, roots: Sequence[PackageId], *, prefer: Mapping[str, str] | None = None
+        self,
+        roots: Sequence[PackageId],
+        *,
+        prefer: Mapping[str, str] | None = None,
+        requirements: Sequence[str] = (),
     ) -> RunResult:
-        """Bundle URLs as they are, the other ids resolved: see :mod:`pipper.urls`."""
+        """Bundle URLs as they are, the other ids resolved: see :mod:`pipper.urls`.
+
+        With no repository to ask, a URL bundle's requirement that neither the URLs nor the
+        resolved packages provide is public.
+        """
         from pipper.urls import fetch_urls
 
         names = [root for root in roots if root.url is None]
 
         async def resolve_names() -> RunResult | None:
-            return await self.resolve(names, prefer=prefer) if names else None
+            if not names and not requirements:
+                return None
+            return await self.resolve_private(names, prefer=prefer, requirements=requirements)
 
-        return await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
+        result = await fetch_urls(self, [r for r in roots if r.url is not None], resolve_names)
+        if self.public is not None:
+            result.requirements = await self._graph.url_needs(result)
+        return await self.resolve_public(result)
 
     async def _collect(self, resolution: Resolution) -> dict[str, Package]:
         packages: dict[str, Package] = {}
@@ -271,130 +327,5 @@ class Run:
                 dependencies=node.dependencies,
                 required_by=node.required_by,
             )
-            declared = {
-                d.key for d in _parse_dependencies(node.candidate, fetched.meta.dependencies)
-            }
-            if declared != set(node.dependencies):
-                raise BundleError(
-                    f"{node.candidate.key}: its S3 metadata and its package.meta name "
-                    "different dependencies"
-                )
+            self._graph.check_headers(node.candidate, fetched.meta)
         return packages
-
-    # -- jobs ----------------------------------------------------------------------------------
-
-    def _job(self, candidate: Candidate) -> _Job:
-        job = self._jobs.get(candidate.key)
-        if job is None:
-            job = self._jobs[candidate.key] = _Job()
-            self.progress.queued(candidate)
-            assert self._tg is not None, "use the run inside 'async with'"
-            self._tg.start_soon(self._run_job, candidate, job)
-        return job
-
-    async def _run_job(self, candidate: Candidate, job: _Job) -> None:
-        try:
-            if self.local is not None and self.local.has(candidate.project):
-                job.fetched = await self._fetch_local(candidate)
-                return
-            if self.installed.get(candidate.project) == candidate.parsed and await self._keep(
-                candidate, job
-            ):
-                return
-            job.fetched = await self._fetch(candidate, job)
-        except Exception as exc:
-            job.error = exc
-        finally:
-            job.headers.set()
-            job.done.set()
-
-    async def _keep(self, candidate: Candidate, job: _Job) -> bool:
-        """Learn an installed package's dependencies from one HEAD instead of its body."""
-        assert self.repository is not None
-        if self._store is None or self.cache.lookup(
-            self.repository.id, candidate.key, candidate.etag
-        ):
-            return False
-        _, metadata = await self._store.head(candidate.key)
-        if _dependencies_from_metadata(metadata) is None:
-            return False
-        job.metadata = metadata
-        job.kept = True
-        self.progress.package(candidate, "installed")
-        return True
-
-    async def _fetch_local(self, candidate: Candidate) -> Fetched:
-        from pipper.bundle import read_bundle
-        from pipper.cache import sha256_file
-
-        assert self.local is not None
-        path = self.local.path(candidate)
-        meta = await anyio.to_thread.run_sync(
-            lambda: read_bundle(path, expect_name=candidate.name, expect_version=candidate.version)
-        )
-        digest = await anyio.to_thread.run_sync(sha256_file, path)
-        self.progress.package(candidate, "local")
-        return Fetched(candidate, digest, path, "local", meta)
-
-    async def _fetch(self, candidate: Candidate, job: _Job) -> Fetched:
-        assert self.repository is not None
-        digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
-        if digest is not None:
-            found = await from_cache(self.cache, digest, candidate)
-            if found is not None:
-                self.progress.package(candidate, "cache")
-                return found
-            log.warning("cache entry for %s was damaged; fetching it again", candidate.key)
-        if self._downloader is None:
-            raise OfflineError(
-                f"{candidate} is not in the cache: run the same command once without --offline"
-            )
-
-        def headers_arrived(metadata: Mapping[str, str]) -> None:
-            job.metadata = metadata
-            job.headers.set()
-
-        fetched = await self._downloader.fetch(candidate, on_metadata=headers_arrived)
-        self.progress.package(candidate, "network")
-        return fetched
-
-    async def _finished(self, candidate: Candidate) -> Fetched:
-        job = self._job(candidate)
-        await job.done.wait()
-        if job.error is not None:
-            raise job.error
-        assert job.fetched is not None
-        return job.fetched
-
-    async def dependencies(self, candidate: Candidate) -> list[PackageId]:
-        """A candidate's dependencies, from its response headers when they carry them."""
-        job = self._job(candidate)
-        await job.headers.wait()
-        if job.error is not None:
-            raise job.error
-        raw = _dependencies_from_metadata(job.metadata)
-        if raw is None:
-            raw = list((await self._finished(candidate)).meta.dependencies)
-        return _parse_dependencies(candidate, raw)
-
-
-def _parse_dependencies(candidate: Candidate, raw: Sequence[str]) -> list[PackageId]:
-    try:
-        return parse_package_ids(raw)
-    except PipperError as exc:
-        raise BundleError(f"{candidate.key} declares an invalid dependency: {exc}") from None
-
-
-def _dependencies_from_metadata(metadata: Mapping[str, str]) -> list[str] | None:
-    """The ``dependencies`` of the original's ``package`` metadata field, when present and sane."""
-    text = metadata.get("package")
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    deps = data.get("dependencies", []) if isinstance(data, dict) else None
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        return None
-    return deps

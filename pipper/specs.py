@@ -335,7 +335,7 @@ def gather_requested(
         loaded = load_input(path)
         found.extend(loaded.ids(dev))
         pypi = loaded.pypi
-    if not found and not bundles and not (pypi and goal == "install"):
+    if not found and not bundles and not pypi:
         what = "nothing to install" if goal == "install" else "no dependencies"
         raise UsageError(f"{path} lists {what}")
     return Requested(merge_ids(found), pypi)

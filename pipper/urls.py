@@ -74,6 +74,7 @@ async def fetch_urls(
         retries=counters["retries"] + downloader.retries,
         bytes_fetched=counters["bytes_fetched"] + downloader.bytes,
         source=" and ".join(["bundle URLs", *([resolved.source] if resolved else [])]),
+        requirements=resolved.requirements if resolved else (),
     )
 
 

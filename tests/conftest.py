@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from tests.lib.isolation import (
 )
 from tests.lib.locations import location_fixture, repo_fixture  # noqa: F401  (fixtures)
 from tests.lib.proxy import Faults, MakeProxy, Proxy
+from tests.lib.pypiservers import PypiServer, start_pypi_server
 from tests.lib.s3servers import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, S3Server, start_server
 
 
@@ -36,6 +37,35 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pypi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
+    """One real PyPI-compatible index (pypiserver) per session; tests publish wheels into it
+    under names of their own."""
+    server = start_pypi_server(tmp_path_factory.mktemp("pypi-packages"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_pypi_server(tmp_path: Path) -> Iterator[Callable[[], PypiServer]]:
+    """Start indexes of a test's own (to publish newer versions into, or to stop mid-test);
+    all are stopped at teardown."""
+    servers: list[PypiServer] = []
+
+    def make() -> PypiServer:
+        server = start_pypi_server(tmp_path / f"pypi-{len(servers)}")
+        servers.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture

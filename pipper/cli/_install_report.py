@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipper.cli.output import info, print_json, result_json
+from pipper.models import PublicPackage
 
 if TYPE_CHECKING:
     from pipper.errors import InstallError
@@ -29,6 +30,8 @@ class InstallReport:
     steps: list[Step]
     pypi: tuple[str, ...]
     options: InstallOptions
+    public: list[Step] | None = None
+    """The public wheels' steps; ``None`` with ``--private-only`` (``pypi`` goes to pip)."""
 
     @property
     def where(self) -> str:
@@ -46,11 +49,13 @@ class InstallReport:
         width = len("downgrade")
         lines = [f"Would install into {self.where}:"]
         lines += [f"  {s.action:<{width}}  {s.describe()}" for s in self.steps]
+        lines += [f"  {s.action:<{width}}  {s.describe()} (public)" for s in self.public or ()]
         lines += [f"  {'pypi':<{width}}  {requirement}" for requirement in self.pypi]
-        changed = [s for s in self.steps if s.action != "keep"]
+        every = [*self.steps, *(self.public or ())]
+        changed = [s for s in every if s.action != "keep"]
         lines.append(
             f"Would install {_count(len(changed))}{_detail(changed)}{_pypi(self.pypi)}, "
-            f"keep {len(self.steps) - len(changed)}; nothing was changed (dry run)"
+            f"keep {len(every) - len(changed)}; nothing was changed (dry run)"
         )
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
@@ -76,22 +81,15 @@ class InstallReport:
         outcome: Outcome | None = None,
         failure: InstallError | None = None,
     ) -> dict[str, Any]:
-        plan = [
-            {
-                "name": s.name,
-                "version": s.version,
-                "installed": s.installed,
-                "action": s.action,
-                "source": s.package.source,
-            }
-            for s in self.steps
-        ]
+        plan = [_step_json(s) for s in self.steps]
+        public = [_step_json(s) for s in self.public or ()]
         ran = failure is not None or bool(outcome and outcome.ran)
         exit_code = failure.installer_exit_code if failure else 0 if ran else None
         data = result_json(
             self.result,
             {
                 "plan": plan,
+                "public_plan": public,
                 "pypi": list(self.pypi),
                 "destination": self.where,
                 "installer": self.options.installer,
@@ -107,10 +105,21 @@ class InstallReport:
         return data
 
 
+def _step_json(step: Step) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "version": step.version,
+        "installed": step.installed,
+        "action": step.action,
+        "source": step.package.source,
+    }
+
+
 def _detail(changed: list[Step]) -> str:
     parts = [
         f"{n} {word}"
         for word, n in (
+            ("public", sum(isinstance(s.package, PublicPackage) for s in changed)),
             ("upgraded", sum(s.action == "upgrade" for s in changed)),
             ("downgraded", sum(s.action == "downgrade" for s in changed)),
         )

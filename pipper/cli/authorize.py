@@ -107,7 +107,7 @@ def authorize(
 
     Example: pipper authorize -i pipper.json -e 2h -o urls.json
     """
-    from pipper.cli.runs import with_run
+    from pipper.cli.runs import public_config, with_run
     from pipper.fsutil import atomic_write_bytes
     from pipper.specs import gather_requested
 
@@ -122,12 +122,14 @@ def authorize(
         )
 
     async def work(opened: Run) -> tuple[RunResult, list[str]]:
-        result = await opened.resolve(package_ids)
+        # Every private package, those named only in a wheel's requirements included, gets a
+        # URL; the public ones are the job's to fetch from its index.
+        result = await opened.resolve_private(package_ids)
         storage = await opened.storage()
         urls = [await storage.presign(p.candidate.key, seconds) for p in result.packages.values()]
         return result, urls
 
-    result, urls = with_run(ctx, "Resolving", work, pre=pre)
+    result, urls = with_run(ctx, "Resolving", work, pre=pre, public=public_config(False))
     if any(_signed_with_a_session(url) for url in urls):
         error(
             "the URLs are signed with temporary (session) credentials: they stop working when "

@@ -38,8 +38,7 @@ import typer
 from typer.core import TyperGroup
 
 from pipper import __version__
-from pipper.cli.help import make_plain, plain_param
-from pipper.cli.options import (
+from pipper.cli.global_options import (
     GLOBAL_PANEL,
     ColorOption,
     DebugOption,
@@ -47,6 +46,7 @@ from pipper.cli.options import (
     QuietOption,
     VerboseOption,
 )
+from pipper.cli.help import make_plain, plain_param
 from pipper.cli.output import error, is_debug, reset
 from pipper.errors import PipperError
 

@@ -18,11 +18,16 @@ from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
     DevOption,
+    ExtraIndexUrlOption,
+    FindLinksOption,
+    GraphPythonOption,
     IdsArgument,
+    IndexUrlOption,
     InputOption,
     JsonOption,
     LockOption,
     PreOption,
+    PrivateOnlyOption,
     context,
     with_repository,
 )
@@ -98,23 +103,37 @@ def cache_warm(
     concurrency: ConcurrencyOption = None,
     cache_dir: CacheDirOption = None,
     json_output: JsonOption = False,
+    private_only: PrivateOnlyOption = False,
+    python: GraphPythonOption = None,
+    index_url: IndexUrlOption = None,
+    extra_index_url: ExtraIndexUrlOption = None,
+    find_links: FindLinksOption = None,
     *,
     repo: RepositoryOptions,
 ) -> None:
-    """Download into the cache only: the step before an offline build.
+    """Download into the cache only, public wheels included: the step before an offline build.
 
     Examples: pipper cache warm -i pipper.json; pipper cache warm --lock pipper.lock
     """
-    from pipper.cli.runs import check_lock_alone, fetch_lock, resolve_graph
+    from pipper.cli.runs import check_lock_alone, fetch_lock, public_config, resolve_graph
     from pipper.specs import gather_requested
 
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
+    public = public_config(private_only, python, index_url, extra_index_url, find_links)
     if lock_file is not None:
         check_lock_alone(ids, input_file, dev=dev, pre=pre)
-        result = fetch_lock(ctx, lock_file, "Warming", enabled=not json_output)
+        result = fetch_lock(ctx, lock_file, "Warming", enabled=not json_output, public=public)
     else:
-        package_ids = gather_requested(ids or [], input_file, dev=dev).ids
-        result = resolve_graph(ctx, package_ids, "Warming", enabled=not json_output, pre=pre)
+        requested = gather_requested(ids or [], input_file, dev=dev)
+        result = resolve_graph(
+            ctx,
+            requested.ids,
+            "Warming",
+            enabled=not json_output,
+            pre=pre,
+            requirements=requested.pypi,
+            public=public,
+        )
     root = ctx.cache.root
     if json_output:
         print_json(result_json(result, {"cache": str(root)}))

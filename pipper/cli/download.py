@@ -12,12 +12,17 @@ from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
     DevOption,
+    ExtraIndexUrlOption,
+    FindLinksOption,
+    GraphPythonOption,
     IdsArgument,
+    IndexUrlOption,
     InputOption,
     JsonOption,
     LockOption,
     OfflineOption,
     PreOption,
+    PrivateOnlyOption,
     context,
     with_repository,
 )
@@ -57,28 +62,43 @@ def download(
     cache_dir: CacheDirOption = None,
     json_output: JsonOption = False,
     lock_file: LockOption = None,
+    private_only: PrivateOnlyOption = False,
+    python: GraphPythonOption = None,
+    index_url: IndexUrlOption = None,
+    extra_index_url: ExtraIndexUrlOption = None,
+    find_links: FindLinksOption = None,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and download every bundle into a folder.
 
-    Example: pipper download -i pipper.json -d ./vendor
+    The public wheels the graph needs go there too: with --extract the folder holds every wheel,
+    so 'pip install --no-index --find-links DIR APP' works with no network.
+
+    Example: pipper download -i pipper.json -d ./vendor --extract
     """
-    from pipper.cli.runs import check_lock_alone, fetch_lock, resolve_graph
+    from pipper.cli.runs import check_lock_alone, fetch_lock, public_config, resolve_graph
     from pipper.export import export
     from pipper.specs import gather_requested
 
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     target = (directory or Path.cwd()).expanduser()
+    public = public_config(private_only, python, index_url, extra_index_url, find_links)
 
     def place(result: RunResult) -> None:
-        export(result.packages, target, extract=extract)
+        export(result.packages, target, extract=extract, public=result.public.values())
 
     extra = {"directory": str(target)}
     if lock_file is not None:
         check_lock_alone(ids, input_file, dev=dev, pre=pre)
         result = fetch_lock(
-            ctx, lock_file, "Downloading", enabled=not json_output, offline=offline, after=place
+            ctx,
+            lock_file,
+            "Downloading",
+            enabled=not json_output,
+            offline=offline,
+            after=place,
+            public=public,
         )
         extra["lock"] = str(lock_file)
         where = f" from {lock_file} into {target}"
@@ -92,6 +112,8 @@ def download(
             offline=offline,
             pre=pre,
             after=place,
+            requirements=requested.pypi,
+            public=public,
         )
         where = f" into {target}"
     if json_output:

@@ -16,11 +16,15 @@ from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
     DevOption,
+    ExtraIndexUrlOption,
+    FindLinksOption,
+    IndexUrlOption,
     InputOption,
     InstallerOption,
     JsonOption,
     OfflineOption,
     PreOption,
+    PrivateOnlyOption,
     context,
     with_repository,
 )
@@ -30,6 +34,7 @@ from pipper.errors import InstallError, UsageError
 if TYPE_CHECKING:
     from pipper.context import CommandContext, RepositoryOptions
     from pipper.install import Installer, InstallOptions, LocalBundles, Outcome, Step
+    from pipper.lock import Lock
     from pipper.models import RunResult
     from pipper.run import Run
     from pipper.specs import PackageId
@@ -99,21 +104,17 @@ def install(
         ),
     ] = None,
     installer: InstallerOption = None,
-    find_links: Annotated[
-        list[str] | None,
+    find_links: FindLinksOption = None,
+    index_url: IndexUrlOption = None,
+    extra_index_url: ExtraIndexUrlOption = None,
+    private_only: PrivateOnlyOption = False,
+    lock_file: Annotated[
+        Path | None,
         typer.Option(
-            "--find-links",
-            metavar="DIR|URL",
-            help="Passed to pip/uv: a folder or URL of wheels for the pypi requirements.",
-            show_default=False,
-        ),
-    ] = None,
-    index_url: Annotated[
-        str | None,
-        typer.Option(
-            "--index-url",
-            metavar="URL",
-            help="Passed to pip/uv: the index for the pypi requirements. (default: pip's own)",
+            "--lock",
+            metavar="FILE",
+            help="Install exactly the packages of this lock file (see 'pipper lock'), public "
+            "wheels included, every sha256 checked.",
             show_default=False,
         ),
     ] = None,
@@ -129,30 +130,59 @@ def install(
 ) -> None:
     """Resolve the dependency graph and install it all with one pip (or uv) call.
 
-    Private wheels go to pip as files: no public package of the same name can replace them.
+    Private wheels go to pip as files: no public package of the same name can replace them. The
+    public wheels they need are resolved by pip first, cached, and passed as files too.
 
     An installed version that satisfies every constraint is kept, unless --upgrade.
 
-    Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha
+    Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha;
+    pipper install --lock pipper.lock
     """
     from pipper.cli.progress import progress_for
-    from pipper.cli.runs import with_run
+    from pipper.cli.runs import check_lock_alone, public_config, with_run
     from pipper.install import inspect_environment, plan
+    from pipper.public import InstallSight
 
     started = time.perf_counter()
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     which: Installer = ctx.installer(installer.value if installer else None)
     options = _install_options(python, target, user, which, upgrade, index_url, find_links)
-    request = _gather(ids or [], input_file, from_dirs or [], dev=dev)
+    if lock_file is not None:
+        check_lock_alone(ids, input_file, dev=dev, pre=pre)
+        if from_dirs:
+            raise UsageError("--lock fetches exactly the lock's packages: drop --from")
+    request = _gather(ids or [], input_file, from_dirs or [], dev=dev, lock=lock_file is not None)
     installed = inspect_environment(options.python, options.target)
     prefer = None if upgrade else installed
+    sight = InstallSight(target=options.target, user=user, upgrade=upgrade)
+    public = public_config(
+        private_only,
+        options.python,
+        index_url,
+        extra_index_url,
+        find_links,
+        install=sight,
+        wheel_dirs=request.folders,
+    )
+    lock = _read_lock(lock_file)
 
     async def work(opened: Run) -> tuple[InstallReport, Outcome | None]:
         """Resolve, plan and install inside the run: the wheels stay held until pip is done."""
         with progress_for("Resolving", enabled=not json_output) as progress:
             opened.progress = progress
-            result = await opened.resolve(request.ids, prefer=prefer) if request.ids else _empty()
-        report = InstallReport(result, plan(result.packages, installed), request.pypi, options)
+            if lock is not None:
+                result = await opened.fetch_locked(lock)
+            elif request.ids or request.pypi:
+                result = await opened.resolve(request.ids, prefer=prefer, requirements=request.pypi)
+            else:
+                result = _empty()
+        report = InstallReport(
+            result,
+            plan(result.packages, installed),
+            tuple(r.requirement for r in result.requirements) if public is None else (),
+            options,
+            public=plan(result.public, installed) if public is not None else None,
+        )
         if dry_run:
             return report, None
         steps = await _with_kept_wheels(ctx, report.steps, options, offline=offline, pre=pre)
@@ -169,6 +199,8 @@ def install(
         installed=installed,
         local=request.local,
         remote=request.remote,
+        lock=lock,
+        public=public,
     )
     if outcome is None:
         report.show_plan(json_output)
@@ -185,6 +217,8 @@ class _Request:
     local: LocalBundles | None
     remote: bool
     """False with ``--from``: the vendored folders decide alone, the repository is never read."""
+    folders: tuple[Path, ...] = ()
+    """The ``--from`` folders: their public wheels are the only public source."""
 
 
 def _install_options(
@@ -214,13 +248,15 @@ def _install_options(
 
 
 def _gather(
-    items: list[str], input_file: Path | None, from_dirs: list[Path], *, dev: bool
+    items: list[str], input_file: Path | None, from_dirs: list[Path], *, dev: bool, lock: bool
 ) -> _Request:
     """Package ids, pypi requirements, and the bundles of ``--from`` folders and ``.pipper``
-    files."""
+    files (nothing with ``--lock``: the lock is the request)."""
     from pipper.install import LocalBundles
     from pipper.specs import gather_requested, merge_ids
 
+    if lock:
+        return _Request([], (), None, remote=True)
     names, files = _split_ids(items)
     folders = [d.expanduser().absolute() for d in from_dirs]
     requested = gather_requested(
@@ -235,7 +271,7 @@ def _gather(
     ids = merge_ids([local.add_file(f) for f in files] + ids)
     for folder in [*folders, *(f.parent for f in files)]:
         local.add_folder(folder)
-    return _Request(ids, pypi, local, remote=not folders)
+    return _Request(ids, pypi, local, remote=not folders, folders=tuple(folders))
 
 
 async def _with_kept_wheels(
@@ -263,7 +299,7 @@ def _install(report: InstallReport, json_output: bool) -> Outcome:
     from pipper.install import apply
 
     try:
-        return apply(report.steps, report.pypi, report.options)
+        return apply(report.steps, report.pypi, report.options, public=report.public)
     except InstallError as exc:
         if json_output:
             print_json(report.json(dry_run=False, failure=exc))
@@ -278,6 +314,12 @@ def _announce(steps: list[Step], pypi: tuple[str, ...], installer: str) -> None:
     if changed or pypi:
         extra = f" and {plural(len(pypi), 'pypi requirement')}" if pypi else ""
         info(f"Installing {plural(len(changed), 'package')}{extra} with {installer}...")
+
+
+def _read_lock(path: Path | None) -> Lock | None:
+    from pipper.lock import read_lock
+
+    return read_lock(path) if path is not None else None
 
 
 def _split_ids(items: list[str]) -> tuple[list[str], list[Path]]:

@@ -7,6 +7,7 @@ listing (see ``pipper.cli.runs.fetch_lock``).
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,10 +18,15 @@ from pipper.cli.options import (
     CacheDirOption,
     ConcurrencyOption,
     DevOption,
+    ExtraIndexUrlOption,
+    FindLinksOption,
+    GraphPythonOption,
     IdsArgument,
+    IndexUrlOption,
     InputOption,
     OfflineOption,
     PreOption,
+    PrivateOnlyOption,
     context,
     with_repository,
 )
@@ -29,6 +35,12 @@ from pipper.errors import UsageError
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
+    from pipper.models import RunResult
+
+
+class LockFormat(StrEnum):
+    pipper = "pipper"
+    pylock = "pylock"
 
 
 @app.command("lock")
@@ -50,35 +62,79 @@ def lock_command(
     offline: OfflineOption = False,
     concurrency: ConcurrencyOption = None,
     cache_dir: CacheDirOption = None,
+    lock_format: Annotated[
+        LockFormat,
+        typer.Option(
+            "--format",
+            metavar="pipper|pylock",
+            help="'pylock' also writes a PEP 751 pylock.toml of the whole closure beside the lock "
+            "(private wheels in pylock-wheels/), for 'uv pip install -r pylock.toml'.",
+        ),
+    ] = LockFormat.pipper,
+    private_only: PrivateOnlyOption = False,
+    python: GraphPythonOption = None,
+    index_url: IndexUrlOption = None,
+    extra_index_url: ExtraIndexUrlOption = None,
+    find_links: FindLinksOption = None,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and write it to a lock file.
 
-    The lock holds every package's version, key, size and sha256: 'pipper download --lock' and
-    'pipper install --lock' then fetch exactly those bytes, with no resolving.
+    The lock holds every package's version, key, size and sha256, and every public wheel's
+    version, file, URL and sha256: 'pipper download --lock' and 'pipper install --lock' then
+    fetch exactly those bytes, with no resolving.
 
     Example: pipper lock -i pipper.json -o pipper.lock
     """
-    from pipper.cli.runs import resolve_graph
+    from pipper.cli.runs import public_config, resolve_graph
     from pipper.lock import lock_from_packages, write_lock
+    from pipper.publiclock import PYLOCK_FILE, LockedPublic, write_pylock
     from pipper.specs import gather_requested
 
-    package_ids = gather_requested(ids or [], input_file, dev=dev).ids
+    requested = gather_requested(ids or [], input_file, dev=dev)
+    package_ids = requested.ids
     urls = [p for p in package_ids if p.url is not None]
     if urls:
         raise UsageError(
             f"{urls[0]} is a URL: a lock is resolved from a repository, so give package names"
         )
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
-    result = resolve_graph(ctx, package_ids, "Locking", offline=offline, pre=pre)
-    lock = lock_from_packages(result.packages, ctx.repository, package_ids)
+    public = public_config(private_only, python, index_url, extra_index_url, find_links)
+    pylock = (Path.cwd() if str(output) == "-" else output.parent) / PYLOCK_FILE
+
+    def write_standard(result: RunResult) -> None:
+        """While the run holds the cache: the private wheels come out of its bundles."""
+        if lock_format is LockFormat.pylock:
+            wheels = [LockedPublic.of(p, index) for p in result.public.values()]
+            write_pylock(pylock, result.packages, wheels)
+
+    index = public.index.recorded if public is not None else None
+    result = resolve_graph(
+        ctx,
+        package_ids,
+        "Locking",
+        offline=offline,
+        pre=pre,
+        after=write_standard,
+        requirements=requested.pypi,
+        public=public,
+    )
+    lock = lock_from_packages(
+        result.packages,
+        ctx.repository,
+        package_ids,
+        public=result.public.values(),
+        index_url=index,
+    )
     if str(output) == "-":
         sys.stdout.write(lock.dumps().decode())
         sys.stdout.flush()
         return
     write_lock(lock, output)
+    public_part = f" and {len(lock.public)} public wheels" if lock.public else ""
+    standard = f" (and {pylock})" if lock_format is LockFormat.pylock else ""
     info(
-        f"Locked {len(lock.packages)} packages from {ctx.repository.describe()} into {output} "
-        f"in {result.timings['total']:.2f}s"
+        f"Locked {len(lock.packages)} packages{public_part} from {ctx.repository.describe()} "
+        f"into {output}{standard} in {result.timings['total']:.2f}s"
     )

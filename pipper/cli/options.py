@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from pipper.cli.help import described
-from pipper.cli.output import info, set_global
+from pipper.cli.output import info
 from pipper.settings import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
@@ -275,6 +275,63 @@ LockOption = Annotated[
     ),
 ]
 
+# -- the public half of the graph ----------------------------------------------------------------
+
+_PUBLIC_PANEL = "Public packages"
+
+PrivateOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--private-only",
+        help="Only the bundles' own 'dependencies': no wheel requirements, no public packages "
+        "(pipper.json 'pypi' entries go to the installer as they are).",
+        rich_help_panel=_PUBLIC_PANEL,
+    ),
+]
+IndexUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index-url",
+        metavar="URL",
+        help="The index for public packages, as for pip. (default: pip's own configuration: "
+        "PIP_INDEX_URL, pip.conf)",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+ExtraIndexUrlOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extra-index-url",
+        metavar="URL",
+        help="Another index for public packages, as for pip. Repeatable.",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+FindLinksOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--find-links",
+        metavar="DIR|URL",
+        help="A folder or URL of wheels for public packages, as for pip. Repeatable.",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+GraphPythonOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--python",
+        metavar="PYTHON",
+        help="The interpreter (or virtual environment) the graph is for: its markers and wheel "
+        "tags choose the public wheels. (default: the active virtual environment, else "
+        "pipper's own Python)",
+        rich_help_panel=_PUBLIC_PANEL,
+        show_default=False,
+    ),
+]
+
 # -- how to run ----------------------------------------------------------------------------------
 
 CacheDirOption = Annotated[
@@ -330,90 +387,5 @@ InstallerOption = Annotated[
         help=described(
             "Which installer runs the one install call.", env="PIPPER_INSTALLER", default="pip"
         ),
-    ),
-]
-
-# -- global options: accepted before or after the command (see ``PipperApp``) --------------------
-
-GLOBAL_PANEL = "Global options"
-
-
-class ColorChoice(StrEnum):
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
-def _record(name: str) -> Callable[[Any], Any]:
-    """The callback that records a global option in :mod:`pipper.cli.output` as it is parsed."""
-
-    def record(value: Any) -> Any:
-        if value:
-            set_global(name, value.value if isinstance(value, ColorChoice) else value)
-        return value
-
-    return record
-
-
-def _no_progress(value: bool) -> bool:
-    if value:
-        set_global("progress", False)
-    return value
-
-
-QuietOption = Annotated[
-    bool,
-    typer.Option(
-        "-q",
-        "--quiet",
-        help="Only errors on stderr.",
-        callback=_record("quiet"),
-        rich_help_panel=GLOBAL_PANEL,
-    ),
-]
-VerboseOption = Annotated[
-    int,
-    typer.Option(
-        "-v",
-        "--verbose",
-        count=True,
-        help="More on stderr: -v says what pipper does, -vv adds debug detail.",
-        callback=_record("verbosity"),
-        rich_help_panel=GLOBAL_PANEL,
-    ),
-]
-DebugOption = Annotated[
-    bool,
-    typer.Option(
-        "--debug",
-        help="Debug detail and tracebacks.",
-        callback=_record("debug"),
-        rich_help_panel=GLOBAL_PANEL,
-    ),
-]
-ColorOption = Annotated[
-    ColorChoice | None,
-    typer.Option(
-        "--color",
-        metavar="WHEN",
-        help=described(
-            "Color on stderr: auto (on a terminal), always or never.",
-            env="NO_COLOR, FORCE_COLOR",
-            default="auto",
-        ),
-        callback=_record("color"),
-        rich_help_panel=GLOBAL_PANEL,
-    ),
-]
-NoProgressOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-progress",
-        help=described(
-            "No progress display (a terminal) and no phase lines (a log).",
-            env="PIPPER_NO_PROGRESS",
-        ),
-        callback=_no_progress,
-        rich_help_panel=GLOBAL_PANEL,
     ),
 ]

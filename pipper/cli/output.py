@@ -180,8 +180,22 @@ def result_json(result: RunResult, extra: dict[str, Any] | None = None) -> dict[
         }
         for p in result.packages.values()
     ]
+    public = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "file": p.filename,
+            "sha256": p.sha256,
+            "url": p.url,
+            "source": p.source,
+            "dependencies": list(p.dependencies),
+            "required_by": [r for r in p.required_by if r is not None],
+        }
+        for p in result.public.values()
+    ]
     return {
         "packages": packages,
+        "public": public,
         "depth": result.depth,
         "rounds": result.rounds,
         "requests": result.requests,
@@ -198,8 +212,12 @@ def summary(result: RunResult, verb: str, where: str = "") -> str:
     cached = len(result.packages) - result.from_network
     retries = f", {result.retries} retried transfers" if result.retries else ""
     source = f" from {result.source}" if result.source else ""
+    public = ""
+    if result.public:
+        fetched = sum(1 for p in result.public.values() if p.source == "network")
+        public = f"; {len(result.public)} public wheels ({fetched} fetched)"
     return (
         f"{verb} {len(result.packages)} packages{source}{where} "
         f"({cached} from cache, {result.from_network} fetched, "
-        f"{human_size(result.bytes_fetched)}{retries}) in {result.timings['total']:.2f}s"
+        f"{human_size(result.bytes_fetched)}{retries}{public}) in {result.timings['total']:.2f}s"
     )

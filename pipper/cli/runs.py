@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from pipper.context import CommandContext
     from pipper.lock import Lock
     from pipper.models import LocalSource, RunResult
+    from pipper.public import InstallSight, PublicConfig
     from pipper.run import Run
     from pipper.specs import PackageId
 
 T = TypeVar("T")
 
-__all__ = ["check_lock_alone", "fetch_lock", "resolve_graph", "with_run"]
+__all__ = ["check_lock_alone", "fetch_lock", "public_config", "resolve_graph", "with_run"]
 
 
 def with_run(
@@ -40,6 +41,7 @@ def with_run(
     local: LocalSource | None = None,
     remote: bool = True,
     lock: Lock | None = None,
+    public: PublicConfig | None = None,
 ) -> T:
     """Open a run of ``ctx`` (over the lock's repository for a lock), do ``work`` in it.
 
@@ -58,6 +60,7 @@ def with_run(
                 installed=installed,
                 local=local,
                 remote=remote,
+                public=public,
             ) as opened:
                 return await work(opened)
 
@@ -73,16 +76,19 @@ def resolve_graph(
     offline: bool = False,
     pre: bool = False,
     after: Callable[[RunResult], None] | None = None,
+    requirements: Sequence[str] = (),
+    public: PublicConfig | None = None,
 ) -> RunResult:
-    """Resolve ``ids`` and fetch the graph; ``after(result)`` runs while the cache is held."""
+    """Resolve ``ids`` and ``requirements`` (``pypi`` entries) and fetch the graph;
+    ``after(result)`` runs while the cache is held."""
 
     async def work(opened: Run) -> RunResult:
-        result = await opened.resolve(ids)
+        result = await opened.resolve(ids, requirements=requirements)
         if after is not None:
             after(result)
         return result
 
-    return with_run(ctx, label, work, enabled=enabled, offline=offline, pre=pre)
+    return with_run(ctx, label, work, enabled=enabled, offline=offline, pre=pre, public=public)
 
 
 def fetch_lock(
@@ -93,6 +99,7 @@ def fetch_lock(
     enabled: bool = True,
     offline: bool = False,
     after: Callable[[RunResult], None] | None = None,
+    public: PublicConfig | None = None,
 ) -> RunResult:
     """Fetch exactly the packages of ``lock_file``; ``after(result)`` as in ``resolve_graph``."""
     from pipper.lock import read_lock
@@ -105,7 +112,35 @@ def fetch_lock(
             after(result)
         return result
 
-    return with_run(ctx, label, work, enabled=enabled, offline=offline, lock=lock)
+    return with_run(ctx, label, work, enabled=enabled, offline=offline, lock=lock, public=public)
+
+
+def public_config(
+    private_only: bool,
+    python: Path | None = None,
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] | None = None,
+    find_links: Sequence[str] | None = None,
+    *,
+    install: InstallSight | None = None,
+    wheel_dirs: Sequence[Path] = (),
+) -> PublicConfig | None:
+    """How the command resolves public requirements; ``None`` with ``--private-only``.
+
+    ``python`` is the interpreter the graph is for, as ``--python`` names it (an install has
+    already found it: ``install`` is then given too).
+    """
+    if private_only:
+        return None
+    from pipper.install import target_python
+    from pipper.public import IndexOptions, PublicConfig
+
+    return PublicConfig(
+        python=python if install is not None else target_python(python),
+        index=IndexOptions(index_url, tuple(extra_index_urls or ()), tuple(find_links or ())),
+        install=install,
+        wheel_dirs=tuple(wheel_dirs),
+    )
 
 
 def check_lock_alone(

@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 from pipper.errors import UsageError
 from pipper.versions import normalize_name
 
-__all__ = ["inspect_environment", "probe_interpreter", "target_python"]
+__all__ = ["inspect_environment", "marker_environment", "probe_interpreter", "target_python"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,30 @@ for d in m.distributions():
     if name and name not in found:
         found[name] = d.version
 print(json.dumps({"packages": found, "pip": u.find_spec("pip") is not None}))
+"""
+
+# The PEP 508 marker environment, computed as ``packaging.markers.default_environment`` does, in
+# the standard library only.
+_MARKERS = """\
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import json, os, platform
+def v(i):
+    s = "%d.%d.%d" % (i.major, i.minor, i.micro)
+    return s + (i.releaselevel[0] + str(i.serial) if i.releaselevel != "final" else "")
+print(json.dumps({
+    "implementation_name": sys.implementation.name,
+    "implementation_version": v(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}))
 """
 
 
@@ -115,11 +139,32 @@ def inspect_environment(python: Path | None, target: Path | None) -> dict[str, s
     return _versions(probe_interpreter(python)[0].items())
 
 
+def marker_environment(python: Path | None) -> dict[str, str]:
+    """The environment markers (``python_version``, ``sys_platform``, ...) of the interpreter a
+    graph is for: requirements are chosen for it, not for the one pipper runs on."""
+    if python is None:
+        from pipper.requirements import marker_environment as running
+
+        return running()
+    data = _ask(python, _MARKERS)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter")
+    return {str(k): str(v) for k, v in data.items()}
+
+
 def probe_interpreter(python: Path) -> tuple[dict[str, str], bool]:
     """The distributions another interpreter sees, and whether it can run pip itself."""
+    data = _ask(python, _PROBE)
+    if not isinstance(data, dict) or not isinstance(data.get("packages"), dict):
+        raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter")
+    return {str(k): str(v) for k, v in data["packages"].items()}, bool(data.get("pip"))
+
+
+def _ask(python: Path, script: str) -> object:
+    """Run ``script`` in ``python`` and return the JSON of its last line of output."""
     try:
         proc = subprocess.run(
-            [str(python), "-c", _PROBE],
+            [str(python), "-c", script],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -133,10 +178,10 @@ def probe_interpreter(python: Path) -> tuple[dict[str, str], bool]:
         data = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
     except (ValueError, IndexError):
         data = None
-    if not isinstance(data, dict) or not isinstance(data.get("packages"), dict):
+    if data is None:
         reason = _last_line(proc.stderr) or f"exit code {proc.returncode}"
         raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter: {reason}")
-    return {str(k): str(v) for k, v in data["packages"].items()}, bool(data.get("pip"))
+    return data
 
 
 def _last_line(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from packaging.version import Version
 
 if TYPE_CHECKING:
-    from pipper.models import Package
+    from pipper.models import Package, PublicPackage
 
 __all__ = ["Action", "Installer", "Step", "needs_kept_wheels", "plan"]
 
@@ -24,23 +24,23 @@ Action = Literal["install", "upgrade", "downgrade", "keep"]
 
 @dataclass(frozen=True)
 class Step:
-    """What happens to one package of the graph."""
+    """What happens to one package of the graph: a private bundle or a public wheel."""
 
-    package: Package
+    package: Package | PublicPackage
     action: Action
     installed: str | None
 
     @property
     def project(self) -> str:
-        return self.package.candidate.project
+        return self.package.project
 
     @property
     def name(self) -> str:
-        return self.package.candidate.name
+        return self.package.name
 
     @property
     def version(self) -> str:
-        return self.package.candidate.version
+        return self.package.version
 
     def describe(self) -> str:
         if self.action in ("upgrade", "downgrade"):
@@ -48,12 +48,14 @@ class Step:
         return f"{self.name} {self.version}"
 
 
-def plan(packages: Mapping[str, Package], installed: Mapping[str, str]) -> list[Step]:
+def plan(
+    packages: Mapping[str, Package] | Mapping[str, PublicPackage], installed: Mapping[str, str]
+) -> list[Step]:
     """Compare the chosen versions with the installed ones: install, upgrade, downgrade or keep."""
     steps: list[Step] = []
     for key, package in packages.items():
         have = installed.get(key)
-        chosen = package.candidate.parsed
+        chosen = Version(package.version)
         action: Action
         if have is None:
             action = "install"

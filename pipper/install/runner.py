@@ -6,7 +6,9 @@ in the cache first, and a single installer process receives every private wheel 
 pip never looks a private package up on an index, so a public package of the same name cannot take
 its place (dependency confusion). A constraints file pins every private package of the graph to
 the version pipper chose, so even a wheel whose metadata asks for another version of one cannot
-send pip to an index for it. Without ``pypi`` requirements the call uses no index at all.
+send pip to an index for it. The public wheels pip chose earlier (:mod:`pipper.public`) are files
+from the cache too, so the call uses no index at all (``files_only``); only ``--private-only``
+hands ``pypi`` requirements to the installer as they are, with the index configured.
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ from pathlib import Path
 
 from pipper.bundle import extract_wheel
 from pipper.errors import InstallError, PipperError, UsageError
+from pipper.fsutil import atomic_link_or_copy
 from pipper.install.environment import probe_interpreter
 from pipper.install.plan import Installer, Step
 from pipper.install.target import prune_target
 from pipper.keys import mask_url
 
-__all__ = ["InstallOptions", "Outcome", "apply", "find_uv", "install", "installer_command"]
+__all__ = [
+    "InstallOptions",
+    "Outcome",
+    "apply",
+    "failure_reason",
+    "find_uv",
+    "install",
+    "installer_command",
+    "pip_runner",
+    "resolver_pip",
+    "run_process",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +65,7 @@ def find_uv() -> Path:
     raise UsageError("--installer uv: uv is not on PATH; install it (pip install uv) or use pip")
 
 
-def _pip_runner(python: Path | None) -> list[str]:
+def pip_runner(python: Path | None) -> list[str]:
     """``PY -m pip``, or pipper's own pip aimed at ``PY`` when that environment has no pip
     (as in virtual environments uv creates)."""
     if python is None:
@@ -64,6 +78,25 @@ def _pip_runner(python: Path | None) -> list[str]:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip", "--python", str(python)]
     raise UsageError(f"{python} has no pip and neither has pipper's own Python; use --installer uv")
+
+
+def resolver_pip(python: Path | None) -> list[str]:
+    """The pip that resolves and fetches public wheels for ``python``: pipper's own, a known
+    one, aimed at it with ``--python`` (pip 22.3 and later), so an old pip in the target
+    environment (``--report`` is pip 22.2's) cannot get in the way; else the target's own."""
+    import importlib.metadata
+
+    from packaging.version import Version
+
+    try:
+        own: Version | None = Version(importlib.metadata.version("pip"))
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        own = None
+    if own is not None and python is None:
+        return [sys.executable, "-m", "pip"]
+    if own is not None and own >= Version("22.3"):
+        return [sys.executable, "-m", "pip", "--python", str(python)]
+    return pip_runner(python)
 
 
 @dataclass(frozen=True)
@@ -101,12 +134,14 @@ def installer_command(
     *,
     runner: Sequence[str],
     constraints: Path | None = None,
+    files_only: bool = False,
 ) -> list[str]:
     """The argument list of the one installer process.
 
     The index stays off unless there are ``pypi`` requirements or an index was named, so private
-    wheels never meet a public index by accident. pip is always told ``--upgrade`` with
-    ``--target``: without it pip leaves an existing package folder there as it was.
+    wheels never meet a public index by accident; with ``files_only`` (every wheel of the graph
+    is a file) it is off whatever was named. pip is always told ``--upgrade`` with ``--target``:
+    without it pip leaves an existing package folder there as it was.
     """
     python = options.python or Path(sys.executable)
     if options.installer == "uv":
@@ -114,12 +149,13 @@ def installer_command(
     else:
         cmd = [*runner, "install", "--disable-pip-version-check", "--no-input"]
         cmd += ["--progress-bar", "off"]
-    if not requirements and options.index_url is None:
+    if files_only or (not requirements and options.index_url is None):
         cmd.append("--no-index")
-    if options.index_url is not None:
-        cmd += ["--index-url", options.index_url]
-    for link in options.find_links:
-        cmd += ["--find-links", link]
+    if not files_only:
+        if options.index_url is not None:
+            cmd += ["--index-url", options.index_url]
+        for link in options.find_links:
+            cmd += ["--find-links", link]
     if constraints is not None:
         cmd += ["--constraint", str(constraints)]
     if options.upgrade or (options.target is not None and options.installer == "pip"):
@@ -139,15 +175,17 @@ def install(
     options: InstallOptions | None = None,
     *,
     pins: Sequence[str] = (),
+    files_only: bool = False,
 ) -> None:
     """Run ONE pip (or uv) process that installs ``wheels`` (files) and ``requirements``.
 
-    ``pins`` (``name==version``) go into a constraints file. The installer's output goes to
-    ``options.echo`` as it runs when ``options.stream``, else only when it fails; a failure
-    raises ``InstallError`` naming the installer's exit code and its most telling line.
+    ``pins`` (``name==version``) go into a constraints file; ``files_only``: no index at all.
+    The installer's output goes to ``options.echo`` as it runs when ``options.stream``, else
+    only when it fails; a failure raises ``InstallError`` naming the installer's exit code and
+    its most telling line.
     """
     options = options or InstallOptions()
-    runner = [str(find_uv())] if options.installer == "uv" else _pip_runner(options.python)
+    runner = [str(find_uv())] if options.installer == "uv" else pip_runner(options.python)
     say = options.echo or _stderr
     with tempfile.TemporaryDirectory(prefix="pipper-install-") as tmp:
         constraints = None
@@ -155,20 +193,30 @@ def install(
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         cmd = installer_command(
-            wheels, requirements, options, runner=runner, constraints=constraints
+            wheels,
+            requirements,
+            options,
+            runner=runner,
+            constraints=constraints,
+            files_only=files_only,
         )
         log.debug("running %s", " ".join(map(mask_url, cmd)))  # an --index-url may hold a password
-        code, output = _run(cmd, say if options.stream else None)
+        code, output = run_process(cmd, say if options.stream else None)
     if code != 0:
         if not options.stream:
             for line in output:
                 say(line)
         what = "uv pip install" if options.installer == "uv" else "pip install"
-        reason = _reason(output, options.installer)
-        if "--no-index" in cmd and any(mark in reason for mark in _NOT_FOUND):
+        reason = failure_reason(output, options.installer)
+        if files_only and any(mark in reason for mark in _NOT_FOUND):
             reason += (
-                " (no index was used: list public requirements under 'pypi' in the input file, "
-                "or pass --index-url)"
+                " (every wheel of the graph was passed as a file, with no index: a requirement "
+                "pipper does not follow, such as an extra of a private package, is missing)"
+            )
+        elif "--no-index" in cmd and any(mark in reason for mark in _NOT_FOUND):
+            reason += (
+                " (no index was used with --private-only: list public requirements under 'pypi' "
+                "in the input file, or pass --index-url)"
             )
         raise InstallError(f"{what} failed with exit code {code}: {reason}", code)
 
@@ -178,7 +226,7 @@ def _stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-def _run(cmd: Sequence[str], echo: Callable[[str], None] | None) -> tuple[int, list[str]]:
+def run_process(cmd: Sequence[str], echo: Callable[[str], None] | None) -> tuple[int, list[str]]:
     tail: deque[str] = deque(maxlen=_OUTPUT_TAIL)
     try:
         proc = subprocess.Popen(
@@ -201,7 +249,7 @@ def _run(cmd: Sequence[str], echo: Callable[[str], None] | None) -> tuple[int, l
     return proc.returncode, list(tail)
 
 
-def _reason(output: Sequence[str], installer: Installer) -> str:
+def failure_reason(output: Sequence[str], installer: Installer) -> str:
     """pip's last ``ERROR:`` line, uv's ``error:`` line with its first cause, else the last line."""
     lines = [line.strip() for line in output if line.strip()]
     pick = ""
@@ -235,13 +283,25 @@ class Outcome:
 
 
 def apply(
-    steps: Sequence[Step], requirements: Sequence[str], options: InstallOptions | None = None
+    steps: Sequence[Step],
+    requirements: Sequence[str],
+    options: InstallOptions | None = None,
+    *,
+    public: Sequence[Step] | None = None,
 ) -> Outcome:
     """Carry out a plan: extract the wheels that change into a temporary folder, one installer
-    call, then (pip with ``--target``) remove what the replaced versions left behind."""
+    call, then (pip with ``--target``) remove what the replaced versions left behind.
+
+    ``public`` are the public wheels' steps when pipper resolved them (``None`` with
+    ``--private-only``): then every wheel is a file and the installer uses no index.
+    """
+    from pipper.models import Package
+
     options = options or InstallOptions()
     target, pip = options.target, options.installer == "pip"
     started = time.perf_counter()
+    private = list(steps)
+    steps = [*private, *(public or ())]
     changed = [s for s in steps if s.action != "keep"]
     kept = [s for s in steps if s.action == "keep"]
     passed = changed + kept if changed and target is not None and pip else list(changed)
@@ -253,11 +313,21 @@ def apply(
         wheels: list[Path] = []
         for step in passed:
             if step.package.path is None:
-                raise PipperError(f"{step.name} {step.version} has no bundle in the cache")
-            wheels.append(extract_wheel(step.package.path, Path(tmp)))
+                raise PipperError(f"{step.name} {step.version} has no wheel in the cache")
+            if isinstance(step.package, Package):
+                wheels.append(extract_wheel(step.package.path, Path(tmp)))
+            else:  # a public wheel: its blob, under the file name the installer needs
+                wheels.append(Path(tmp) / step.package.filename)
+                atomic_link_or_copy(step.package.path, wheels[-1])
         if target is not None:
             target.mkdir(parents=True, exist_ok=True)
-        install(wheels, requirements, options, pins=[f"{s.name}=={s.version}" for s in steps])
+        install(
+            wheels,
+            requirements,
+            options,
+            pins=[f"{s.name}=={s.version}" for s in private],
+            files_only=public is not None,
+        )
     outcome.ran = True
     if target is not None and pip:
         prune_target(target, {s.project: s.version for s in changed})

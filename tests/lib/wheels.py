@@ -7,6 +7,7 @@ test can make dozens of packages (or a few big ones) without a build backend.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -51,12 +52,15 @@ def make_vendor(folder: Path) -> Path:
     return folder
 
 
-def write_pyproject_project(root: Path, version: str = "0.2.0") -> Path:
+def write_pyproject_project(
+    root: Path, version: str = "0.2.0", *, dependencies: Sequence[str] = ()
+) -> Path:
     """A buildable setuptools project ``tiny-proj`` (module ``tiny_proj``) under ``root``."""
     (root / "src" / "tiny_proj").mkdir(parents=True)
     (root / "src" / "tiny_proj" / "__init__.py").write_text(f'__version__ = "{version}"\n')
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         f'[project]\nname = "tiny-proj"\nversion = "{version}"\n'
+        f"dependencies = {json.dumps(list(dependencies))}\n"
     )
     return root

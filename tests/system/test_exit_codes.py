@@ -69,7 +69,8 @@ def test_a_real_installer_failure_has_pippers_code_and_names_the_installers(
 ) -> None:
     vendor = tmp_path / "vendor"
     make_bundle(vendor, "broken", "1.0.0", requires=["nonexistent-dep"])
-    args = ["install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t")]
+    # --private-only hands the requirement to the installer (else pipper names it first).
+    args = ["install", "--from", str(vendor), "broken", "-t", str(tmp_path / "t"), "--private-only"]
     result = cli(*args, "--installer", installer, "--json")
 
     assert result.exit_code == InstallError.exit_code == 10

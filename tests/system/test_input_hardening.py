@@ -389,7 +389,18 @@ def test_an_endpoint_url_with_credentials_is_refused(
 def test_debug_install_masks_the_index_url_password(tmp_path: Path, local: list[str]) -> None:
     index = f"http://token-user:{PASSWORD}@127.0.0.1:9/simple"
     target = tmp_path / "target"
-    result = cli("--debug", "install", "alpha", "-t", str(target), "--index-url", index, *local)
+    # --private-only: the index goes to the installer itself, whose command line is logged.
+    result = cli(
+        "--debug",
+        "install",
+        "alpha",
+        "-t",
+        str(target),
+        "--index-url",
+        index,
+        "--private-only",
+        *local,
+    )
     assert result.exit_code == 0, result.stderr
     assert PASSWORD not in result.stdout + result.stderr
     assert "--index-url http://127.0.0.1:9/simple" in result.stderr

@@ -91,6 +91,7 @@ def test_what_we_publish_has_the_originals_entries_and_fields(
     )
     package = json.loads(metadata["package"])
     assert package["dependencies"] == ["beta_pkg:1.*"]
+    assert package["requires_dist"] == ["beta_pkg"]  # ours: the wheel's Requires-Dist
     import hashlib
 
     local = bundles / "alpha_pkg-v1-0-0.pipper"
@@ -139,6 +140,22 @@ def test_the_original_and_this_project_share_one_bucket(
     downloaded = list(got.glob("*.pipper"))
     assert len(downloaded) == 1
     assert downloaded[0].read_bytes() == (bundles / "ours_pkg-v1-0-0.pipper").read_bytes()
+    # ...and installs it, reading a package.meta with fields it does not know (requires_dist).
+    subprocess.run(
+        [str(original_pipper), "install", "ours_pkg", "-b", bucket],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    python = original_pipper.parent / "python"
+    imported = subprocess.run(
+        [str(python), "-c", "import ours_pkg; print(ours_pkg.__version__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert imported.stdout.strip() == "1.0.0", imported.stderr
     # ...and publishes a bundle that we then download and verify.
     theirs = tmp_path / "theirs"
     theirs.mkdir()

@@ -136,12 +136,14 @@ def test_write_bundle_has_exactly_the_originals_layout(tmp_path: Path, wheel: Pa
         meta = json.loads(zf.read("package.meta"))
     assert set(meta) == {
         "dependencies", "name", "version", "safe_version", "wheel_name", "timestamp",
+        "requires_dist",  # ours: the wheel's Requires-Dist, which the original ignores
     }  # fmt: skip
     assert meta["name"] == "alpha_pkg"
     assert meta["version"] == "1.0.0"
     assert meta["safe_version"] == "v1-0-0"
     assert meta["wheel_name"] == WHEEL_NAME
     assert meta["dependencies"] == ["beta_pkg"]
+    assert meta["requires_dist"] == ["beta_pkg>=1.0"]
     stamp = datetime.fromisoformat(meta["timestamp"])
     assert stamp.utcoffset() == timedelta(0)
     assert abs(datetime.now(stamp.tzinfo) - stamp) < timedelta(minutes=5)
