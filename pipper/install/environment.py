@@ -132,7 +132,13 @@ def inspect_environment(python: Path | None, target: Path | None) -> dict[str, s
             for d in importlib.metadata.distributions(path=[str(target)])
         )
     if python is None:
-        paths = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+        # Not the working directory, and not the ``_vendor`` folders that setuptools and pip put
+        # on sys.path once imported: their copies of packaging, wheel... are no installs.
+        paths = [
+            p
+            for p in sys.path
+            if p not in ("", ".", os.getcwd()) and "_vendor" not in Path(p).parts
+        ]
         return _versions(
             (d.metadata["Name"], d.version) for d in importlib.metadata.distributions(path=paths)
         )

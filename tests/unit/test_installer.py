@@ -75,3 +75,17 @@ def test_the_working_directory_is_not_part_of_the_environment(
     monkeypatch.chdir(tmp_path)
     assert "stray-pkg" not in inspect_environment(Path(sys.executable), None)
     assert "stray-pkg" not in inspect_environment(None, None)
+
+
+def test_vendored_copies_on_sys_path_are_no_installs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setuptools puts ``setuptools/_vendor`` on sys.path when imported: its dist-infos are not
+    installed packages (they made pipper warn "installed twice")."""
+    vendored = tmp_path / "setuptools" / "_vendor"
+    (vendored / "zz_vendored_only-1.0.dist-info").mkdir(parents=True)
+    (vendored / "zz_vendored_only-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: zz-vendored-only\nVersion: 1.0\n"
+    )
+    monkeypatch.syspath_prepend(str(vendored))
+    assert "zz-vendored-only" not in inspect_environment(None, None)
