@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,12 @@ _QUOTE_END = "[end of output]"
 # directories, unsupported or encrypted entries, corrupt deflate streams).
 
 
-def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
-    """Build the project's wheel with pip and move it into ``out_dir``.
+def build_wheel(
+    project_dir: Path, out_dir: Path, *, isolation: bool = True, python: Path | None = None
+) -> Path:
+    """Build the project's wheel with pip (that of ``python``, else pipper's own interpreter),
+    and move it into ``out_dir``: a project with compiled code gets the tags of the interpreter
+    that built it.
 
     pip writes into a fresh temporary directory so a stale wheel of an older version (in the
     project's ``dist/`` or in ``out_dir``) can never be mistaken for the one just built.
@@ -46,7 +51,7 @@ def build_wheel(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> 
         raise UsageError(f"{project_dir} has neither a pyproject.toml nor a setup.py")
     with tempfile.TemporaryDirectory(prefix="pipper-wheel-") as tmp:
         cmd = [
-            sys.executable,
+            str(python or sys.executable),
             "-m",
             "pip",
             "wheel",
@@ -120,7 +125,9 @@ def _without_frames(lines: list[str]) -> list[str]:
     return kept
 
 
-def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) -> Path:
+def bundle_project(
+    project_dir: Path, out_dir: Path, *, isolation: bool = True, python: Path | None = None
+) -> Path:
     """Build the project's wheel and bundle it with its ``pipper.json``; warn where the two
     name different private dependencies."""
     from pipper.bundle import read_bundle
@@ -129,11 +136,23 @@ def bundle_project(project_dir: Path, out_dir: Path, *, isolation: bool = True) 
     project_dir = Path(project_dir)
     extra = _read_pipper_json(project_dir / "pipper.json")
     with tempfile.TemporaryDirectory(prefix="pipper-bundle-") as tmp:
-        wheel = build_wheel(project_dir, Path(tmp), isolation=isolation)
+        wheel = build_wheel(project_dir, Path(tmp), isolation=isolation, python=python)
         bundle = write_bundle(wheel, out_dir, extra)
     for warning in declaration_warnings(extra, read_bundle(bundle).requires_dist or ()):
         log.warning("%s: %s", project_dir, warning)
     return bundle
+
+
+def bundle_wheels(wheels: Sequence[Path], out_dir: Path, pipper_json: Path | None) -> list[Path]:
+    """Bundle prebuilt wheels (cibuildwheel's output), one bundle per wheel, each with the
+    project's ``pipper.json``; a wheel given twice under two paths is refused."""
+    extra = _read_pipper_json(pipper_json) if pipper_json is not None else {}
+    names: dict[str, Path] = {}
+    for wheel in wheels:
+        if wheel.name in names:
+            raise UsageError(f"{wheel} and {names[wheel.name]} are the same wheel; give it once")
+        names[wheel.name] = wheel
+    return [write_bundle(wheel, out_dir, extra) for wheel in wheels]
 
 
 def _read_pipper_json(path: Path) -> dict[str, Any]:

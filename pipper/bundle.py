@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from pipper.errors import BundleError, NotFoundError, UsageError
 from pipper.fsutil import atomic_writer, replace_into, temp_file
 from pipper.jsonio import JsonError, parse_json
-from pipper.keys import bundle_filename, safe_version
+from pipper.keys import safe_version, wheel_bundle_filename
 from pipper.versions import NAME_PATTERN, normalize_name, parse_version
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def write_bundle(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dest = out_dir / bundle_filename(name, version)
+    dest = out_dir / wheel_bundle_filename(name, version, wheel.name)
     with (
         atomic_writer(dest, fsync=False, mode=0o644) as handle,
         zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, strict_timestamps=False) as zf,

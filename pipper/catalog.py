@@ -8,15 +8,18 @@ installer's probe, so the two commands never disagree about what is installed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
 from pipper.concurrency import task_group
-from pipper.errors import NotFoundError
+from pipper.errors import NotFoundError, UsageError
 from pipper.index import PackageIndex
+from pipper.keys import wheel_tag_part
 from pipper.models import Candidate
+from pipper.storage.base import Storage
 from pipper.yanks import Yank, read_yanks
 
 
@@ -28,6 +31,9 @@ class PackageInfo:
     installed: str | None
     status: str  # missing, behind, current, ahead
     yanks: dict[str, Yank]  # by bundle key: what each yanked version's marker says
+    tags: dict[str, str | None] = field(default_factory=dict)
+    """By wheel key: the tags of each wheel of the versions that hold several (read from the
+    ``.pipper`` bundle's metadata where no marker names them); None where nothing says."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,19 @@ async def package_info(
         raise NotFoundError(f"package {name} was not found in {index.repository.describe()}")
     latest = latest_of(candidates)
     installed = environment.get(candidates[-1].project)
+    tags: dict[str, str | None] = {}
+
+    async def learn(storage: Storage, candidate: Candidate) -> None:
+        tags[candidate.key] = await tags_of_bundle(storage, candidate.key)
+
+    async with task_group() as tg:
+        for candidate in candidates:
+            for wheel in candidate.wheels:
+                tags[wheel.key] = wheel.tag_part
+            if len(candidate.wheels) > 1 and candidate.tag_part is None and index.storage:
+                tg.start_soon(learn, index.storage, candidate)
     return PackageInfo(
+        tags=tags,
         name=candidates[-1].name,
         versions=sorted(candidates, key=lambda c: c.parsed, reverse=True),
         latest=latest,
@@ -77,6 +95,17 @@ async def package_info(
         status=compare(installed, latest),
         yanks=await read_yanks(index.storage, candidates),
     )
+
+
+async def tags_of_bundle(storage: Storage, key: str) -> str | None:
+    """The tags of the wheel in the bundle at ``key``, from its S3 metadata (the original writes
+    the whole meta there too, and so does pipper while it fits); None when it does not say."""
+    _, metadata = await storage.head(key)
+    try:
+        name = json.loads(metadata.get("package", "{}")).get("wheel_name")
+        return wheel_tag_part(name) if isinstance(name, str) else None
+    except (ValueError, AttributeError, UsageError):
+        return None
 
 
 async def list_packages(index: PackageIndex) -> list[PackageSummary]:

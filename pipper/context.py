@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pipper.credentials import Credentials
     from pipper.lock import Lock
     from pipper.models import LocalSource, Progress
+    from pipper.platforms import TargetSpec
     from pipper.project import ProjectSettings
     from pipper.public import PublicConfig
     from pipper.repositories import Repository, Resolved
@@ -239,6 +240,7 @@ class CommandContext:
         local: LocalSource | None = None,
         remote: bool = True,
         public: PublicConfig | None = None,
+        target: TargetSpec | None = None,
     ) -> Run:
         """A run over ``repository`` (default: the command's); enter it with ``async with``.
 
@@ -266,6 +268,7 @@ class CommandContext:
             installed=installed,
             local=local,
             public=public,
+            target=target,
         )
 
     def repository_for_lock(self, lock: Lock, *, offline: bool = False) -> Repository:

@@ -36,6 +36,17 @@ def _info(arcname: str, compress_type: int) -> zipfile.ZipInfo:
     return info
 
 
+def _expand_tag(tag: str) -> list[str]:
+    """The ``Tag:`` lines of a compressed tag set (``py2.py3-none-any``: two lines)."""
+    python, abi, platform = tag.split("-")
+    return [
+        f"{p}-{a}-{pl}"
+        for p in python.split(".")
+        for a in abi.split(".")
+        for pl in platform.split(".")
+    ]
+
+
 def make_wheel(
     out_dir: Path,
     name: str,
@@ -44,8 +55,12 @@ def make_wheel(
     requires: Sequence[str] = (),
     payload_size: int = 0,
     module: str | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write ``{name}-{version}-py3-none-any.whl`` into ``out_dir`` and return its path.
+    """Write ``{name}-{version}-{tag}.whl`` into ``out_dir`` and return its path.
+
+    ``tag`` (``cp311-cp311-manylinux_2_17_x86_64``) only names the wheel: pip and uv choose by
+    tags, so a test can publish platform wheels without compiling anything.
 
     The wheel holds ``<module>/__init__.py`` with ``__version__``, and when ``payload_size`` is
     set a ``<module>/payload.bin`` of that many seeded random bytes (incompressible, so a big
@@ -56,7 +71,7 @@ def make_wheel(
     package = module or escaped
     dist_info = f"{escaped}-{file_version}.dist-info"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{escaped}-{file_version}-py3-none-any.whl"
+    path = out_dir / f"{escaped}-{file_version}-{tag}.whl"
 
     metadata = [
         "Metadata-Version: 2.1",
@@ -67,11 +82,14 @@ def make_wheel(
     wheel_file = [
         "Wheel-Version: 1.0",
         "Generator: pipper-demo",
-        "Root-Is-Purelib: true",
-        "Tag: py3-none-any",
+        f"Root-Is-Purelib: {'true' if tag.endswith('-none-any') else 'false'}",
+        *(f"Tag: {one}" for one in _expand_tag(tag)),
     ]
+    init = f'__version__ = "{version}"\n'
+    if tag != "py3-none-any":
+        init += f'__wheel_tag__ = "{tag}"\n'
     texts = {
-        f"{package}/__init__.py": f'__version__ = "{version}"\n',
+        f"{package}/__init__.py": init,
         f"{dist_info}/METADATA": "\n".join(metadata) + "\n\n",
         f"{dist_info}/WHEEL": "\n".join(wheel_file) + "\n",
     }

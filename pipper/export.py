@@ -23,6 +23,7 @@ def export(
     *,
     extract: bool = False,
     public: Iterable[PublicPackage] = (),
+    more: Iterable[Package] = (),
 ) -> int:
     """Place every bundle (and with ``extract`` its wheel) and every public wheel in
     ``directory``; returns the links made."""
@@ -31,7 +32,7 @@ def export(
     for wheel in public:
         if wheel.path is not None:
             links += atomic_link_or_copy(wheel.path, directory / wheel.filename) == "link"
-    for package in packages.values():
+    for package in [*packages.values(), *more]:
         if package.path is None:
             continue
         how = atomic_link_or_copy(package.path, directory / package.filename)

@@ -25,8 +25,8 @@ from packaging.version import Version
 
 from pipper.cache import Cache
 from pipper.errors import OfflineError
-from pipper.keys import parse_bundle_key, yanked_bundle_key
-from pipper.models import Candidate
+from pipper.keys import parse_key, yanked_bundle_key
+from pipper.models import Candidate, WheelObject
 from pipper.repositories import Repository
 from pipper.storage.base import ObjectInfo, Storage
 from pipper.versions import normalize_name
@@ -169,6 +169,7 @@ class PackageIndex:
         return objects
 
     def _candidates(self, objects: list[ObjectInfo]) -> list[Candidate]:
+        """One candidate per ``.pipper`` bundle, with every wheel of its version in ``wheels``."""
         found: list[Candidate] = []
         markers = {
             bundle: obj
@@ -176,14 +177,26 @@ class PackageIndex:
             if (bundle := yanked_bundle_key(self.prefix, obj.key)) is not None
         }
         marker_keys = {marker.key for marker in markers.values()}
+        variants: dict[str, list[WheelObject]] = {}
+        primary_tags: dict[str, str] = {}
+        bundles: list[tuple[ObjectInfo, str, str]] = []
         for obj in objects:
             if obj.key in marker_keys:
                 continue
-            parsed = parse_bundle_key(self.prefix, obj.key)
+            parsed = parse_key(self.prefix, obj.key)
             if parsed is None:
                 log.warning("skipping %s: not a pipper bundle key", obj.key)
-                continue
-            folder, version = parsed
+            elif parsed.kind == "bundle":
+                bundles.append((obj, parsed.name, parsed.version))
+            elif parsed.kind == "tags":
+                primary_tags[parsed.primary] = parsed.tag_part or ""
+            else:
+                variants.setdefault(parsed.primary, []).append(
+                    WheelObject(obj.key, obj.size, obj.etag, parsed.tag_part, obj.last_modified)
+                )
+        for obj, folder, version in bundles:
+            tags = primary_tags.get(obj.key)
+            own = WheelObject(obj.key, obj.size, obj.etag, tags, obj.last_modified)
             found.append(
                 Candidate(
                     name=folder,
@@ -193,6 +206,8 @@ class PackageIndex:
                     etag=obj.etag,
                     last_modified=obj.last_modified,
                     yank=markers.get(obj.key),
+                    tag_part=tags,
+                    wheels=(own, *sorted(variants.get(obj.key, []), key=lambda w: w.key)),
                 )
             )
         found.sort(key=lambda c: c.parsed)

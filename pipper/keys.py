@@ -28,32 +28,47 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.version import InvalidVersion
 
 from pipper.errors import UsageError
+from pipper.shown import mask_url, printable, redact_url
 from pipper.versions import MAX_VERSION_LENGTH, NAME_PATTERN, parse_version
 
 __all__ = [
     "BUNDLE_SUFFIX",
+    "KeyKind",
+    "ParsedKey",
     "UrlTarget",
     "bundle_filename",
     "bundle_key",
+    "is_pure_wheel",
+    "local_filename",
+    "local_tag_part",
     "mask_url",
     "parse_bundle_filename",
     "parse_bundle_key",
     "parse_bundle_path",
+    "parse_key",
     "parse_safe_version",
+    "primary_tags_key",
     "printable",
     "redact_url",
     "safe_version",
+    "variant_key",
+    "wheel_bundle_filename",
+    "wheel_tag_part",
     "yank_marker_key",
     "yanked_bundle_key",
 ]
 
 BUNDLE_SUFFIX = ".pipper"
 YANK_SUFFIX = ".yanked"
+VARIANT_SUFFIX = ".variant"
+PRIMARY_TAGS_SUFFIX = ".primary"
+_TAG_PART = re.compile(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+){2,3}", re.ASCII)
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -161,10 +176,118 @@ def parse_bundle_key(root_prefix: str, key: str) -> tuple[str, str] | None:
     if len(parts) != 2:
         return None
     name, filename = parts
-    version = _version_of(filename)
+    version = _version_of(filename) or _variant_version(filename)
     if not NAME_PATTERN.fullmatch(name) or version is None:
         return None
     return name, version
+
+
+KeyKind = Literal["bundle", "variant", "tags"]
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    """One object of a package's folder: a bundle, another wheel's bundle, or a tags marker.
+
+    A version holds one bundle at ``<safe_version>.pipper`` (the one the original reads) and, for
+    each further wheel of that version, a complete bundle at
+    ``<safe_version>.<wheel tags>.variant``. When the ``.pipper`` bundle holds a platform wheel,
+    a small marker ``<safe_version>.<wheel tags>.primary`` names its tags, so a listing alone
+    says which wheels a version offers. The original keeps only keys ending in ``.pipper``, so
+    it never sees the other two.
+    """
+
+    name: str
+    version: str
+    kind: KeyKind
+    primary: str
+    """The key of the version's ``.pipper`` bundle."""
+    tag_part: str | None = None
+    """``[build-]python-abi-platform`` of the wheel, for variants and tags markers."""
+
+
+def wheel_tag_part(wheel_name: str) -> str:
+    """The tags part of a wheel file name, as keys carry it: ``cp311-cp311-linux_x86_64`` of
+    ``a-1.0-cp311-cp311-linux_x86_64.whl`` (with a build tag first, when the wheel has one)."""
+    part = "-".join(wheel_name.removesuffix(".whl").split("-")[2:])
+    if not wheel_name.endswith(".whl") or not _TAG_PART.fullmatch(part):
+        raise UsageError(f"{printable(wheel_name)} is not a wheel file name")
+    return part
+
+
+def variant_key(primary_key: str, wheel_name: str) -> str:
+    """Where a further wheel of the version at ``primary_key`` is kept, as a bundle of its own."""
+    return f"{primary_key.removesuffix(BUNDLE_SUFFIX)}.{wheel_tag_part(wheel_name)}{VARIANT_SUFFIX}"
+
+
+def primary_tags_key(primary_key: str, tag_part: str) -> str:
+    """The marker that names the tags (:func:`wheel_tag_part`) of the wheel the ``.pipper``
+    bundle at ``primary_key`` holds."""
+    if not _TAG_PART.fullmatch(tag_part):
+        raise UsageError(f"{printable(tag_part)} are not wheel tags")
+    return f"{primary_key.removesuffix(BUNDLE_SUFFIX)}.{tag_part}{PRIMARY_TAGS_SUFFIX}"
+
+
+def parse_key(root_prefix: str, key: str) -> ParsedKey | None:
+    """What an object of a package folder is; None for anything else (yank markers included)."""
+    folder, _, filename = key.rpartition("/")
+    if filename.endswith(BUNDLE_SUFFIX):
+        parsed = parse_bundle_key(root_prefix, key)
+        return None if parsed is None else ParsedKey(*parsed, "bundle", key)
+    for suffix, kind in ((VARIANT_SUFFIX, "variant"), (PRIMARY_TAGS_SUFFIX, "tags")):
+        if filename.endswith(suffix):
+            safe, dot, part = filename.removesuffix(suffix).partition(".")
+            primary = f"{folder}/{safe}{BUNDLE_SUFFIX}" if folder else f"{safe}{BUNDLE_SUFFIX}"
+            parsed = parse_bundle_key(root_prefix, primary)
+            if parsed is None or not dot or not _TAG_PART.fullmatch(part):
+                return None
+            return ParsedKey(*parsed, kind, primary, part)  # type: ignore[arg-type]
+    return None
+
+
+def _variant_version(filename: str) -> str | None:
+    if not filename.endswith(VARIANT_SUFFIX):
+        return None
+    safe, dot, part = filename.removesuffix(VARIANT_SUFFIX).partition(".")
+    if not dot or not _TAG_PART.fullmatch(part):
+        return None
+    return parse_safe_version(safe)
+
+
+def local_filename(name: str, key: str, tag_part: str | None = None) -> str:
+    """The file name of the bundle at ``key`` in a folder: ``<name>-<safe_version>.pipper``, or
+    ``<name>-<safe_version>.<wheel tags>.pipper`` for a bundle whose platform wheel's tags are
+    known (a variant, or a ``.pipper`` bundle with a tags marker), so a folder of them tells
+    ``install --from`` which wheel each holds, as the repository does."""
+    stem = key.rsplit("/", 1)[-1].removesuffix(VARIANT_SUFFIX).removesuffix(BUNDLE_SUFFIX)
+    safe = stem.partition(".")[0]
+    return (
+        f"{name}-{safe}.{tag_part}{BUNDLE_SUFFIX}" if tag_part else f"{name}-{stem}{BUNDLE_SUFFIX}"
+    )
+
+
+def wheel_bundle_filename(name: str, version: str, wheel_name: str) -> str:
+    """The file name of a bundle of ``wheel_name``: :func:`bundle_filename` for a pure wheel
+    (``*-none-any``), ``<name>-<safe_version>.<wheel tags>.pipper`` for a platform wheel, so the
+    wheels of one version can lie side by side in one folder."""
+    if is_pure_wheel(wheel_name):
+        return bundle_filename(name, version)
+    return f"{name}-{safe_version(version)}.{wheel_tag_part(wheel_name)}{BUNDLE_SUFFIX}"
+
+
+def _expand(part: str) -> list[str]:
+    python, abi, platform = part.split("-")[-3:]
+    return [
+        f"{p}-{a}-{pl}"
+        for p in python.split(".")
+        for a in abi.split(".")
+        for pl in platform.split(".")
+    ]
+
+
+def is_pure_wheel(wheel_name: str) -> bool:
+    """Whether every tag of the wheel is ``*-none-any``: it fits every platform."""
+    return all(tag.endswith("-none-any") for tag in _expand(wheel_tag_part(wheel_name)))
 
 
 def bundle_filename(name: str, version: str) -> str:
@@ -211,55 +334,29 @@ def parse_bundle_filename(filename: str) -> tuple[str, str] | None:
     stem = filename[: -len(BUNDLE_SUFFIX)]
     start = 0
     while (at := stem.find("-v", start)) > 0:
-        name, version = stem[:at], parse_safe_version(stem[at + 1 :])
+        safe, dot, part = stem[at + 1 :].partition(".")
+        if dot and not _TAG_PART.fullmatch(part):
+            start = at + 1
+            continue
+        name, version = stem[:at], parse_safe_version(safe)
         if version is not None and NAME_PATTERN.fullmatch(name):
             return name, version
         start = at + 1
     return None
 
 
+def local_tag_part(filename: str) -> str | None:
+    """The wheel tags in a further wheel's file name (``<name>-<sv>.<tags>.pipper``), else None."""
+    stem = filename.removesuffix(BUNDLE_SUFFIX)
+    at = stem.rfind("-v")
+    part = stem[at:].partition(".")[2] if at > 0 else ""
+    return part if part and _TAG_PART.fullmatch(part) else None
+
+
 def _version_of(filename: str) -> str | None:
     if not filename.endswith(BUNDLE_SUFFIX):
         return None
     return parse_safe_version(filename[: -len(BUNDLE_SUFFIX)])
-
-
-# -- showing keys and URLs ------------------------------------------------------------------------
-
-
-def printable(text: str, *, multiline: bool = False) -> str:
-    """``text`` with every non-printable character escaped (``\\x1b``, ``\\r``, ``\\u202e``).
-
-    Keys, file names and URLs in messages come from buckets and files other people write; shown
-    raw, an escape sequence in one recolours, moves or rewrites the user's terminal. Newlines
-    become spaces, or stay with ``multiline`` (a message that quotes a tool's output).
-    """
-    if text.isprintable():
-        return text
-    lines = [
-        "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in line)
-        for line in text.split("\n")
-    ]
-    return ("\n" if multiline else " ").join(lines)
-
-
-def mask_url(url: str) -> str:
-    """``url`` as it may be shown: without user info, query string or fragment.
-
-    The one helper for every URL pipper prints or logs (bundle URLs, whose query is a signature;
-    index URLs, whose user info is a password). A value with no ``://`` keeps its text up to any
-    ``?`` or ``#``, so an argument list can be masked item by item.
-    """
-    base = re.split(r"[?#]", url, maxsplit=1)[0]
-    scheme, sep, rest = base.partition("://")
-    if not sep:
-        return base
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
-
-
-redact_url = mask_url
-"""The earlier name of :func:`mask_url`."""
 
 
 @dataclass(frozen=True)

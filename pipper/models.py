@@ -31,6 +31,7 @@ __all__ = [
     "PublicPackage",
     "RunResult",
     "Source",
+    "WheelObject",
 ]
 
 Source = Literal["cache", "network", "local"]
@@ -38,8 +39,29 @@ Source = Literal["cache", "network", "local"]
 
 
 @dataclass(frozen=True)
+class WheelObject:
+    """One wheel of a version, as a bundle object: the ``.pipper`` one or a further variant.
+
+    ``tag_part`` (``cp311-cp311-manylinux_2_17_x86_64``) is known from the key for variants and
+    for a ``.pipper`` bundle with a tags marker; ``None`` for a ``.pipper`` bundle without one
+    (a pure wheel, or one the original published), which is taken to fit every target.
+    """
+
+    key: str
+    size: int
+    etag: str
+    tag_part: str | None = None
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """One published version of one package: what the resolver chooses between."""
+    """One published version of one package: what the resolver chooses between.
+
+    ``key`` is the bundle a run fetches: the version's ``.pipper`` bundle as listed, or, once a
+    wheel is chosen for the target (``pipper.platforms``), that wheel's bundle. ``wheels`` lists
+    every wheel of the version (empty where only one is known, such as a local file).
+    """
 
     name: str
     version: str
@@ -49,6 +71,9 @@ class Candidate:
     last_modified: datetime | None = None
     yank: ObjectInfo | None = field(default=None, compare=False, repr=False)
     """The yank marker beside the bundle, when the version is yanked (see ``pipper.releases``)."""
+    tag_part: str | None = field(default=None, compare=False)
+    """The wheel tags of the bundle at ``key``, when known without opening it."""
+    wheels: tuple[WheelObject, ...] = field(default=(), compare=False, repr=False)
     parsed: Version = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,8 +134,11 @@ class Package:
 
     @property
     def filename(self) -> str:
-        """``<name>-<safe_version>.pipper``: the key's own file name, so one bundle has one name."""
-        return f"{self.candidate.name}-{self.candidate.key.rsplit('/', 1)[-1]}"
+        """``<name>-<safe_version>.pipper`` from the key's own file name, so one bundle has one
+        name (``<name>-<safe_version>.<wheel tags>.pipper`` for a further wheel)."""
+        from pipper.keys import local_filename
+
+        return local_filename(self.candidate.name, self.candidate.key, self.candidate.tag_part)
 
 
 @dataclass(frozen=True)
@@ -165,6 +193,8 @@ class RunResult:
     requirements: tuple[PublicRequirement, ...] = ()
     """The graph's public requirements and who required them (the private packages' own
     requirements the repository does not hold, and ``pypi`` entries)."""
+    more_wheels: tuple[Package, ...] = ()
+    """The other wheels of the chosen versions, with ``--all-platforms``."""
     public: dict[str, PublicPackage] = field(default_factory=dict)
     """The public closure pip chose for them, keyed by PEP 503 name; empty with
     ``--private-only``, where ``requirements`` go to the installer as they are."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 import os
 import stat
 from dataclasses import dataclass
@@ -27,9 +29,17 @@ import anyio
 from packaging.version import Version
 
 from pipper.bundle import BundleMeta, read_bundle, s3_metadata
+from pipper.catalog import tags_of_bundle
 from pipper.errors import BundleError, NotFoundError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
-from pipper.keys import bundle_key
+from pipper.keys import (
+    bundle_key,
+    is_pure_wheel,
+    local_tag_part,
+    primary_tags_key,
+    variant_key,
+    wheel_tag_part,
+)
 from pipper.repositories import Repository
 from pipper.storage.base import Storage
 
@@ -37,13 +47,13 @@ from pipper.storage.base import Storage
 class AlreadyPublishedError(VersionExistsError):
     """The version is in the repository already; the command decides whether that is an error."""
 
-    def __init__(self, name: str, version: str, key: str) -> None:
-        super().__init__(
-            f"{name} {version} is already published ({key}); pass --force to replace it"
-        )
+    def __init__(self, name: str, version: str, key: str, wheel: str | None = None) -> None:
+        what = f"{name} {version}" + (f" ({wheel})" if wheel else "")
+        super().__init__(f"{what} is already published ({key}); pass --force to replace it")
         self.name = name
         self.version = version
         self.key = key
+        self.wheel = wheel
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,14 @@ class Published:
     sha256: str
     size: int
     replaced: bool
+    wheel: str = ""
 
 
 def bundles_in(path: Path) -> list[Path]:
-    """A bundle file, or every ``*.pipper`` in a folder, sorted."""
+    """A bundle file, or every ``*.pipper`` in a folder: each version's pure wheel before its
+    platform wheels, so it is the one the original reads where a version is new."""
     if path.is_dir():
-        found = sorted(path.glob("*.pipper"))
+        found = sorted(path.glob("*.pipper"), key=lambda p: (local_tag_part(p.name) is not None, p))
         if not found:
             raise UsageError(f"no .pipper files in {path}")
         return found
@@ -116,16 +128,76 @@ async def publish(
 async def _upload(
     storage: Storage, repository: Repository, handle: BinaryIO, checked: _Checked, *, force: bool
 ) -> Published:
-    meta, digest = checked.meta, checked.sha256
-    key = bundle_key(repository.root_prefix, meta.name, meta.version)
+    """Put the bundle where its wheel belongs: the version's ``.pipper`` key when the version
+    is new (or holds this very wheel), else a variant key of its own beside it.
+
+    Every write is conditional (``If-None-Match: *`` unless ``--force``), so two publishers of
+    different wheels of one new version both succeed: the one that loses the race for the
+    ``.pipper`` key learns whose wheel is there and writes a variant instead.
+    """
+    meta = checked.meta
+    pure = is_pure_wheel(meta.wheel_name)
+    shown = None if pure else meta.wheel_name  # messages name the wheel where there may be several
     index = PackageIndex(repository, storage, None)
     existing = [c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)]
-    if existing and not force:
-        raise AlreadyPublishedError(meta.name, meta.version, existing[0].key)
+    if not existing:
+        key = bundle_key(repository.root_prefix, meta.name, meta.version)
+        try:
+            await _put(storage, key, handle, checked, if_absent=True)
+        except VersionExistsError:
+            index = PackageIndex(repository, storage, None)  # someone else's wheel won the key
+            existing = [
+                c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)
+            ]
+            if not existing:
+                raise
+        else:
+            if not pure:
+                await _put_tags(storage, key, meta.wheel_name)
+            return _published(checked, key, replaced=False)
+    version = existing[0]
+    primary_tags = version.tag_part or await tags_of_bundle(storage, version.key)
+    if primary_tags == wheel_tag_part(meta.wheel_name) or (primary_tags is None and pure):
+        if not force:
+            raise AlreadyPublishedError(meta.name, meta.version, version.key, shown)
+        await _put(storage, version.key, handle, checked, if_absent=False)
+        if not pure:
+            await _put_tags(storage, version.key, meta.wheel_name)
+        return _published(checked, version.key, replaced=True)
+    key = variant_key(version.key, meta.wheel_name)
+    there = any(w.key == key for w in version.wheels)
+    if there and not force:
+        raise AlreadyPublishedError(meta.name, meta.version, key, shown)
     try:
-        await storage.put(
-            key, handle, s3_metadata(meta, digest), if_absent=not force, content_md5=checked.md5
-        )
+        await _put(storage, key, handle, checked, if_absent=not force)
     except VersionExistsError:
-        raise AlreadyPublishedError(meta.name, meta.version, key) from None
-    return Published(meta.name, meta.version, key, digest, checked.size, bool(existing))
+        raise AlreadyPublishedError(meta.name, meta.version, key, shown) from None
+    return _published(checked, key, replaced=there)
+
+
+async def _put(
+    storage: Storage, key: str, handle: BinaryIO, checked: _Checked, *, if_absent: bool
+) -> None:
+    handle.seek(0)
+    await storage.put(
+        key,
+        handle,
+        s3_metadata(checked.meta, checked.sha256),
+        if_absent=if_absent,
+        content_md5=checked.md5,
+    )
+
+
+async def _put_tags(storage: Storage, key: str, wheel_name: str) -> None:
+    """Name the tags of the platform wheel the ``.pipper`` bundle holds, so a listing shows
+    them; a run without the marker takes the bundle to fit every target."""
+    body = json.dumps({"wheel_name": wheel_name}).encode()
+    marker = primary_tags_key(key, wheel_tag_part(wheel_name))
+    await storage.put(marker, io.BytesIO(body), {}, if_absent=False)
+
+
+def _published(checked: _Checked, key: str, *, replaced: bool) -> Published:
+    meta = checked.meta
+    return Published(
+        meta.name, meta.version, key, checked.sha256, checked.size, replaced, meta.wheel_name
+    )

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from anyio.abc import TaskGroup
@@ -39,6 +40,7 @@ from pipper.graph import Graph
 from pipper.index import PackageIndex
 from pipper.jobs import BundleJobs
 from pipper.models import Candidate, Counters, LocalSource, Package, Progress, RunResult
+from pipper.platforms import TargetSpec, choose_wheels, target_spec
 from pipper.resolver import Resolution, Resolver
 from pipper.specs import PackageId
 from pipper.versions import normalize_name
@@ -77,10 +79,12 @@ class Run(BundleJobs):
         installed: Mapping[str, str] | None = None,
         local: LocalSource | None = None,
         public: PublicConfig | None = None,
+        target: TargetSpec | None = None,
     ) -> None:
         """``repository`` is ``None`` when local bundles decide alone (``install --from``);
         ``open_store`` is ``None`` when the run must not reach the repository (offline);
-        ``public`` is ``None`` for ``--private-only``: bundles' ``dependencies`` alone."""
+        ``public`` is ``None`` for ``--private-only``: bundles' ``dependencies`` alone;
+        ``target`` chooses each version's wheel (default: the graph's interpreter)."""
         self.repository = repository
         self.cache = cache
         self.settings = settings
@@ -91,6 +95,7 @@ class Run(BundleJobs):
         self.installed = {k: Version(v) for k, v in (installed or {}).items()}
         self.local = local
         self.public = public
+        self.target = target or target_spec(public.python if public is not None else None)
         self._open_store = open_store
         self._graph = Graph(public)
         self._jobs = {}
@@ -233,8 +238,10 @@ class Run(BundleJobs):
         async def versions(name: str) -> list[Candidate]:
             project = normalize_name(name)
             if self.local is not None and self.local.has(project):
-                return self.local.versions(project)
-            return await index.versions(name) if index is not None else []
+                found = self.local.versions(project)
+            else:
+                found = await index.versions(name) if index is not None else []
+            return choose_wheels(name, found, self.target)
 
         roots, needs = await self._graph.start(versions, roots, requirements)
         where = self.local.describe() if self.local and not remote else "the repository"
@@ -246,8 +253,10 @@ class Run(BundleJobs):
         self.progress.total(len(resolution.nodes))
         packages = await self._collect(resolution)
         needs += self._graph.needs([node.candidate for node in resolution.nodes.values()])
+        more = await self._further_wheels(packages) if self.target.everything else ()
         finished = time.perf_counter()
         return RunResult(
+            more_wheels=more,
             requirements=tuple(dict.fromkeys(needs)),
             packages=packages,
             rounds=resolution.rounds,
@@ -300,6 +309,37 @@ class Run(BundleJobs):
         if self.public is not None:
             result.requirements = await self._graph.url_needs(result)
         return await self.resolve_public(result)
+
+    async def _further_wheels(self, packages: Mapping[str, Package]) -> tuple[Package, ...]:
+        """Every other wheel of each chosen version (``--all-platforms``), fetched like the
+        chosen one: a vendor folder for several machines."""
+        further = [
+            (
+                package,
+                replace(
+                    package.candidate, key=w.key, size=w.size, etag=w.etag, tag_part=w.tag_part
+                ),
+            )
+            for package in packages.values()
+            for w in package.candidate.wheels
+            if w.key != package.candidate.key
+        ]
+        for _, candidate in further:
+            self._job(candidate)
+        found = []
+        for package, candidate in further:
+            fetched = await self._finished(candidate)
+            found.append(
+                replace(
+                    package,
+                    candidate=candidate,
+                    digest=fetched.digest,
+                    path=fetched.path,
+                    source=fetched.source,
+                    meta=fetched.meta,
+                )
+            )
+        return tuple(found)
 
     async def _collect(self, resolution: Resolution) -> dict[str, Package]:
         packages: dict[str, Package] = {}

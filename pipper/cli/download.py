@@ -27,6 +27,14 @@ from pipper.cli.options import (
     with_repository,
 )
 from pipper.cli.output import info, print_json, result_json, summary
+from pipper.cli.target_options import (
+    AbiOption,
+    AllPlatformsOption,
+    ImplementationOption,
+    PlatformOption,
+    PythonVersionOption,
+    target_from,
+)
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
@@ -67,10 +75,18 @@ def download(
     index_url: IndexUrlOption = None,
     extra_index_url: ExtraIndexUrlOption = None,
     find_links: FindLinksOption = None,
+    platform: PlatformOption = None,
+    python_version: PythonVersionOption = None,
+    implementation: ImplementationOption = None,
+    abi: AbiOption = None,
+    all_platforms: AllPlatformsOption = False,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and download every bundle into a folder.
+
+    Where a version has several wheels, the one for the graph's interpreter is taken, or the
+    one for --platform/--python-version/--implementation/--abi, or all with --all-platforms.
 
     The public wheels the graph needs go there too: with --extract the folder holds every wheel,
     so 'pip install --no-index --find-links DIR APP' works with no network.
@@ -84,9 +100,16 @@ def download(
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     target = (directory or Path.cwd()).expanduser()
     public = public_config(private_only, python, index_url, extra_index_url, find_links)
+    wheels_for = target_from(python, platform, python_version, implementation, abi, all_platforms)
 
     def place(result: RunResult) -> None:
-        export(result.packages, target, extract=extract, public=result.public.values())
+        export(
+            result.packages,
+            target,
+            extract=extract,
+            public=result.public.values(),
+            more=result.more_wheels,
+        )
 
     extra = {"directory": str(target)}
     if lock_file is not None:
@@ -99,6 +122,7 @@ def download(
             offline=offline,
             after=place,
             public=public,
+            target=wheels_for,
         )
         extra["lock"] = str(lock_file)
         where = f" from {lock_file} into {target}"
@@ -114,6 +138,7 @@ def download(
             after=place,
             requirements=requested.pypi,
             public=public,
+            target=wheels_for,
         )
         where = f" into {target}"
     if json_output:

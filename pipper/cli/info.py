@@ -74,6 +74,10 @@ def info_command(
                         "prerelease": c.parsed.is_prerelease,
                         "yanked": c.yanked,
                         "yanked_reason": _reason(result.yanks, c),
+                        "wheels": [
+                            {"key": w.key, "tags": result.tags.get(w.key), "size": w.size}
+                            for w in c.wheels
+                        ],
                     }
                     for c in result.versions
                 ],
@@ -88,6 +92,10 @@ def info_command(
         if c.yanked:
             mark = f"  ({describe_yank(result.yanks.get(c.key))})"
         typer.echo(f"  {c.version:<24} {when:<24} {human_size(c.size):>10}{mark}")
+        if len(c.wheels) > 1 or c.tag_part is not None:
+            for w in c.wheels:
+                tags = result.tags.get(w.key) or "(tags not recorded)"
+                typer.echo(f"      {tags:<47} {human_size(w.size):>10}")
 
 
 def _reason(yanks: Mapping[str, Yank], candidate: Candidate) -> str | None:

@@ -141,6 +141,7 @@ def install(
     from pipper.cli.progress import progress_for
     from pipper.cli.runs import check_lock_alone, public_config, with_run
     from pipper.install import inspect_environment, plan
+    from pipper.platforms import target_spec
     from pipper.public import InstallSight
 
     started = time.perf_counter()
@@ -201,6 +202,7 @@ def install(
         remote=request.remote,
         lock=lock,
         public=public,
+        target=target_spec(options.python),
     )
     if outcome is None:
         report.show_plan(json_output)

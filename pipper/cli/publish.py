@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 @app.command()
 @with_repository
 def publish(
-    path: Annotated[
-        Path,
-        typer.Argument(help="A .pipper bundle, or a folder whose bundles are all published."),
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="A .pipper bundle, several, or a folder whose bundles are all published.",
+        ),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace a version that is already published.")
@@ -37,7 +40,10 @@ def publish(
     *,
     repo: RepositoryOptions,
 ) -> None:
-    """Publish bundles; a version that exists is refused unless --force or --skip-existing.
+    """Publish bundles; a wheel that exists is refused unless --force or --skip-existing.
+
+    A bundle of another wheel of a version that exists (a platform wheel beside the pure one,
+    cp312 beside cp311) is added to that version; the others stay as they are.
 
     Every new bundle of a folder is published even when some are already there; the command
     fails (exit 8) only when a bundle was refused.
@@ -45,12 +51,14 @@ def publish(
     Example: pipper publish dist/ -b my-bucket
     """
     from pipper.errors import UsageError, VersionExistsError
+    from pipper.keys import is_pure_wheel, local_tag_part
     from pipper.publish import AlreadyPublishedError, Published, bundles_in
     from pipper.publish import publish as publish_one
 
     if force and skip_existing:
         raise UsageError("--force replaces what --skip-existing leaves: choose one")
-    bundles = bundles_in(path)
+    bundles = list(dict.fromkeys(b for path in paths for b in bundles_in(path)))
+    bundles.sort(key=lambda b: local_tag_part(b.name) is not None)  # each pure wheel first
     ctx = context(repo)
     where = ctx.repository.describe()
 
@@ -65,10 +73,15 @@ def publish(
                     existing.append(exc)
                     if skip_existing or len(bundles) > 1:
                         verb = "Skipped" if skip_existing else "Refused"
-                        info(f"{verb} {exc.name} {exc.version}: already published as {exc.key}")
+                        what = f"{exc.name} {exc.version}" + (
+                            f" ({exc.wheel})" if exc.wheel else ""
+                        )
+                        info(f"{verb} {what}: already published as {exc.key}")
                     continue
+                wheel = "" if is_pure_wheel(result.wheel) else f"{result.wheel}, "
                 info(
-                    f"Published {result.name} {result.version} ({human_size(result.size)}) "
+                    f"Published {result.name} {result.version} ({wheel}"
+                    f"{human_size(result.size)}) "
                     f"to {result.key} in {where}" + (" (replaced)" if result.replaced else "")
                 )
                 done.append(result)
@@ -86,8 +99,9 @@ def publish(
 def _refusal(existing: list[AlreadyPublishedError], total: int, where: str) -> str:
     if total == 1:
         one = existing[0]
+        what = f"{one.name} {one.version}" + (f" ({one.wheel})" if one.wheel else "")
         return (
-            f"{one.name} {one.version} is already published in {where} ({one.key}); pass "
+            f"{what} is already published in {where} ({one.key}); pass "
             "--force to replace it or --skip-existing to leave it"
         )
     names = ", ".join(f"{e.name} {e.version}" for e in existing)

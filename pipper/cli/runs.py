@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipper.context import CommandContext
     from pipper.lock import Lock
     from pipper.models import LocalSource, RunResult
+    from pipper.platforms import TargetSpec
     from pipper.public import InstallSight, PublicConfig
     from pipper.run import Run
     from pipper.specs import PackageId
@@ -42,6 +43,7 @@ def with_run(
     remote: bool = True,
     lock: Lock | None = None,
     public: PublicConfig | None = None,
+    target: TargetSpec | None = None,
 ) -> T:
     """Open a run of ``ctx`` (over the lock's repository for a lock), do ``work`` in it.
 
@@ -61,6 +63,7 @@ def with_run(
                 local=local,
                 remote=remote,
                 public=public,
+                target=target,
             ) as opened:
                 return await work(opened)
 
@@ -78,6 +81,7 @@ def resolve_graph(
     after: Callable[[RunResult], None] | None = None,
     requirements: Sequence[str] = (),
     public: PublicConfig | None = None,
+    target: TargetSpec | None = None,
 ) -> RunResult:
     """Resolve ``ids`` and ``requirements`` (``pypi`` entries) and fetch the graph;
     ``after(result)`` runs while the cache is held."""
@@ -88,7 +92,9 @@ def resolve_graph(
             after(result)
         return result
 
-    return with_run(ctx, label, work, enabled=enabled, offline=offline, pre=pre, public=public)
+    return with_run(
+        ctx, label, work, enabled=enabled, offline=offline, pre=pre, public=public, target=target
+    )
 
 
 def fetch_lock(
@@ -100,6 +106,7 @@ def fetch_lock(
     offline: bool = False,
     after: Callable[[RunResult], None] | None = None,
     public: PublicConfig | None = None,
+    target: TargetSpec | None = None,
 ) -> RunResult:
     """Fetch exactly the packages of ``lock_file``; ``after(result)`` as in ``resolve_graph``."""
     from pipper.lock import read_lock
@@ -112,7 +119,9 @@ def fetch_lock(
             after(result)
         return result
 
-    return with_run(ctx, label, work, enabled=enabled, offline=offline, lock=lock, public=public)
+    return with_run(
+        ctx, label, work, enabled=enabled, offline=offline, lock=lock, public=public, target=target
+    )
 
 
 def public_config(

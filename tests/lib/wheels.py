@@ -28,6 +28,7 @@ def make_bundle(
     requires: Sequence[str] = (),
     payload_size: int = 0,
     extra_meta: Mapping[str, Any] | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
     """Write a ``.pipper`` bundle of a fresh wheel into ``out_dir`` and return its path.
 
@@ -39,7 +40,9 @@ def make_bundle(
         extra["dependencies"] = list(dependencies)
     extra.update(extra_meta or {})
     with tempfile.TemporaryDirectory(prefix="pipper-test-wheel-") as tmp:
-        wheel = make_wheel(Path(tmp), name, version, requires=requires, payload_size=payload_size)
+        wheel = make_wheel(
+            Path(tmp), name, version, requires=requires, payload_size=payload_size, tag=tag
+        )
         return write_bundle(wheel, out_dir, extra)
 
 
