@@ -26,8 +26,9 @@ from packaging.version import InvalidVersion
 from pipper.errors import ConfigError, UsageError
 from pipper.fsutil import atomic_write_bytes, read_small_file
 from pipper.jsonio import JsonError, parse_json
-from pipper.keys import parse_bundle_key
+from pipper.keys import is_pure_wheel, parse_bundle_key
 from pipper.locations import normalize_root_prefix
+from pipper.platforms import TargetSpec, tags_of_wheel
 from pipper.publiclock import LockedPublic, parse_public
 from pipper.repositories import Repository
 from pipper.specs import PackageId, validate_name
@@ -67,6 +68,9 @@ class LockedPackage:
     sha256: str
     dependencies: tuple[str, ...] = ()
     required_by: tuple[str, ...] = ()
+    wheel: str | None = None
+    """The file name of the wheel the bundle holds (a version may hold several); None in
+    locks written before platform wheels."""
 
     @property
     def project(self) -> str:
@@ -84,6 +88,7 @@ class LockedPackage:
             "sha256": self.sha256,
             "dependencies": sorted(self.dependencies),
             "required_by": sorted(self.required_by),
+            **({"wheel": self.wheel} if self.wheel else {}),
         }
 
 
@@ -139,6 +144,8 @@ class Lock:
     requested: tuple[str, ...] = ()
     public: tuple[LockedPublic, ...] = ()
     """The public wheels of the graph; empty in locks written before them (or private-only)."""
+    target: str | None = None
+    """The interpreter or platform the wheels were chosen for (``CPython 3.12 on ...``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -158,6 +165,7 @@ class Lock:
             "requested": list(self.requested),
             "packages": [p.to_json() for p in self.packages],
             "public": [p.to_json() for p in self.public],
+            **({"target": self.target} if self.target else {}),
         }
 
     def dumps(self) -> bytes:
@@ -171,6 +179,7 @@ def lock_from_packages(
     *,
     public: Iterable[PublicPackage] = (),
     index_url: str | None = None,
+    target: str | None = None,
 ) -> Lock:
     """The lock of a resolved graph (``RunResult.packages`` and ``RunResult.public``)."""
     locked = []
@@ -186,9 +195,11 @@ def lock_from_packages(
                 sha256=package.digest,
                 dependencies=tuple(dict.fromkeys(package.dependencies)),
                 required_by=tuple(dict.fromkeys(r for r in package.required_by if r is not None)),
+                wheel=package.meta.wheel_name if package.meta is not None else None,
             )
         )
     return Lock(
+        target=target,
         repository=LockedRepository.of(repository),
         packages=tuple(locked),
         requested=tuple(str(r) for r in requested),
@@ -243,6 +254,7 @@ def _parse(path: Path, document: object) -> Lock:
         packages=tuple(packages),
         requested=tuple(requested),
         public=parse_public(path, document.get("public")),
+        target=_optional_str(path, "the lock", document, "target"),
     )
     _check_graph(path, lock.packages)
     for wheel in lock.public:
@@ -328,7 +340,28 @@ def _package(path: Path, index: int, data: object, root_prefix: str) -> LockedPa
         sha256=sha256,
         dependencies=_names(path, where, data, "dependencies"),
         required_by=_names(path, where, data, "required_by"),
+        wheel=_wheel(path, where, data),
     )
+
+
+def _wheel(path: Path, where: str, data: Mapping[str, Any]) -> str | None:
+    wheel = _optional_str(path, where, data, "wheel")
+    if wheel is not None and tags_of_wheel(wheel) is None:
+        raise UsageError(f"{path}: {where}: 'wheel' {wheel[:200]!r} is not a wheel file name")
+    return wheel
+
+
+def check_target(lock: Lock, target: TargetSpec) -> None:
+    """Refuse a lock whose platform wheels do not fit the interpreter it is installed for."""
+    platform = [p for p in lock.packages if p.wheel and not is_pure_wheel(p.wheel)]
+    unfit = [p for p in platform if not target().fits(p.wheel or "")]
+    if unfit:
+        made_for = f" (made for {lock.target})" if lock.target else ""
+        names = ", ".join(p.wheel or "" for p in unfit[:3]) + (", ..." if len(unfit) > 3 else "")
+        raise UsageError(
+            f"the lock's wheels{made_for} do not fit {target().shown()}: {names}; "
+            "run 'pipper lock' again for this interpreter"
+        )
 
 
 def _check_key(path: Path, where: str, key: str, root_prefix: str, name: str, version: str) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pipper.concurrency import task_group
 from pipper.downloader import Downloader, from_cache
 from pipper.errors import IntegrityError, NotFoundError, OfflineError, PipperError
+from pipper.keys import is_pure_wheel, wheel_tag_part
 from pipper.models import Candidate, Fetched, Package, RunResult
 from pipper.specs import parse_package_ids
 from pipper.versions import normalize_name
@@ -135,8 +136,14 @@ async def _fetch_one(
 
 
 def _candidate(package: LockedPackage) -> Candidate:
+    wheel = package.wheel
     return Candidate(
-        name=package.name, version=package.version, key=package.key, size=package.size, etag=""
+        name=package.name,
+        version=package.version,
+        key=package.key,
+        size=package.size,
+        etag="",
+        tag_part=wheel_tag_part(wheel) if wheel and not is_pure_wheel(wheel) else None,
     )
 
 

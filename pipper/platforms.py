@@ -15,8 +15,6 @@ machine; ``--all-platforms`` is the target every wheel fits.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -26,7 +24,8 @@ from packaging import tags as _tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from pipper.errors import ResolutionError, UsageError
-from pipper.models import Candidate, WheelObject
+from pipper.keys import is_pure_wheel
+from pipper.models import Candidate, Package, WheelObject
 
 __all__ = [
     "ANY_TARGET",
@@ -115,20 +114,15 @@ def target_for(python: Path | None) -> Target:
     """The target of the interpreter a graph is for (``None``: the running one)."""
     if python is None:
         return running_target()
+    from pipper.install.environment import ask_interpreter
+
+    data = ask_interpreter(python, _PROBE)
     try:
-        proc = subprocess.run(
-            [str(python), "-c", _PROBE],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert isinstance(data, dict)
         impl = str(data["implementation"])
         major, minor = (int(x) for x in data["version"])
         soabi, free = str(data["soabi"]), bool(data["free_threaded"])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError, TypeError):
+    except (AssertionError, ValueError, KeyError, TypeError):
         raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter") from None
     short = {"cpython": "cp", "pypy": "pp"}.get(impl, impl)
     abis: list[str] | None = None
@@ -298,7 +292,30 @@ def choose_wheels(name: str, candidates: list[Candidate], target: TargetSpec) ->
 
 
 def _rank(target: Target, wheel: WheelObject) -> int | None:
+    if target.everything:
+        return 0  # every wheel fits: the version's own bundle (listed first) stands for it
     if wheel.tag_part is None:
         return _UNKNOWN
     tags = tags_of_part(wheel.tag_part)
     return None if tags is None else target.rank(tags)
+
+
+def check_installable(packages: Iterable[Package], target: TargetSpec) -> None:
+    """Refuse, before the installer runs, a bundle whose platform wheel does not fit: a bundle
+    of unknown tags (the original's, or one published before tags were marked) is only known
+    once fetched."""
+    unfit = [
+        p
+        for p in packages
+        if p.meta is not None
+        and not is_pure_wheel(p.meta.wheel_name)
+        and not target().fits(p.meta.wheel_name)
+    ]
+    if unfit:
+        first = unfit[0]
+        more = f" (and {len(unfit) - 1} more)" if len(unfit) > 1 else ""
+        assert first.meta is not None
+        raise ResolutionError(
+            f"{first.candidate} holds {first.meta.wheel_name}, which does not fit "
+            f"{target().shown()}{more}: publish a wheel for it, or choose another version"
+        )

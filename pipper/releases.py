@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, PipperError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
-from pipper.keys import yank_marker_key
+from pipper.keys import primary_tags_key, yank_marker_key
 from pipper.models import Candidate
 from pipper.repositories import Repository
 from pipper.specs import validate_name
@@ -91,7 +91,8 @@ async def find_release(
 
 
 async def delete_release(storage: Storage, release: Release) -> None:
-    """Remove every key of ``release`` (found by ``find_release``) and its yank markers.
+    """Remove every key of ``release`` (found by ``find_release``): its bundles (every wheel)
+    and its markers.
 
     The bundle goes first: a marker left behind by a failure is ignored while its bundle is
     absent, where a bundle left without its marker would be offered again.
@@ -104,11 +105,20 @@ async def delete_release(storage: Storage, release: Release) -> None:
             f"{release} changed in the repository since it was listed ({candidate.key} was "
             "published again or deleted meanwhile); run the command again",
         )
+        # Then what hangs off the bundle: other wheels, the tags marker, the yank marker. Left
+        # behind by a failure, each is ignored while the bundle is absent.
+        leftovers: list[tuple[str, str | None]] = [
+            (w.key, w.etag) for w in candidate.wheels if w.key != candidate.key
+        ]
+        if candidate.tag_part is not None:
+            leftovers.append((primary_tags_key(candidate.key, candidate.tag_part), None))
         if candidate.yank is not None:
+            leftovers.append((candidate.yank.key, candidate.yank.etag))
+        for key, etag in leftovers:
             try:
-                await storage.delete(candidate.yank.key, if_match=candidate.yank.etag)
+                await storage.delete(key, if_match=etag)
             except PipperError as exc:
-                log.warning("%s is deleted but its yank marker is not: %s", candidate, exc)
+                log.warning("%s is deleted but %s is not: %s", candidate, key, exc)
 
 
 async def _delete_listed(storage: Storage, key: str, etag: str, changed: str) -> None:

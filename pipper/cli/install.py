@@ -141,7 +141,7 @@ def install(
     from pipper.cli.progress import progress_for
     from pipper.cli.runs import check_lock_alone, public_config, with_run
     from pipper.install import inspect_environment, plan
-    from pipper.platforms import target_spec
+    from pipper.platforms import check_installable, target_spec
     from pipper.public import InstallSight
 
     started = time.perf_counter()
@@ -166,6 +166,11 @@ def install(
         wheel_dirs=request.folders,
     )
     lock = _read_lock(lock_file)
+    wheels_for = target_spec(options.python)
+    if lock is not None:
+        from pipper.lock import check_target
+
+        check_target(lock, wheels_for)
 
     async def work(opened: Run) -> tuple[InstallReport, Outcome | None]:
         """Resolve, plan and install inside the run: the wheels stay held until pip is done."""
@@ -177,6 +182,7 @@ def install(
                 result = await opened.resolve(request.ids, prefer=prefer, requirements=request.pypi)
             else:
                 result = _empty()
+        check_installable(result.packages.values(), wheels_for)
         report = InstallReport(
             result,
             plan(result.packages, installed),
@@ -202,7 +208,7 @@ def install(
         remote=request.remote,
         lock=lock,
         public=public,
-        target=target_spec(options.python),
+        target=wheels_for,
     )
     if outcome is None:
         report.show_plan(json_output)

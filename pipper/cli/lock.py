@@ -31,6 +31,13 @@ from pipper.cli.options import (
     with_repository,
 )
 from pipper.cli.output import info
+from pipper.cli.target_options import (
+    AbiOption,
+    ImplementationOption,
+    PlatformOption,
+    PythonVersionOption,
+    target_from,
+)
 from pipper.errors import UsageError
 
 if TYPE_CHECKING:
@@ -76,10 +83,17 @@ def lock_command(
     index_url: IndexUrlOption = None,
     extra_index_url: ExtraIndexUrlOption = None,
     find_links: FindLinksOption = None,
+    platform: PlatformOption = None,
+    python_version: PythonVersionOption = None,
+    implementation: ImplementationOption = None,
+    abi: AbiOption = None,
     *,
     repo: RepositoryOptions,
 ) -> None:
     """Resolve the dependency graph and write it to a lock file.
+
+    Where a version has several wheels, the lock records the one for the graph's interpreter
+    (or for --platform/--python-version/--implementation/--abi) and the target it was made for.
 
     The lock holds every package's version, key, size and sha256, and every public wheel's
     version, file, URL and sha256: 'pipper download --lock' and 'pipper install --lock' then
@@ -88,6 +102,7 @@ def lock_command(
     Example: pipper lock -i pipper.json -o pipper.lock
     """
     from pipper.cli.runs import public_config, resolve_graph
+    from pipper.keys import is_pure_wheel
     from pipper.lock import lock_from_packages, write_lock
     from pipper.publiclock import PYLOCK_FILE, LockedPublic, write_pylock
     from pipper.specs import gather_requested
@@ -101,6 +116,7 @@ def lock_command(
         )
     ctx = context(repo, cache_dir=cache_dir, concurrency=concurrency)
     public = public_config(private_only, python, index_url, extra_index_url, find_links)
+    wheels_for = target_from(python, platform, python_version, implementation, abi)
     pylock = (Path.cwd() if str(output) == "-" else output.parent) / PYLOCK_FILE
 
     def write_standard(result: RunResult) -> None:
@@ -119,6 +135,11 @@ def lock_command(
         after=write_standard,
         requirements=requested.pypi,
         public=public,
+        target=wheels_for,
+    )
+    platform_wheels = any(
+        p.meta is not None and not is_pure_wheel(p.meta.wheel_name)
+        for p in result.packages.values()
     )
     lock = lock_from_packages(
         result.packages,
@@ -126,6 +147,7 @@ def lock_command(
         package_ids,
         public=result.public.values(),
         index_url=index,
+        target=wheels_for().description if platform_wheels else None,
     )
     if str(output) == "-":
         sys.stdout.write(lock.dumps().decode())

@@ -22,7 +22,13 @@ from packaging.version import InvalidVersion, Version
 from pipper.errors import UsageError
 from pipper.versions import normalize_name
 
-__all__ = ["inspect_environment", "marker_environment", "probe_interpreter", "target_python"]
+__all__ = [
+    "ask_interpreter",
+    "inspect_environment",
+    "marker_environment",
+    "probe_interpreter",
+    "target_python",
+]
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +158,7 @@ def marker_environment(python: Path | None) -> dict[str, str]:
         from pipper.requirements import marker_environment as running
 
         return running()
-    data = _ask(python, _MARKERS)
+    data = ask_interpreter(python, _MARKERS)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter")
     return {str(k): str(v) for k, v in data.items()}
@@ -160,13 +166,13 @@ def marker_environment(python: Path | None) -> dict[str, str]:
 
 def probe_interpreter(python: Path) -> tuple[dict[str, str], bool]:
     """The distributions another interpreter sees, and whether it can run pip itself."""
-    data = _ask(python, _PROBE)
+    data = ask_interpreter(python, _PROBE)
     if not isinstance(data, dict) or not isinstance(data.get("packages"), dict):
         raise UsageError(f"{python} did not answer as a Python 3.8+ interpreter")
     return {str(k): str(v) for k, v in data["packages"].items()}, bool(data.get("pip"))
 
 
-def _ask(python: Path, script: str) -> object:
+def ask_interpreter(python: Path, script: str) -> object:
     """Run ``script`` in ``python`` and return the JSON of its last line of output."""
     try:
         proc = subprocess.run(

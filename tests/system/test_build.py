@@ -16,6 +16,7 @@ from packaging.version import Version
 from pipper.build import build_wheel, bundle_project
 from pipper.bundle import read_bundle
 from pipper.errors import BuildError, BundleError
+from tests.lib.cli import cli
 from tests.lib.wheels import make_wheel, write_pyproject_project
 
 
@@ -92,3 +93,58 @@ def test_build_wheel_failure_shows_pips_output(tmp_path: Path) -> None:
         build_wheel(project, tmp_path / "out", isolation=False)
     assert not isinstance(failed.value, BundleError)  # the project's fault, not a bundle's
     assert not list((tmp_path).glob("out/*.whl"))
+
+
+@needs_offline_build
+def test_bundle_builds_with_the_interpreter_python_names(tmp_path: Path) -> None:
+    """``--python`` runs that interpreter's pip: a compiled project gets its tags."""
+    import sys
+
+    project = write_pyproject_project(tmp_path / "proj")
+    calls = tmp_path / "calls.txt"
+    python = tmp_path / "python-wrapper"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    out = tmp_path / "out"
+    result = cli(
+        "bundle", str(project), "-o", str(out), "--python", str(python), "--no-build-isolation"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (out / "tiny_proj-v0-2-0.pipper").is_file()
+    assert "-m pip wheel" in calls.read_text()
+
+
+def test_bundle_wheel_bundles_prebuilt_wheels_one_per_wheel(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    tags = ["py3-none-any", "cp311-cp311-manylinux_2_17_x86_64", "cp312-abi3-macosx_11_0_arm64"]
+    wheels = [make_wheel(wheelhouse, "fast_lib", "2.0.0", tag=tag) for tag in tags]
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pipper.json").write_text(json.dumps({"dependencies": ["alpha_pkg"]}))
+    out = tmp_path / "out"
+    # As a shell expands 'pipper bundle DIR --wheel wheelhouse/*.whl'.
+    result = cli("bundle", str(project), "-o", str(out), "--wheel", *map(str, wheels))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            "fast_lib-v2-0-0.pipper",
+            "fast_lib-v2-0-0.cp311-cp311-manylinux_2_17_x86_64.pipper",
+            "fast_lib-v2-0-0.cp312-abi3-macosx_11_0_arm64.pipper",
+        ]
+    )
+    for path in out.iterdir():
+        meta = read_bundle(path)
+        assert meta.dependencies == ("alpha_pkg",)
+        assert meta.wheel_name in {w.name for w in wheels}
+    twice = cli("bundle", "-o", str(out), "--wheel", str(wheels[0]), "--wheel", str(wheels[0]))
+    assert twice.exit_code == 2
+    assert "are the same wheel" in twice.stderr
+
+
+def test_bundle_wheel_refuses_a_file_that_is_no_wheel(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-wheel.whl"
+    bogus.write_bytes(b"nope")
+    result = cli("bundle", "-o", str(tmp_path / "out"), "--wheel", str(bogus))
+    assert result.exit_code != 0
+    assert "not a valid wheel file name" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -174,3 +174,57 @@ def test_the_original_and_this_project_share_one_bucket(
     names = {p["name"]: p["version"] for p in result.json()["packages"]}
     assert names == {"theirs_pkg": "2.1.0", "ours_pkg": "1.0.0"}
     assert (tmp_path / "v" / "theirs_pkg-v2-1-0.pipper").read_bytes() == bundle.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(900)
+def test_the_original_reads_a_bucket_with_several_wheels_per_version(
+    tmp_path: Path, s3_server: S3Server, bucket: str, s3_env: dict[str, str], original_pipper: Path
+) -> None:
+    """Variants and tags markers sit where the original never looks: it lists, downloads and
+    installs the version's ``.pipper`` bundle as if they were not there."""
+    import os
+
+    from tests.lib.wheels import make_bundle
+
+    py = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    dist = tmp_path / "dist"
+    pure = make_bundle(dist, "multi_pkg", "1.0.0")
+    for tag in (f"{py}-{py}-manylinux_2_17_x86_64", f"{py}-{py}-macosx_11_0_arm64"):
+        make_bundle(dist, "multi_pkg", "1.0.0", tag=tag)
+    make_bundle(dist, "multi_pkg", "0.9.0", tag=f"{py}-{py}-manylinux_2_17_x86_64")  # marked
+    published = cli("publish", str(dist), "-b", bucket)
+    assert published.exit_code == 0, published.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["AWS_ENDPOINT_URL"] = s3_server.endpoint_url
+
+    def original(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(original_pipper), *args, "-b", bucket],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    got = tmp_path / "from-original"
+    original("download", "multi_pkg", "-d", str(got))
+    (downloaded,) = got.glob("*.pipper")
+    assert downloaded.read_bytes() == pure.read_bytes()  # the pure wheel, the version's bundle
+    shown = original("info", "multi_pkg")  # the original's info shows the latest version only
+    assert "1.0.0" in shown.stdout
+    older = tmp_path / "older"
+    original("download", "multi_pkg:0.9.0", "-d", str(older))  # a marked platform bundle
+    assert [p.name for p in older.glob("*.pipper")] == ["multi_pkg-0.9.0.pipper"]
+    original("install", "multi_pkg")
+    python = original_pipper.parent / "python"
+    imported = subprocess.run(
+        [str(python), "-c", "import multi_pkg as m; print(m.__version__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert imported.stdout.strip() == "1.0.0", imported.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.lib.cli import cli, spawn
+from tests.lib.s3servers import S3Server
 from tests.lib.venvs import fresh_venv
 from tests.lib.wheels import make_bundle
 
@@ -41,25 +42,16 @@ def wheel_tag(python: Path, module: str) -> str:
     return out.stdout.strip()
 
 
-def keys(s3_env: dict[str, str], bucket: str) -> list[str]:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_env["AWS_ENDPOINT_URL"],
-        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-    listing = client.list_objects_v2(Bucket=bucket, Prefix="pipper/")
+def keys(s3_server: S3Server, bucket: str) -> list[str]:
+    listing = s3_server.client().list_objects_v2(Bucket=bucket, Prefix="pipper/")
     return sorted(o["Key"] for o in listing.get("Contents", []))
 
 
 def test_three_wheels_of_one_version_install_picks_this_platform(
-    tmp_path: Path, bucket: str, s3_env: dict[str, str]
+    tmp_path: Path, bucket: str, s3_server: S3Server
 ) -> None:
     publish(tmp_path, bucket, "acme_fast", "1.0.0", PURE, LINUX, MAC)
-    stored = keys(s3_env, bucket)
+    stored = keys(s3_server, bucket)
     assert stored == sorted(
         [
             "pipper/acme_fast/v1-0-0.pipper",
@@ -74,11 +66,11 @@ def test_three_wheels_of_one_version_install_picks_this_platform(
 
 
 def test_first_platform_wheel_is_the_bundle_and_its_tags_are_marked(
-    tmp_path: Path, bucket: str, s3_env: dict[str, str]
+    tmp_path: Path, bucket: str, s3_server: S3Server
 ) -> None:
     publish(tmp_path, bucket, "solo", "1.0.0", LINUX)
     publish(tmp_path, bucket, "solo", "1.0.0", MAC)
-    assert keys(s3_env, bucket) == sorted(
+    assert keys(s3_server, bucket) == sorted(
         [
             "pipper/solo/v1-0-0.pipper",
             f"pipper/solo/v1-0-0.{LINUX}.primary",
@@ -172,7 +164,7 @@ def test_publishing_a_wheel_twice_is_refused_unless_forced(tmp_path: Path, bucke
 
 
 def test_concurrent_publishes_of_two_wheels_of_one_version_keep_both(
-    tmp_path: Path, bucket: str, s3_env: dict[str, str]
+    tmp_path: Path, bucket: str, s3_server: S3Server, s3_env: dict[str, str]
 ) -> None:
     linux = make_bundle(tmp_path / "a", "racer", "1.0.0", tag=LINUX)
     mac = make_bundle(tmp_path / "b", "racer", "1.0.0", tag=MAC)
@@ -180,7 +172,7 @@ def test_concurrent_publishes_of_two_wheels_of_one_version_keep_both(
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    stored = keys(s3_env, bucket)
+    stored = keys(s3_server, bucket)
     assert "pipper/racer/v1-0-0.pipper" in stored
     marker_or_variant = [k for k in stored if not k.endswith(".pipper")]
     suffixes = sorted(k.rsplit(".", 1)[-1] for k in marker_or_variant)
@@ -194,3 +186,75 @@ def test_concurrent_publishes_of_two_wheels_of_one_version_keep_both(
         (path,) = out.iterdir()
         with __import__("zipfile").ZipFile(path) as zf:
             assert json.loads(zf.read("package.meta"))["wheel_name"] == f"racer-1.0.0-{tag}.whl"
+
+
+def test_a_lock_records_the_wheel_and_its_target_and_refuses_another_interpreter(
+    tmp_path: Path, bucket: str
+) -> None:
+    publish(tmp_path, bucket, "acme_fast", "1.0.0", PURE, LINUX, MAC)
+    lock_file = tmp_path / "mac.lock"
+    made = cli(
+        "lock", "acme_fast", "-o", str(lock_file), "--platform", "macosx_11_0_arm64",
+        "--private-only", "-b", bucket,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    data = json.loads(lock_file.read_text())
+    (package,) = data["packages"]
+    assert package["wheel"] == f"acme_fast-1.0.0-{MAC}.whl"
+    assert package["key"] == f"pipper/acme_fast/v1-0-0.{MAC}.variant"
+    assert "macosx_11_0_arm64" in data["target"]
+    python = fresh_venv(tmp_path / "venv")
+    refused = cli("install", "--lock", str(lock_file), "--python", str(python), "-b", bucket)
+    assert refused.exit_code == 2, refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "made for CPython" in line and "macosx_11_0_arm64" in line
+    assert f"acme_fast-1.0.0-{MAC}.whl" in line and "run 'pipper lock' again" in line
+    assert "acme_fast" not in json.dumps(installed_names(python))
+    # Locked for this interpreter, the same graph installs the Linux wheel.
+    here = tmp_path / "here.lock"
+    assert cli("lock", "acme_fast", "-o", str(here), "--private-only", "-b", bucket).exit_code == 0
+    done = cli("install", "--lock", str(here), "--python", str(python), "-b", bucket)
+    assert done.exit_code == 0, done.stderr
+    assert wheel_tag(python, "acme_fast") == LINUX
+
+
+def test_an_unmarked_platform_bundle_is_refused_before_the_installer_runs(
+    tmp_path: Path, bucket: str, s3_server: S3Server
+) -> None:
+    """A bundle the original published holds a wheel whose tags no listing shows."""
+    bundle = make_bundle(tmp_path, "oldfast", "1.0.0", tag=f"{PY}-{PY}-macosx_11_0_arm64")
+    s3_server.client().put_object(
+        Bucket=bucket, Key="pipper/oldfast/v1-0-0.pipper", Body=bundle.read_bytes()
+    )
+    vendored = cli("download", "oldfast", "-d", str(tmp_path / "v"), "-b", bucket)
+    assert vendored.exit_code == 0, vendored.stderr  # vendoring for another machine is fine
+    python = fresh_venv(tmp_path / "venv")
+    refused = cli("install", "oldfast", "--python", str(python), "-b", bucket)
+    assert refused.exit_code != 0
+    line = refused.stderr.strip().splitlines()[-1]
+    assert f"oldfast 1.0.0 holds oldfast-1.0.0-{MAC}.whl, which does not fit CPython" in line
+
+
+def installed_names(python: Path) -> list[str]:
+    from tests.lib.venvs import installed_in
+
+    return sorted(installed_in(python))
+
+
+def test_delete_removes_every_wheel_of_the_version_and_yank_covers_them_all(
+    tmp_path: Path, bucket: str, s3_server: S3Server
+) -> None:
+    publish(tmp_path, bucket, "gone", "1.0.0", LINUX, MAC)
+    publish(tmp_path, bucket, "gone", "2.0.0", PURE, MAC)
+    yanked = cli("yank", "gone", "2.0.0", "--reason", "broken", "-b", bucket)
+    assert yanked.exit_code == 0, yanked.stderr
+    mac = cli(
+        "download", "gone", "-d", str(tmp_path / "mac"), "--json", "--platform",
+        "macosx_11_0_arm64", "-b", bucket,
+    )  # fmt: skip
+    assert mac.exit_code == 0, mac.stderr
+    assert [p["version"] for p in mac.json()["packages"]] == ["1.0.0"]  # 2.0.0's wheels: yanked
+    deleted = cli("delete", "gone", "1.0.0", "--yes", "-b", bucket)
+    assert deleted.exit_code == 0, deleted.stderr
+    assert [k for k in keys(s3_server, bucket) if "v1-0-0" in k] == []
+    assert any(k.endswith("v2-0-0.pipper") for k in keys(s3_server, bucket))
