@@ -321,7 +321,7 @@ def parse_bundle_path(path: str) -> tuple[str, str] | None:
     """
     folder, _, filename = path.rpartition("/")
     name = folder.rpartition("/")[2]
-    version = _version_of(filename)
+    version = _version_of(filename) or _variant_version(filename)
     if not name or version is None or not NAME_PATTERN.fullmatch(name):
         return None
     return name, version
@@ -382,6 +382,7 @@ class UrlTarget:
         if parsed is None:
             raise UsageError(
                 f"package URL {mask_url(url)} does not end in <name>/<safe_version>{BUNDLE_SUFFIX}"
+                f" (or <name>/<safe_version>.<wheel tags>{VARIANT_SUFFIX})"
             )
         host = (parts.hostname or "").lower()
         if ":" in host:

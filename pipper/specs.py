@@ -22,7 +22,7 @@ from packaging.version import Version
 from pipper.errors import UsageError
 from pipper.fsutil import read_small_file
 from pipper.jsonio import JsonError, parse_json
-from pipper.keys import BUNDLE_SUFFIX, mask_url, parse_bundle_path, printable
+from pipper.keys import BUNDLE_SUFFIX, VARIANT_SUFFIX, mask_url, parse_bundle_path, printable
 from pipper.versions import NAME_PATTERN, mentions_prerelease, normalize_name, to_specifier
 
 __all__ = [
@@ -107,11 +107,14 @@ def _parse_url_id(url: str) -> PackageId:
     host, _, path = url.split("://", 1)[1].partition("/")
     path = re.split(r"[?#]", path, maxsplit=1)[0]
     segments = [unquote(part) for part in path.split("/")]
-    expected = f"package URL {shown} does not end in <name>/<safe_version>{BUNDLE_SUFFIX}"
+    expected = (
+        f"package URL {shown} does not end in <name>/<safe_version>{BUNDLE_SUFFIX} "
+        f"(or <name>/<safe_version>.<wheel tags>{VARIANT_SUFFIX})"
+    )
     if not host.rpartition("@")[2] or len(segments) < 2:
         raise UsageError(expected)
     name, filename = segments[-2], segments[-1]
-    if not filename.endswith(BUNDLE_SUFFIX):
+    if not filename.endswith((BUNDLE_SUFFIX, VARIANT_SUFFIX)):
         raise UsageError(expected)
     try:
         validate_name(name)

@@ -258,3 +258,20 @@ def test_delete_removes_every_wheel_of_the_version_and_yank_covers_them_all(
     assert deleted.exit_code == 0, deleted.stderr
     assert [k for k in keys(s3_server, bucket) if "v1-0-0" in k] == []
     assert any(k.endswith("v2-0-0.pipper") for k in keys(s3_server, bucket))
+
+
+def test_authorized_urls_name_the_chosen_wheel_and_work_with_no_credentials(
+    tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(tmp_path, bucket, "acme_fast", "1.0.0", PURE, LINUX, MAC)
+    urls_file = tmp_path / "urls.json"
+    made = cli("authorize", "acme_fast", "-o", str(urls_file), "-b", bucket)
+    assert made.exit_code == 0, made.stderr
+    (url,) = json.loads(urls_file.read_text())["dependencies"]
+    assert url.split("?")[0].endswith(f"/acme_fast/v1-0-0.{LINUX}.variant")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    out = tmp_path / "out"
+    got = cli("download", "-i", str(urls_file), "-d", str(out), "--cache-dir", str(tmp_path / "c"))
+    assert got.exit_code == 0, got.stderr
+    assert [p.name for p in out.iterdir()] == [f"acme_fast-v1-0-0.{LINUX}.pipper"]
