@@ -12,7 +12,10 @@ per level and one request per package off a cold run, and leaves a warm run one 
 A larger repository is remembered as such for a day and listed package by package.
 
 The same listing shows which versions are yanked: a yank marker (``<safe_version>.yanked``) sits
-beside its bundle, so a candidate learns it is yanked with no request of its own.
+beside its bundle, so a candidate learns it is yanked with no request of its own. It also shows
+every wheel of a version (``<safe_version>.<tags>.variant`` bundles, and a ``.primary`` marker
+naming the tags of a platform wheel in the ``.pipper`` bundle): each candidate lists them in
+``wheels``, and :func:`pipper.platforms.choose_wheels` picks one per target.
 """
 
 from __future__ import annotations
