@@ -100,7 +100,7 @@ class TreeGraph:
             public_parents[key] = wheel.required_by
         if not result.public:  # --private-only: the requirements go to the installer as written
             for need in result.requirements:
-                key = f"{need.name} {need.requirement}"
+                key = need.name if need.name not in nodes else f"{need.name} {need.requirement}"
                 nodes[key] = Node(
                     key, need.requirement, None, public=True, requested=need.required_by is None
                 )

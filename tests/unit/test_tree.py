@@ -315,6 +315,10 @@ def test_private_only_requirements_are_left_to_the_installer() -> None:
     assert summary(TreeGraph.of_result(result), human_size) == (
         "1 package: 1 in the cache, 0 from the network"
     )
+    inverted = TreeGraph.of_result(result).inverted("Rich")
+    assert render(walk(inverted), size=human_size, mark_requested=True) == [
+        "rich>=13 (public, requested, left to the installer)"
+    ]
 
 
 def test_a_lock_gives_the_tree_its_resolution_gave() -> None:
