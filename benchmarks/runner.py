@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from benchmarks import compare, output, targets
+from benchmarks import chart, compare, output, targets
 from benchmarks import graph as G
 from benchmarks.bench import Bench
 from benchmarks.original import ensure_venv
@@ -85,6 +85,10 @@ def original_venv(bench: Bench) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     settings: Settings = parse_args(args)
+    if settings.chart is not None:
+        drawn = chart.write(chart.load(settings.chart), *chart.chart_paths(settings.chart))
+        print(drawn if isinstance(drawn, str) else "chart: " + ", ".join(map(str, drawn)))
+        return 0 if not isinstance(drawn, str) else 1
     # Read the earlier run first: a typo should not cost a whole run before it shows.
     earlier = [compare.load(path) for path in settings.compare]
     if len(earlier) == 2:
@@ -96,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         now = output.document(bench)
         bench.sections.append(compare.section(earlier[0], now, str(settings.compare[0])))
     text = output.write(bench)
+    drawn = chart.write(chart.load(settings.json_out), *chart.chart_paths(settings.json_out))
     print()
     print(text)
     print(f"\nJSON: {settings.json_out}\nmarkdown: {settings.md_out}")
+    print(drawn if isinstance(drawn, str) else "chart: " + ", ".join(map(str, drawn)))
     return 1 if bench.errors else 0

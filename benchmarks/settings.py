@@ -126,6 +126,7 @@ class Settings:
     md_out: Path
     work: Path
     compare: list[Path]
+    chart: Path | None = None
 
 
 def parse_args(argv: Sequence[str]) -> Settings:
@@ -167,6 +168,13 @@ def parse_args(argv: Sequence[str]) -> Settings:
         metavar="JSON",
         help="an earlier run's JSON: after this run, print new/old for every row; with a second "
         "JSON, compare those two saved runs (the earlier first) and run nothing",
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="JSON",
+        help="draw the chart (PNG and SVG, beside the JSON) of a saved run and run nothing; "
+        "every run draws its own beside --json-out (needs matplotlib: pip install -e '.[bench]')",
     )
     args = parser.parse_args(list(argv))
     if args.compare and len(args.compare) > 2:
@@ -212,4 +220,5 @@ def parse_args(argv: Sequence[str]) -> Settings:
         md_out=json_out.with_suffix(".md"),
         work=args.work_dir,
         compare=list(args.compare or []),
+        chart=args.chart,
     )

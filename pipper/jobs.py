@@ -59,6 +59,7 @@ class BundleJobs:
     _downloader: Downloader | None
     _graph: Graph
     public: PublicConfig | None
+    planning: bool
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -76,9 +77,8 @@ class BundleJobs:
             if self.local is not None and self.local.has(candidate.project):
                 job.fetched = await self._fetch_local(candidate)
                 return
-            if self.installed.get(candidate.project) == candidate.parsed and await self._keep(
-                candidate, job
-            ):
+            kept = self.planning or self.installed.get(candidate.project) == candidate.parsed
+            if kept and await self._keep(candidate, job):
                 return
             job.fetched = await self._fetch(candidate, job)
         except Exception as exc:
@@ -88,7 +88,8 @@ class BundleJobs:
             job.done.set()
 
     async def _keep(self, candidate: Candidate, job: _Job) -> bool:
-        """Learn an installed package's dependencies from one HEAD instead of its body."""
+        """Learn an installed package's dependencies (or a planned one's) from one HEAD instead
+        of its body."""
         assert self.repository is not None
         if self._store is None or self.cache.lookup(
             self.repository.id, candidate.key, candidate.etag
@@ -101,7 +102,7 @@ class BundleJobs:
             return False
         job.metadata = metadata
         job.kept = True
-        self.progress.package(candidate, "installed")
+        self.progress.package(candidate, "planned" if self.planning else "installed")
         return True
 
     async def _fetch_local(self, candidate: Candidate) -> Fetched:

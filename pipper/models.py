@@ -109,7 +109,8 @@ class Package:
 
     ``source`` is ``"installed"`` for a package the target environment already has at the chosen
     version: its dependencies were read from the object's metadata and its body never fetched,
-    so ``path`` and ``meta`` are ``None``.
+    so ``path`` and ``meta`` are ``None``; so are they for a bundle a plan (``Run.plan``) learnt
+    from its object metadata alone, whose ``source`` is ``"network"``: it is not in the cache.
     """
 
     candidate: Candidate

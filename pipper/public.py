@@ -122,8 +122,10 @@ async def resolve_public(
     private: Mapping[str, Package],
     *,
     offline: bool,
+    fetch: bool = True,
 ) -> dict[str, PublicPackage]:
-    """pip's choice for ``requirements``, every wheel of it in the cache; see the module doc."""
+    """pip's choice for ``requirements``, every wheel of it in the cache (unless not
+    ``fetch``: a plan names the wheels the cache lacks); see the module doc."""
     if not requirements:
         return {}
     wheels = PublicWheels(cache)
@@ -153,6 +155,7 @@ async def resolve_public(
         config,
         [(c.name, c.version, c.filename, c.url, c.sha256) for c in chosen],
         offline=offline,
+        fetch=fetch,
         required_by=_required_by(requirements, chosen, needs),
         dependencies=needs,
     )

@@ -96,6 +96,7 @@ class Run(BundleJobs):
         self.local = local
         self.public = public
         self.target = target or target_spec(public.python if public is not None else None)
+        self.planning = False
         self._open_store = open_store
         self._graph = Graph(public)
         self._jobs = {}
@@ -200,6 +201,16 @@ class Run(BundleJobs):
             await self.resolve_private(roots, prefer=prefer, requirements=requirements)
         )
 
+    async def plan(
+        self, roots: Sequence[PackageId], *, requirements: Sequence[str] = ()
+    ) -> RunResult:
+        """The graph ``resolve`` would bring in, bringing in no body it can do without
+        (``pipper tree``): a bundle the cache lacks is learnt from one HEAD when its object
+        metadata says what the walk needs, and is then a ``"network"`` package with no path;
+        the public wheels pip chose and the cache lacks are named, not fetched."""
+        self.planning = True
+        return await self.resolve(roots, requirements=requirements)
+
     async def resolve_public(self, result: RunResult) -> RunResult:
         """pip's choice for the result's public requirements, fetched into the cache."""
         if self.public is None or not result.requirements:
@@ -208,7 +219,12 @@ class Run(BundleJobs):
 
         started = time.perf_counter()
         result.public = await resolve_public(
-            self.cache, self.public, result.requirements, result.packages, offline=self.offline
+            self.cache,
+            self.public,
+            result.requirements,
+            result.packages,
+            offline=self.offline,
+            fetch=not self.planning,
         )
         took = result.timings["public"] = round(time.perf_counter() - started, 4)
         result.timings["total"] = round(result.timings.get("total", 0.0) + took, 4)
@@ -351,7 +367,7 @@ class Run(BundleJobs):
                     candidate=node.candidate,
                     digest=job.metadata.get("sha256", ""),
                     path=None,
-                    source="installed",
+                    source="network" if self.planning else "installed",
                     meta=None,
                     dependencies=node.dependencies,
                     required_by=node.required_by,

@@ -197,12 +197,14 @@ async def fetch_public(
     wanted: Iterable[tuple[str, str, str, str, str | None]],
     *,
     offline: bool,
+    fetch: bool = True,
     required_by: Mapping[str, tuple[str | None, ...]] | None = None,
     dependencies: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, PublicPackage]:
     """Bring ``(name, version, file name, url, sha256)`` wheels into the cache: a cached blob
     that still hashes right costs nothing, the rest come from their URL and must hash to the
-    sha256 given (a wheel with none is hashed as it arrives: trust on first use, as pip does)."""
+    sha256 given (a wheel with none is hashed as it arrives: trust on first use, as pip does).
+    Not ``fetch`` (a plan): the rest are ``"network"`` packages with no path."""
     wheels = PublicWheels(cache)
     found: dict[str, PublicPackage] = {}
     missing: list[WheelRecord] = []
@@ -219,7 +221,10 @@ async def fetch_public(
             f"--offline: public wheels not in the cache: {names}; run the same command once "
             "without --offline (or 'pipper cache warm')"
         )
-    if missing:
+    if missing and not fetch:
+        for record in missing:
+            found[record.project] = _package(record, None, "network", required_by, dependencies)
+    elif missing:
         fetched = await anyio.to_thread.run_sync(_download, cache, config, missing)
         for record, path in fetched:
             found[record.project] = _package(record, path, "network", required_by, dependencies)
@@ -228,7 +233,7 @@ async def fetch_public(
 
 def _package(
     record: WheelRecord,
-    path: Path,
+    path: Path | None,
     source: Source,
     required_by: Mapping[str, tuple[str | None, ...]] | None,
     dependencies: Mapping[str, tuple[str, ...]] | None,

@@ -240,6 +240,7 @@ WORKFLOW = (
     "download",
     "install",
     "lock",
+    "tree",
     "authorize",
     "cache",
     "repository",

@@ -17,6 +17,7 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     prune_releases,
     publish,
     repository,
+    tree,
     yank,
 )
 from pipper.cli.base import app

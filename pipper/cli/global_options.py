@@ -77,7 +77,7 @@ ColorOption = Annotated[
         "--color",
         metavar="WHEN",
         help=described(
-            "Color on stderr: auto (on a terminal), always or never.",
+            "Color on stderr (and 'pipper tree' on stdout): auto (on a terminal), always or never.",
             env="NO_COLOR, FORCE_COLOR",
             default="auto",
         ),

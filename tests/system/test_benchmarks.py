@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,22 @@ def _benchmarks(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
         text=True,
         timeout=timeout,
     )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """A PNG's width and height, read from its signature and IHDR chunk (CRC checked): enough to
+    know the file is a PNG, without an image library."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    body = data[16 : 16 + length]
+    (crc,) = struct.unpack(">I", data[16 + length : 20 + length])
+    assert zlib.crc32(kind + body) == crc
+    width, height, bit_depth, color_type = struct.unpack(">IIBB", body[:10])
+    assert bit_depth == 8 and color_type in (2, 6)  # RGB or RGBA
+    assert data.endswith(b"IEND\xaeB`\x82")
+    return width, height
 
 
 def _earlier_run(cold_s: float, cold_cpu_s: float) -> dict[str, Any]:
@@ -125,6 +143,15 @@ def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     assert "Machine:" in markdown
     assert "| download: cold |" in markdown
 
+    # The chart: a real PNG and an SVG whose text names the runs, the machine and the date.
+    assert f"chart: {out.with_suffix('.png')}, {out.with_suffix('.svg')}" in proc.stdout
+    width, height = png_size(out.with_suffix(".png"))
+    assert width > 600 and height > 400
+    svg = out.with_suffix(".svg").read_text()
+    for text in ("pipper cold", "uv from a static index, cold", "pipper --installer pip"):
+        assert text in svg
+    assert doc["finished"] in svg and doc["machine"]["cpu_model"] in svg
+
     # Two saved runs: compared without running anything (no server, so it is quick).
     slower = copy.deepcopy(doc)
     slower["results"]["download"]["cold"]["median_s"] = cold["median_s"] * 2
@@ -135,6 +162,25 @@ def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     line = next(x for x in proc.stdout.splitlines() if x.startswith("download: cold  "))
     assert "2.00" in line.split()
     assert "download: warm" in proc.stdout
+
+
+def test_chart_of_a_saved_run(tmp_path: Path) -> None:
+    """``--chart`` draws a saved run and runs nothing; bars it has no number for are left out."""
+    saved = tmp_path / "run.json"
+    run = _earlier_run(cold_s=2.0, cold_cpu_s=1.0)
+    run["results"]["download"]["original"] = {"median_s": 30.0}
+    run["results"]["install"] = {"packages": 5, "pip": {"median_s": 1.5}}
+    saved.write_text(json.dumps(run))
+    proc = _benchmarks("--chart", str(saved), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert png_size(saved.with_suffix(".png"))[0] > 600
+    svg = saved.with_suffix(".svg").read_text()
+    assert "15.0x faster than the original" in svg and "2026-01-01 00:00:00" in svg
+    assert "pipper --installer pip" in svg and "pipper warm" not in svg
+    missing = _benchmarks("--chart", str(tmp_path / "missing.json"), timeout=30)
+    assert missing.returncode != 0
+    assert missing.stderr.startswith("error: cannot read the run to chart")
+    assert "Traceback" not in missing.stderr
 
 
 def test_compare_needs_a_readable_run(tmp_path: Path) -> None:
