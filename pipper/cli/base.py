@@ -46,7 +46,7 @@ from pipper.cli.global_options import (
     QuietOption,
     VerboseOption,
 )
-from pipper.cli.help import make_plain, plain_param
+from pipper.cli.help import format_options_by_panel, make_plain, plain_param
 from pipper.cli.output import error, is_debug, reset
 from pipper.errors import PipperError
 
@@ -128,6 +128,10 @@ class PipperGroup(TyperGroup):
 
     def get_help_option(self, ctx: Any) -> Any:
         return plain_param(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        format_options_by_panel(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -293,6 +297,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help (cli/help.py): importing rich cost --help 80 ms
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

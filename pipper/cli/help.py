@@ -14,7 +14,15 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-__all__ = ["PlainArgument", "PlainCommand", "PlainOption", "described", "make_plain", "plain_param"]
+__all__ = [
+    "PlainArgument",
+    "PlainCommand",
+    "PlainOption",
+    "described",
+    "format_options_by_panel",
+    "make_plain",
+    "plain_param",
+]
 
 
 def described(text: str, *, env: str | None = None, default: str | None = None) -> str:
@@ -62,11 +70,39 @@ def plain_param(param: Any) -> Any:
     return param
 
 
+def format_options_by_panel(command: Any, ctx: Any, formatter: Any) -> None:
+    """Arguments, then options under their panel's heading (``Options``, ``Public
+    dependencies``, ``Global options``...), as plain text: the layout of Typer's rich help
+    without importing rich, which alone took longer than the rest of ``--help``."""
+    args: list[tuple[str, str]] = []
+    panels: dict[str, list[tuple[str, str]]] = {"Options": []}
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        if param.param_type_name == "argument":
+            args.append(record)
+        else:
+            panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(
+                record
+            )
+    if args:
+        with formatter.section("Arguments"):
+            formatter.write_dl(args)
+    for title, rows in panels.items():
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
 class PlainCommand(TyperCommand):
     """A command whose ``-h/--help`` option (made on demand by click) is plain too."""
 
     def get_help_option(self, ctx: Any) -> Any:
         return plain_param(super().get_help_option(ctx))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        format_options_by_panel(self, ctx, formatter)
 
 
 def make_plain(command: Any) -> None:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipper.cli._install_report import InstallReport
 from pipper.cli.base import app
 from pipper.cli.options import (
     CacheDirOption,
@@ -32,6 +31,7 @@ from pipper.cli.output import print_json
 from pipper.errors import InstallError, UsageError
 
 if TYPE_CHECKING:
+    from pipper.cli._install_report import InstallReport
     from pipper.context import CommandContext, RepositoryOptions
     from pipper.install import Installer, InstallOptions, LocalBundles, Outcome, Step
     from pipper.lock import Lock
@@ -138,6 +138,7 @@ def install(
     Examples: pipper install -i pipper.json --python .venv; pipper install --from ./vendor alpha;
     pipper install --lock pipper.lock
     """
+    from pipper.cli._install_report import InstallReport
     from pipper.cli.progress import progress_for
     from pipper.cli.runs import check_lock_alone, public_config, with_run
     from pipper.install import inspect_environment, plan

@@ -325,8 +325,8 @@ GraphPythonOption = Annotated[
         "--python",
         metavar="PYTHON",
         help="The interpreter (or virtual environment) the graph is for: its markers and wheel "
-        "tags choose the public wheels. (default: the active virtual environment, else "
-        "pipper's own Python)",
+        "tags choose each version's wheel and the public wheels. (default: the active virtual "
+        "environment, else pipper's own Python)",
         rich_help_panel=_PUBLIC_PANEL,
         show_default=False,
     ),

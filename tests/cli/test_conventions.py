@@ -262,7 +262,7 @@ def test_commands_are_listed_in_workflow_order() -> None:
     top = cli("--help", env={"COLUMNS": "80"}).stdout
     order = ["demo", "bundle", "publish", "list", "info", "download", "install", "lock"]
     order += ["authorize", "cache", "repository", "config", "completion"]
-    positions = [re.search(rf"^│ {name} ", top, re.M) for name in order]
+    positions = [re.search(rf"^  {name} ", top, re.M) for name in order]
     assert all(positions), top
     assert [p.start() for p in positions if p] == sorted(p.start() for p in positions if p)
 
