@@ -246,6 +246,15 @@ TARGETS: tuple[Target, ...] = (
         per_package_growth,
     ),
     Target(
+        "cold download: files and folders beyond one per bundle",
+        12,
+        "<=",
+        270,
+        "count",
+        "download",
+        value("download", "cold_files", "beyond_one_per_bundle"),
+    ),
+    Target(
         "pipper --version start-up",
         12,
         "<",

@@ -8,6 +8,7 @@ physical bound of its kind of run and beside the original.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from benchmarks.bench import Bench
@@ -35,6 +36,8 @@ def run(bench: Bench) -> None:
             runs["original"].append(original_download(bench, main))
         cache = bench.fresh("cache")
         runs["cold"].append(ours_download(bench, "cold", main, cache))
+        if i == 0:
+            created = cache_entries(cache)
         zero = bench.fresh("cache")
         runs["cold_zero_latency"].append(
             ours_download(bench, "cold-0ms", main, zero, proxy=bench.proxy_zero)
@@ -45,7 +48,25 @@ def run(bench: Bench) -> None:
         shutil.rmtree(cache)
     series = series_of(runs)
     bench.results["download"] = {k: v.to_json() for k, v in series.items()}
+    bundles = len(main.graph.packages)
+    bench.results["download"]["cold_files"] = {
+        **created,
+        "bundles": bundles,
+        "beyond_one_per_bundle": created["files"] + created["folders"] - bundles,
+    }
     bench.sections.append(_section(bench, series))
+
+
+def cache_entries(cache: Path) -> dict[str, int]:
+    """The files and folders a cold run left in its (empty before) cache: every file it made
+    there, since temporary files are renamed into place or removed."""
+    files = folders = 0
+    for path in cache.rglob("*"):
+        if path.is_dir():
+            folders += 1
+        else:
+            files += 1
+    return {"files": files, "folders": folders}
 
 
 def _section(bench: Bench, series: dict[str, Series]) -> Section:
@@ -111,6 +132,13 @@ def _section(bench: Bench, series: dict[str, Series]) -> Section:
             f"{ratio(cold.median / tighter)} of it"
         )
         found["tighter_cold_s"] = round(tighter, 4)
+    files = bench.results["download"].get("cold_files")
+    if files:
+        section.notes.append(
+            f"the first cold run left {files['files']} files and {files['folders']} folders in "
+            f"its cache for {files['bundles']} bundles: one blob per bundle, index and listing "
+            "files, and shard folders (at most 256 per kind, made once per cache)"
+        )
     if cold is not None:
         timings = cold.runs[0].pipper.get("timings") or {}
         section.notes.append(
