@@ -59,6 +59,12 @@ class PlainArgument(TyperArgument):
         name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
         return name + ("..." if self.nargs != 1 else "")
 
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
+        """``NAME`` in the usage line and the Arguments section, never Typer's ``{name}``."""
+        if usage:
+            return self._usage_display_name()
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
 
 def plain_param(param: Any) -> Any:
     if isinstance(param, TyperOption) and not isinstance(param, PlainOption):
