@@ -51,6 +51,9 @@ class Rule:
         """``markers`` gives the target's marker environment, when one is first needed."""
         self.markers = markers
         self._lookup = lookup
+        self._held: dict[str, bool] = {}
+        """Whether the repository holds each name asked so far: most names of a graph are
+        required by several bundles, and a run asks each once."""
 
     async def split(
         self, raw: Sequence[str], *, where: str, by: str | None
@@ -58,14 +61,18 @@ class Rule:
         """Requirements whose markers hold, as private ids and public requirements (``by``
         names who required them; ``None`` is the user)."""
         wanted = applicable(raw, self.markers, where=where)
-        held: dict[str, bool] = {}
+        held = self._held
 
         async def ask(name: str) -> None:
             held[name] = bool(await self._lookup(name))
 
-        async with task_group() as tg:
-            for name in {r.name for r in wanted}:
-                tg.start_soon(ask, name)
+        new = {r.name for r in wanted} - held.keys()
+        if len(new) == 1:
+            await ask(new.pop())
+        elif new:
+            async with task_group() as tg:
+                for name in new:
+                    tg.start_soon(ask, name)
         private = [to_package_id(r, where) for r in wanted if held[r.name]]
         public = [PublicRequirement(str(r), by) for r in wanted if not held[r.name]]
         return private, public

@@ -42,6 +42,13 @@ _TOO_BIG = "@too-big"
 _TOO_BIG_FOR = 86400.0
 
 
+class _Unset:
+    """Not read yet (``None`` means read, and absent)."""
+
+
+_UNSET = _Unset()
+
+
 class PackageIndex:
     """Lists package versions from a store (or, offline, from remembered listings)."""
 
@@ -58,6 +65,7 @@ class PackageIndex:
         self.whole_prefix = whole_prefix
         self._catalog: dict[str, list[ObjectInfo]] | None = None
         self._catalog_tried = False
+        self._catalog_age: float | _Unset | None = _UNSET  # read once: one stat, not one per name
         self._catalog_lock = anyio.Lock()
         self.storage = storage
         self.cache = cache
@@ -85,6 +93,9 @@ class PackageIndex:
     async def versions(self, name: str) -> list[Candidate]:
         """Every parseable version of ``name``, oldest first; empty when there is none."""
         project = normalize_name(name)
+        known = self._versions.get(project)
+        if known is not None:
+            return known
         lock = self._locks.setdefault(project, anyio.Lock())
         async with lock:
             if project not in self._versions:
@@ -135,7 +146,10 @@ class PackageIndex:
             return None
         repo_id = self.repository.id
         own_age = self.cache.listing_age(repo_id, project)
-        catalog_age = self.cache.listing_age(repo_id, _CATALOG)
+        if self._catalog_age is _UNSET:
+            self._catalog_age = self.cache.listing_age(repo_id, _CATALOG)
+        catalog_age = self._catalog_age
+        assert not isinstance(catalog_age, _Unset)
         if catalog_age is not None and (own_age is None or catalog_age < own_age):
             if not self._catalog_tried:
                 self._catalog_tried = True
