@@ -42,13 +42,6 @@ _TOO_BIG = "@too-big"
 _TOO_BIG_FOR = 86400.0
 
 
-class _Unset:
-    """Not read yet (``None`` means read, and absent)."""
-
-
-_UNSET = _Unset()
-
-
 class PackageIndex:
     """Lists package versions from a store (or, offline, from remembered listings)."""
 
@@ -65,7 +58,7 @@ class PackageIndex:
         self.whole_prefix = whole_prefix
         self._catalog: dict[str, list[ObjectInfo]] | None = None
         self._catalog_tried = False
-        self._catalog_age: float | _Unset | None = _UNSET  # read once: one stat, not one per name
+        self._ages: dict[str, float] | None = None  # of remembered listings, read once offline
         self._catalog_lock = anyio.Lock()
         self.storage = storage
         self.cache = cache
@@ -145,11 +138,9 @@ class PackageIndex:
         if self.cache is None:
             return None
         repo_id = self.repository.id
-        own_age = self.cache.listing_age(repo_id, project)
-        if self._catalog_age is _UNSET:
-            self._catalog_age = self.cache.listing_age(repo_id, _CATALOG)
-        catalog_age = self._catalog_age
-        assert not isinstance(catalog_age, _Unset)
+        if self._ages is None:
+            self._ages = self.cache.listing_ages(repo_id)  # one read of the folder, not a stat
+        own_age, catalog_age = self._ages.get(project), self._ages.get(_CATALOG)
         if catalog_age is not None and (own_age is None or catalog_age < own_age):
             if not self._catalog_tried:
                 self._catalog_tried = True

@@ -121,6 +121,9 @@ class Cache:
     def listing_age(self, repo_id: str, name: str) -> float | None:
         return self.listings.age(repo_id, name)
 
+    def listing_ages(self, repo_id: str) -> dict[str, float]:
+        return self.listings.ages(repo_id)
+
     def load_listing(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
         return self.listings.load(repo_id, name)
 

@@ -233,6 +233,20 @@ class Listings:
             return None
         return time.time() - st.st_mtime
 
+    def ages(self, repo_id: str) -> dict[str, float]:
+        """The age of every remembered listing of a repository, from one read of its folder
+        (an offline run asks for each package's: one stat each cost more than the lookup)."""
+        now = time.time()
+        found: dict[str, float] = {}
+        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
+            for entry in folder.entries() if folder is not None else ():
+                if not entry.name.endswith(".json"):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    found[entry.name.removesuffix(".json")] = now - st.st_mtime
+        return found
+
     def load(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
         with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
             raw = folder.read(f"{name}.json", LISTING_LIMIT) if folder is not None else None

@@ -9,18 +9,47 @@
 
 from __future__ import annotations
 
-from pipper.install.environment import inspect_environment, target_python
-from pipper.install.local import LocalBundles
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Eager, and cheap: the submodule ``plan`` would otherwise shadow the function ``plan``.
 from pipper.install.plan import Action, Installer, Step, needs_kept_wheels, plan
-from pipper.install.runner import (
-    InstallOptions,
-    Outcome,
-    apply,
-    find_uv,
-    install,
-    installer_command,
-)
-from pipper.install.target import prune_target
+
+if TYPE_CHECKING:
+    from pipper.install.environment import inspect_environment, target_python
+    from pipper.install.local import LocalBundles
+    from pipper.install.runner import (
+        InstallOptions,
+        Outcome,
+        apply,
+        find_uv,
+        install,
+        installer_command,
+    )
+    from pipper.install.target import prune_target
+
+# Imported on first use (PEP 562): ``download`` needs only ``target_python``, and the rest
+# (importlib.metadata, the bundle reader, wheel tags) cost a command tens of milliseconds.
+_HOME = {
+    "inspect_environment": "environment",
+    "target_python": "environment",
+    "LocalBundles": "local",
+    "InstallOptions": "runner",
+    "Outcome": "runner",
+    "apply": "runner",
+    "find_uv": "runner",
+    "install": "runner",
+    "installer_command": "runner",
+    "prune_target": "target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"pipper.install.{home}"), name)
+
 
 __all__ = [
     "Action",

@@ -7,7 +7,6 @@ compares the resolved graph with what is really there.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import os
@@ -128,6 +127,8 @@ def inspect_environment(python: Path | None, target: Path | None) -> dict[str, s
     interpreter is asked in a subprocess, and only when neither is given is the running
     interpreter's own environment read.
     """
+    import importlib.metadata
+
     if target is not None:
         if not target.exists():
             return {}
