@@ -14,12 +14,19 @@ would be sent somewhere the user never named:
 
 The redirect then becomes an error (``s3errors.translate``) that suggests ``--region`` when the
 store names the bucket's region.
+
+Two per-request costs of botocore are cut where the result is the same: timestamps
+(``Last-Modified``, a listing's ``LastModified``) are parsed by the standard library when they
+have one of S3's two forms, where botocore's ``dateutil`` parser cost more than signing; and the
+user agent string is built once per operation instead of on every request.
 """
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,13 +73,51 @@ async def open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Clie
         response_checksum_validation="when_required",
         parameter_validation=False,
     )
+    factory = session._session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
     client: S3Client = await stack.enter_async_context(
         session.client(
             "s3", endpoint_url=settings.endpoint_url, region_name=settings.region, config=config
         )
     )
     client.meta.events.register("before-call.s3", _no_region_redirects)
+    _cache_user_agent(client)
     return client
+
+
+def fast_timestamp(value: str) -> datetime:
+    """An S3 timestamp: ISO 8601 in listings, RFC 7231 in headers; anything else as botocore
+    reads it (epoch seconds, odd spellings)."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        from botocore.utils import parse_timestamp
+
+        found: datetime = parse_timestamp(value)
+        return found
+
+
+def _cache_user_agent(client: Any) -> None:
+    """Build the User-Agent header once per operation: botocore rebuilds it on every request."""
+    creator = getattr(client, "_user_agent_creator", None)
+    if creator is None:  # another botocore: leave it as it is
+        return
+    event = "request-created.s3"
+    built: dict[str, str] = {}
+
+    def cached(operation_name: str, request: Any, **_: Any) -> None:
+        agent = built.get(operation_name)
+        if agent is None:
+            agent = built[operation_name] = creator.to_string()
+        if request.headers.get("User-Agent"):
+            request.headers.replace_header("User-Agent", agent)
+
+    client.meta.events.unregister(event, creator.rebuild_and_replace_user_agent_handler)
+    client.meta.events.register_last(event, cached)
 
 
 def _no_region_redirects(context: dict[str, Any], **_: Any) -> None:
