@@ -139,8 +139,8 @@ class Downloader:
         digest = published or (
             self.cache.lookup(self.repo_id, candidate.key, etag) if etag else None
         )
-        if not digest:
-            return None
+        if not digest or not self.cache.present(digest):
+            return None  # one stat on the loop: a cold run hops to no thread to learn it
         found = await from_cache(self.cache, digest, candidate)
         if found is None:
             return None

@@ -90,6 +90,11 @@ class Cache:
         """The blob's path if it exists and its bytes still hash to its name; else None."""
         return self.blobs.verified(digest)
 
+    def present(self, digest: str) -> bool:
+        """Whether a file is where the blob would be: one stat, no hashing (``verified`` is the
+        check; this only spares a cold run the work of finding nothing)."""
+        return self.blobs.present(digest)
+
     def pending(self, suffix: str = ".part") -> AbstractContextManager[PendingBlob]:
         """A new file in ``tmp/`` for a download; ``commit(digest)`` puts it in place."""
         return self.blobs.pending(suffix)
