@@ -11,6 +11,10 @@ hashed and uploaded, so a file swapped in at the path meanwhile is never publish
 predecessor's sha256. The upload carries the MD5 of the bytes that were hashed (``Content-MD5``),
 so a file rewritten in place while it is read is refused by the store itself. A store's ``put``
 returns only once the object is really there (see ``S3Storage.put``).
+
+Once the bundle is in, its wheel goes into the repository's simple index (``pipper.simple``),
+from the same open file; ``index=False`` (``--no-index``) leaves the index alone. A failure there
+does not take the bundle back: it is reported (``index_error``) for ``pipper index rebuild``.
 """
 
 from __future__ import annotations
@@ -19,19 +23,22 @@ import base64
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import anyio
 from packaging.version import Version
 
+from pipper import simple
 from pipper.bundle import BundleMeta, read_bundle, s3_metadata
-from pipper.errors import BundleError, NotFoundError, UsageError, VersionExistsError
+from pipper.errors import BundleError, NotFoundError, PipperError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
 from pipper.keys import bundle_key
 from pipper.repositories import Repository
+from pipper.simple import IndexedBundle
 from pipper.storage.base import Storage
+from pipper.yanks import read_yank
 
 
 class AlreadyPublishedError(VersionExistsError):
@@ -54,6 +61,8 @@ class Published:
     sha256: str
     size: int
     replaced: bool
+    indexed: bool = False
+    index_error: str | None = None
 
 
 def bundles_in(path: Path) -> list[Path]:
@@ -106,26 +115,48 @@ def _check(path: Path, handle: BinaryIO) -> _Checked:
 
 
 async def publish(
-    storage: Storage, repository: Repository, path: Path, *, force: bool = False
+    storage: Storage,
+    repository: Repository,
+    path: Path,
+    *,
+    force: bool = False,
+    index: bool = True,
 ) -> Published:
     with _open_bundle(path) as handle:
         checked = await anyio.to_thread.run_sync(_check, path, handle)
-        return await _upload(storage, repository, handle, checked, force=force)
+        return await _upload(storage, repository, handle, checked, force=force, index=index)
 
 
 async def _upload(
-    storage: Storage, repository: Repository, handle: BinaryIO, checked: _Checked, *, force: bool
+    storage: Storage,
+    repository: Repository,
+    handle: BinaryIO,
+    checked: _Checked,
+    *,
+    force: bool,
+    index: bool,
 ) -> Published:
     meta, digest = checked.meta, checked.sha256
     key = bundle_key(repository.root_prefix, meta.name, meta.version)
-    index = PackageIndex(repository, storage, None)
-    existing = [c for c in await index.versions(meta.name) if c.parsed == Version(meta.version)]
+    versions = PackageIndex(repository, storage, None)
+    existing = [c for c in await versions.versions(meta.name) if c.parsed == Version(meta.version)]
     if existing and not force:
         raise AlreadyPublishedError(meta.name, meta.version, existing[0].key)
     try:
-        await storage.put(
+        etag = await storage.put(
             key, handle, s3_metadata(meta, digest), if_absent=not force, content_md5=checked.md5
         )
     except VersionExistsError:
         raise AlreadyPublishedError(meta.name, meta.version, key) from None
-    return Published(meta.name, meta.version, key, digest, checked.size, bool(existing))
+    published = Published(meta.name, meta.version, key, digest, checked.size, bool(existing))
+    if not index:
+        return published
+    yanks = [c for c in existing if c.key == key and c.yanked]  # a marker outlives --force
+    yank = await read_yank(storage, yanks[0]) if yanks else None
+    reason = yank.reason if yank is not None else None
+    bundle = IndexedBundle(key, etag, meta.name, meta.version, bool(yanks), reason)
+    try:
+        await simple.add(storage, repository, bundle, handle, meta)
+    except PipperError as exc:
+        return replace(published, index_error=str(exc))
+    return replace(published, indexed=True)

@@ -372,18 +372,18 @@ class S3Storage:
                 f"{self.where} answered the upload of {key} without an ETag, as no S3 store "
                 "does: check --endpoint-url (it may not have been stored)"
             )
-        await self._check_stored(key, size, metadata, etag, replaceable=not if_absent)
+        await self._check_stored(key, size, metadata, etag)
         return etag
 
     async def _check_stored(
-        self, key: str, size: int, metadata: Mapping[str, str], etag: str, *, replaceable: bool
+        self, key: str, size: int, metadata: Mapping[str, str], etag: str
     ) -> None:
         """A write is done only when the store holds it: one HEAD, its size and sha256."""
         try:
             info, stored = await self.head(key)
         except NotFoundError:
             info, stored = ObjectInfo(key, 0, ""), {}
-        wrong = wrong_write(self.where, key, size, metadata, etag, info, stored, replaceable)
+        wrong = wrong_write(self.where, key, size, metadata, etag, info, stored)
         if wrong is not None:
             raise wrong
 

@@ -213,15 +213,15 @@ def wrong_write(
     etag: str,
     info: ObjectInfo,
     stored: Mapping[str, str],
-    replaceable: bool,
 ) -> WrongEndpoint | None:
     """What is wrong with a write the store accepted, by the HEAD made after it (``info``,
     ``stored``: its size and metadata); None when the store holds it.
 
-    An object another writer replaced meanwhile (another ETag, where replacing is allowed: an
-    index page) shows the store holds what it is sent; only our own can be measured.
+    An object another writer put there meanwhile (another ETag: an index page updated by a
+    second publisher, a version replaced with --force) shows the store holds what it is sent;
+    only our own can be measured.
     """
-    if replaceable and info.etag and info.etag != etag:
+    if info.etag and info.etag != etag:
         return None
     if key.endswith("/") and size and not info.size:
         return FolderKeyUnsupported(
