@@ -241,6 +241,7 @@ WORKFLOW = (
     "install",
     "lock",
     "authorize",
+    "index",
     "cache",
     "repository",
     "config",

@@ -186,7 +186,7 @@ def test_delete_never_removes_a_version_published_again_since_it_was_listed(
 
     async def delete(release: Release) -> None:
         async with CommandContext().open_storage(repository) as storage:
-            await delete_release(storage, release)
+            await delete_release(storage, release, repository=repository)
 
     release = anyio.run(listed)
     # Someone publishes other bytes under the same key before the delete lands.
