@@ -25,6 +25,7 @@ import io
 import logging
 import random
 from collections.abc import Callable, Collection, Sequence
+from typing import NamedTuple
 
 import anyio
 
@@ -53,7 +54,7 @@ from pipper.simple.pages import (
 )
 from pipper.storage.base import FolderKeyUnsupported, ObjectChanged, Storage, WriteConflict
 
-__all__ = ["MAX_ATTEMPTS", "IndexWriter"]
+__all__ = ["MAX_ATTEMPTS", "Found", "IndexWriter"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,20 @@ WHEEL_TYPE = "application/octet-stream"
 METADATA_TYPE = "text/plain; charset=utf-8"
 Change = Callable[[ProjectPage], Sequence[IndexFile] | None]
 """A project's new files given its page, or None when nothing is to change."""
+_FOLDER_TYPES = frozenset({"application/x-directory", "httpd/unix-directory"})
+
+
+class Found(NamedTuple):
+    """An index object as read: its bytes, ETag and content type."""
+
+    data: bytes
+    etag: str
+    content_type: str | None = None
+
+    @property
+    def folder(self) -> bool:
+        """The store answered with a folder, not an object (SeaweedFS for a key ending in /)."""
+        return (self.content_type or "").split(";")[0].strip() in _FOLDER_TYPES
 
 
 class IndexWriter:
@@ -266,6 +281,9 @@ class IndexWriter:
         it already shows a newer state."""
         for attempt in range(MAX_ATTEMPTS):
             found = await self.read(key)
+            if found is not None and found.folder:
+                self._no_folder_pages(key)  # SeaweedFS: the key names the folder of the files
+                return
             if found is not None:
                 data = found[0]
                 there = html_serial(data) if content_type == HTML_TYPE else json_serial(data)
@@ -299,7 +317,7 @@ class IndexWriter:
 
     # -- reading and writing objects --------------------------------------------------------
 
-    async def read(self, key: str) -> tuple[bytes, str] | None:
+    async def read(self, key: str) -> Found | None:
         """An index object's bytes and ETag, or None when it is not there."""
         data = bytearray()
         try:
@@ -308,13 +326,11 @@ class IndexWriter:
                     data += chunk
                     if len(data) > MAX_PAGE_BYTES:
                         raise IndexPageError(f"{key} is larger than {MAX_PAGE_BYTES} bytes")
-                return bytes(data), stream.etag
+                return Found(bytes(data), stream.etag, stream.content_type)
         except NotFoundError:
             return None
 
-    async def _swap(
-        self, key: str, body: bytes, content_type: str, found: tuple[bytes, str] | None
-    ) -> bool:
+    async def _swap(self, key: str, body: bytes, content_type: str, found: Found | None) -> bool:
         """Write ``body`` over what was ``found`` (None: over nothing); False on a conflict."""
         etag = None if found is None else found[1]
         try:

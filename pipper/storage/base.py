@@ -70,6 +70,7 @@ class ObjectStream:
     start: int
     metadata: Mapping[str, str] = field(default_factory=dict)
     body: AsyncIterator[bytes] | None = None
+    content_type: str | None = None
 
     def chunks(self) -> AsyncIterator[bytes]:
         assert self.body is not None

@@ -17,7 +17,8 @@ directory and a real S3 server to keep them honest:
   that ETag with ``WriteConflict`` (``If-Match``), and a body that differs from its
   ``content_md5`` with ``IntegrityError``, like S3's ``BadDigest``;
 - a key ending in ``/`` is an object as on AWS S3, or with ``folder_keys=False`` an empty
-  folder as SeaweedFS keeps it (the put raises ``FolderKeyUnsupported``);
+  folder as SeaweedFS keeps it: the put raises ``FolderKeyUnsupported``, and a GET of a folder
+  that holds objects answers an empty ``application/x-directory``;
 - user metadata keys come back lower-cased, as S3 returns them;
 - ``presign`` gives a ``memory://`` URL that nothing but this store could read.
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -213,7 +214,12 @@ class MemoryStorage:
         try:
             return self.objects[key]
         except KeyError:
+            if key.endswith("/") and not self.folder_keys and any(self._below(key)):
+                return StoredObject(b"", {}, datetime.now(UTC), "application/x-directory")
             raise NotFoundError(f"no such object {key} in {self.name}") from None
+
+    def _below(self, folder: str) -> Iterator[str]:
+        return (k for k in self.objects if k.startswith(folder) and k != folder)
 
     async def list(
         self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
@@ -249,6 +255,8 @@ class MemoryStorage:
         self._receive(Call("get", key, start, if_match))
         await anyio.lowlevel.checkpoint()
         stored = self._stored(key)
+        if key.endswith("/") and not self.folder_keys:  # a folder, as SeaweedFS answers it
+            stored = StoredObject(b"", {}, stored.last_modified, "application/x-directory")
         if if_match is not None and if_match != stored.etag:
             raise ObjectChanged(f"{key} changed while it was being downloaded")
         data = stored.data
@@ -276,6 +284,7 @@ class MemoryStorage:
             start=start,
             metadata=dict(stored.metadata),
             body=body(),
+            content_type=stored.content_type,
         )
 
     async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:

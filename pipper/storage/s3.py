@@ -25,8 +25,7 @@ across its retries, and a body gets that plus its size at a minimum rate (see ``
 a server that drips or never answers cannot hold a run either; the first retry for want of an
 answer is said on stderr.
 
-Redirects are never followed (see ``s3client``): a redirect is an error, which suggests
-``--region`` when the store names the bucket's region.
+Redirects are never followed (see ``s3client``): a redirect is an error (suggesting ``--region``).
 
 ``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
 each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
@@ -313,6 +312,7 @@ class S3Storage:
                     start=start,
                     metadata=dict(response.get("Metadata", {})),
                     body=body(),
+                    content_type=response.get("ContentType"),
                 )
 
     async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
@@ -336,8 +336,6 @@ class S3Storage:
         if_match: str | None = None,
         content_type: str | None = None,
     ) -> str:
-        if if_absent and if_match:
-            raise ValueError("a write is conditional on absence or on an ETag, not both")
         kwargs: dict[str, Any] = {
             "Key": key,
             # Bundles are zip archives (as the original uploads them); yank markers are JSON.

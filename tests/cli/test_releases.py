@@ -37,11 +37,13 @@ def repository_at(location: str) -> Repository:
 
 
 def keys_in(location: str) -> list[str]:
-    """Every key in the repository, markers included, as the store lists them."""
+    """Every key of bundles and markers in the repository, as the store lists them (the simple
+    index's own keys, under ``~simple/``, are tests/system/test_simple_index.py's)."""
 
     async def go() -> list[str]:
         async with CommandContext().open_storage(repository_at(location)) as storage:
-            return sorted(o.key for o in (await storage.list("")).objects)
+            keys = (o.key for o in (await storage.list("")).objects)
+            return sorted(key for key in keys if "/~simple/" not in key)
 
     return anyio.run(go)
 
