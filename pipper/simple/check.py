@@ -206,9 +206,8 @@ async def _compare_root(scan: _Scan, projects: set[str]) -> None:
     for project in sorted(projects - set(root.projects)):
         found.append(Difference(project, "root", f"{project} is not on the root page", key=key))
     for project in sorted(set(root.projects) - projects):
-        found.append(
-            Difference(project, "root", f"{project} has no bundles but is listed", key=key)
-        )
+        what = f"{project} is on the root page but has no bundles"
+        found.append(Difference(project, "root", what, key=key))
     if read is not None:
         rendered = [(html_key, root_html(root))]
         if scan.folder_pages:
