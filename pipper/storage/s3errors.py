@@ -160,6 +160,8 @@ def _client_error(response: Any, what: str, place: S3Place) -> PipperError:
         return AccessDeniedError(f"access denied: {what} in {where}")
     if code in ("PreconditionFailed", "412") or status == 412:
         return VersionExistsError(f"{what} already exists in {where}")
+    if code == "ConditionalRequestConflict":  # AWS: another conditional write of it, at once
+        return VersionExistsError(f"{what} is being written by someone else in {where}")
     if code in ("BadDigest", "InvalidDigest"):
         return IntegrityError(
             f"{where} received other bytes for {what} than the ones that were checked "

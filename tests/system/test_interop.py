@@ -213,7 +213,7 @@ def test_the_original_ignores_the_simple_index_and_rebuild_indexes_what_it_publi
     assert "pipper/~simple/ours-pkg/" in keys  # the full layout, folder key included
     assert "1.1.0" in original("info", "ours_pkg").stdout
     got = tmp_path / "got"
-    original("download", "ours_pkg", "-d", str(got))
+    original("download", "ours_pkg:1.1.0", "-d", str(got))
     assert [p.read_bytes() for p in got.glob("*.pipper")] == [
         (bundles / "ours_pkg-v1-1-0.pipper").read_bytes()
     ]

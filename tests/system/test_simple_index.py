@@ -375,3 +375,33 @@ def test_check_reports_every_difference_and_rebuild_fixes_them(
         "keep-pkg",
         "late-pkg",
     )
+
+
+@pytest.mark.anyio
+async def test_aws_409_conditional_request_conflict_is_a_conflict_to_retry(
+    moto_server: S3Server, moto_bucket: str
+) -> None:
+    """AWS answers 409 ConditionalRequestConflict when two conditional writes of one key
+    overlap; it means what a 412 does: read the object again and retry."""
+    import io
+
+    from pipper.credentials import Credentials
+    from pipper.storage.base import WriteConflict
+    from pipper.storage.s3 import S3Storage
+    from tests.lib.proxy import Faults
+
+    key = f"{SIMPLE}alpha/index.json"
+    etag = moto_server.client().put_object(Bucket=moto_bucket, Key=key, Body=b"{}")["ETag"]
+    faults = Faults(error_rate=1.0, error_status=409, error_code="ConditionalRequestConflict")
+    faults.only, faults.max_faults = {"put"}, 1
+    with Proxy(moto_server.endpoint_url, faults=faults) as proxy:
+        keys = Credentials(moto_server.access_key, moto_server.secret_key)
+        async with S3Storage(
+            bucket=moto_bucket, endpoint_url=proxy.url, region="us-east-1", credentials=keys
+        ) as store:
+            with pytest.raises(WriteConflict):
+                await store.put(key, io.BytesIO(b'{"a": 1}'), {}, if_absent=False, if_match=etag)
+            await store.put(key, io.BytesIO(b'{"a": 1}'), {}, if_absent=False, if_match=etag)
+    assert (
+        moto_server.client().get_object(Bucket=moto_bucket, Key=key)["Body"].read() == b'{"a": 1}'
+    )
