@@ -97,8 +97,22 @@ def test_uv_installs_a_private_graph_from_the_bucket_with_its_own_signing(
     assert published.exit_code == 0, published.stderr
 
     python = fresh_venv(tmp_path / "venv")
-    index = f"{through_proxy.url}/{moto_bucket}/{SIMPLE}"
-    env = uv_env(through_proxy.url, moto_env, tmp_path / "uv-cache")
+    # The URL and the settings as `pipper index url` prints them for the user to paste.
+    told = cli("index", "url", "-b", moto_bucket, "--endpoint-url", through_proxy.url)
+    assert told.exit_code == 0, told.stderr
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in told.stdout.splitlines()
+        if line.startswith("export ")
+    )
+    assert exports == {
+        "UV_S3_ENDPOINT_URL": through_proxy.url,
+        "UV_PREVIEW_FEATURES": "s3-endpoint",
+        "AWS_REGION": "us-east-1",
+    }
+    index = told.stdout.split("--index-url ")[1].split()[0]
+    assert index == f"{through_proxy.url}/{moto_bucket}/{SIMPLE}"
+    env = uv_env(exports["UV_S3_ENDPOINT_URL"], moto_env, tmp_path / "uv-cache")
     # The bucket first (uv's extra index), then the public index: idx-public is a 404 in the
     # bucket, and uv goes on to the next index only on a 404 (a 403 would stop it).
     args = ["pip", "install", "--python", str(python), "--extra-index-url", index]
@@ -405,3 +419,29 @@ async def test_aws_409_conditional_request_conflict_is_a_conflict_to_retry(
     assert (
         moto_server.client().get_object(Bucket=moto_bucket, Key=key)["Body"].read() == b'{"a": 1}'
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_local_repository_is_an_index_at_its_file_url(tmp_path: Path, installer: str) -> None:
+    """A local directory holds no key ending in '/', but uv and pip read ``index.html`` for a
+    folder of a ``file://`` index: ``pipper index url`` names it."""
+    dist = tmp_path / "dist"
+    make_bundle(dist, "disk_app", "1.0.0", requires=["disk_lib"])
+    make_bundle(dist, "disk_lib", "0.2.0")
+    repo = tmp_path / "repo"
+    assert cli("publish", str(dist), "-b", str(repo)).exit_code == 0
+    url = cli("index", "url", "-b", str(repo)).stdout.strip()
+    assert url == f"{repo.as_uri()}/{SIMPLE}"
+    python = fresh_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "UV_", "PIP_"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1", UV_CACHE_DIR=str(tmp_path / "uv"))
+    if installer == "uv":
+        command = [uv(), "pip", "install", "--python", str(python)]
+    else:
+        command = [sys.executable, "-m", "pip", "--python", str(python), "install"]
+    run = subprocess.run(
+        [*command, "--index-url", url, "disk_app"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert {"disk-app", "disk-lib"} <= set(installed_in(python))
