@@ -171,6 +171,17 @@ def test_uv_signs_for_a_store_that_checks_every_signature(
     run = subprocess.run([*command, "signed_pkg"], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert {"signed-pkg", "signed-dep"} <= set(installed_in(python))
+    assert "experimental" not in run.stderr
+    # Without the preview feature uv still signs, and says the feature is experimental.
+    again = fresh_venv(tmp_path / "again")
+    unannounced = {k: v for k, v in env.items() if k != "UV_PREVIEW_FEATURES"}
+    unannounced["UV_CACHE_DIR"] = str(tmp_path / "cold-cache")  # so it asks the bucket again
+    command[command.index(str(python))] = str(again)
+    warned = subprocess.run(
+        [*command, "signed_pkg"], env=unannounced, capture_output=True, text=True
+    )
+    assert warned.returncode == 0, warned.stderr
+    assert "`s3-endpoint` option is experimental" in warned.stderr
 
 
 # -- pip with no credentials -----------------------------------------------------------------
