@@ -25,7 +25,7 @@ import io
 import logging
 import random
 from collections.abc import Callable, Collection, Sequence
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import anyio
 
@@ -91,6 +91,7 @@ class IndexWriter:
         self.force = force
         self.where = repository.describe()
         self._folder_pages: bool | None = False if repository.is_local else None
+        self._root_read: Found | None = None
         self.pages_written = 0
 
     # -- keys -------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class IndexWriter:
     async def folder_pages(self) -> bool:
         """Whether pages go to keys ending in ``/`` too (what the root page says, else yes)."""
         if self._folder_pages is None:
-            found = await self.read(self.root_keys[0])
+            found = self._root_read = await self.read(self.root_keys[0])
             root = None if found is None else self._root(found[0], self.root_keys[0])
             self._folder_pages = root is None or root.folder_pages
         return self._folder_pages
@@ -136,17 +137,17 @@ class IndexWriter:
             yank_reason=bundle.yank_reason,
             upload_time=wheel.upload_time,
         )
-        await self.folder_pages()
-        await self.storage.put(
-            file_key, wheel.file, {"sha256": wheel.sha256}, if_absent=False, content_type=WHEEL_TYPE
-        )
-        await self.storage.put(
-            file_key + METADATA_SUFFIX,
-            io.BytesIO(wheel.metadata),
-            {"sha256": entry.metadata_sha256},
-            if_absent=False,
-            content_type=METADATA_TYPE,
-        )
+        async with task_group() as tg:
+            tg.start_soon(self.folder_pages)
+            tg.start_soon(self._put_file, file_key, wheel.file, wheel.sha256, WHEEL_TYPE)
+            metadata = io.BytesIO(wheel.metadata)
+            tg.start_soon(
+                self._put_file,
+                file_key + METADATA_SUFFIX,
+                metadata,
+                entry.metadata_sha256,
+                METADATA_TYPE,
+            )
 
         def change(page: ProjectPage) -> list[IndexFile]:
             # One entry per wheel file, and one per bundle: this one replaces either.
@@ -169,8 +170,8 @@ class IndexWriter:
         for gone in removed:
             if gone.filename not in kept:
                 key = index_file_key(self.root_prefix, project, gone.filename)
-                await self._delete_object(key + METADATA_SUFFIX)
-                await self._delete_object(key)
+                await self.delete_orphan(key + METADATA_SUFFIX)
+                await self.delete_orphan(key)
         return removed
 
     async def set_yanked(
@@ -194,9 +195,9 @@ class IndexWriter:
             found = await self.read(key)
             current = ProjectPage(project) if found is None else self._project(found[0], key)
             files = change(current)
-            if files is None:
-                if found is None:
-                    return None
+            if files is None:  # nothing to change: the pages are another writer's to keep
+                if found is None or not self.force:
+                    return None if found is None else current
                 page = current
                 break
             page = current.changed(files)
@@ -254,7 +255,8 @@ class IndexWriter:
     async def _list_in_root(self, project: str | None, *, present: bool) -> None:
         key, html_key, folder_key = self.root_keys
         for attempt in range(MAX_ATTEMPTS):
-            found = await self.read(key)
+            # The root as read a moment ago, if it was: a stale one only fails the swap.
+            found = self._root_read if attempt == 0 and self._root_read else await self.read(key)
             root = RootPage() if found is None else self._root(found[0], key)
             folder = await self.folder_pages()
             listed = project in root.projects
@@ -348,6 +350,11 @@ class IndexWriter:
         self.pages_written += 1
         return True
 
+    async def _put_file(self, key: str, body: BinaryIO, sha256: str, content_type: str) -> None:
+        await self.storage.put(
+            key, body, {"sha256": sha256}, if_absent=False, content_type=content_type
+        )
+
     async def sha256_of(self, key: str) -> str | None:
         """The sha256 of an index file's bytes, streamed; None when it is not there."""
         digest = hashlib.sha256()
@@ -360,9 +367,6 @@ class IndexWriter:
         return digest.hexdigest()
 
     async def delete_orphan(self, key: str) -> None:
-        await self._delete_object(key)
-
-    async def _delete_object(self, key: str) -> None:
         """Remove an index file, only while it is the one just looked at."""
         try:
             info, _ = await self.storage.head(key)

@@ -14,7 +14,7 @@ import base64
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -190,14 +190,16 @@ class LocalStorage:
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Unlink the file, then every package folder it leaves empty (as S3 keeps no folders).
 
-        The ETag check and the unlink are two steps: a publisher replacing the file between
-        them could lose its write here, where S3 decides both in one request.
+        With ``if_match``, the ETag check and the unlink are made under the compare-and-swap
+        lock, so no compare-and-swap write lands between them; a writer that takes no lock (a
+        publish with ``--force``) still could, where S3 decides both in one request.
         """
         target = self._path(key)
         try:
-            if if_match is not None and _etag(target.stat()) != if_match:
-                raise ObjectChanged(f"{key} changed since it was listed")
-            target.unlink()
+            with self._cas_lock() if if_match is not None else nullcontext():
+                if if_match is not None and _etag(target.stat()) != if_match:
+                    raise ObjectChanged(f"{key} changed since it was listed")
+                target.unlink()
         except FileNotFoundError:
             return
         parent = target.parent
