@@ -268,6 +268,9 @@ def test_the_hashes_in_every_page_are_those_of_the_objects(
     check = cli("index", "check", "--hashes", "--json", "-b", moto_bucket)
     assert check.exit_code == 0, check.stdout
     assert check.json()["current"] is True and check.json()["files"] == 3
+    listed = cli("list", "--json", "-b", moto_bucket)  # ~simple/ is no package to pipper
+    assert [p["name"] for p in listed.json()] == ["hash_dep", "hash_pkg"]
+    assert "skipping" not in listed.stderr
 
 
 def test_a_store_that_keeps_keys_ending_in_a_slash_as_folders_still_gets_the_rest(
