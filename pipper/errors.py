@@ -104,3 +104,9 @@ class BuildError(PipperError):
     bundle, so this is not a ``BundleError``."""
 
     exit_code = 11
+
+
+class IndexDifferenceError(PipperError):
+    """The repository's simple index differs from its bundles (``pipper index check``)."""
+
+    exit_code = 12

@@ -9,7 +9,9 @@ With ``whole_prefix`` (a resolving run), the first question lists the whole pref
 of up to ``CATALOG_KEYS`` keys. A repository that fits (most do: 1,000 keys is hundreds of
 packages) then answers every later question with no request at all, which takes one round trip
 per level and one request per package off a cold run, and leaves a warm run one LIST in all.
-A larger repository is remembered as such for a day and listed package by package.
+A larger repository is remembered as such for a day and listed package by package. The simple
+index (``<prefix>/~simple/``, see ``pipper.simple``) sorts after every package folder, so a
+listing cut short inside it has already shown every bundle: it still answers for every package.
 
 The same listing shows which versions are yanked: a yank marker (``<safe_version>.yanked``) sits
 beside its bundle, so a candidate learns it is yanked with no request of its own. It also shows
@@ -28,7 +30,7 @@ from packaging.version import Version
 
 from pipper.cache import Cache
 from pipper.errors import OfflineError
-from pipper.keys import parse_key, yanked_bundle_key
+from pipper.keys import INDEX_FOLDER, index_prefix, parse_key, yanked_bundle_key
 from pipper.models import Candidate, WheelObject
 from pipper.repositories import Repository
 from pipper.storage.base import ObjectInfo, Storage
@@ -80,7 +82,8 @@ class PackageIndex:
             root = f"{self.prefix}/" if self.prefix else ""
             listing = await self.storage.list(root, delimiter="/")
             self.listings += 1
-            self._names = sorted(p[len(root) :].strip("/") for p in listing.prefixes)
+            names = (p[len(root) :].strip("/") for p in listing.prefixes)
+            self._names = sorted(name for name in names if name != INDEX_FOLDER)
         return self._names
 
     async def versions(self, name: str) -> list[Candidate]:
@@ -105,7 +108,7 @@ class PackageIndex:
         grouped: dict[str, list[ObjectInfo]] = {}
         for obj in objects:
             folder, sep, filename = obj.key[len(root) :].partition("/")
-            if sep and filename and "/" not in filename:
+            if sep and filename and "/" not in filename and folder != INDEX_FOLDER:
                 grouped.setdefault(normalize_name(folder), []).append(obj)
         return grouped
 
@@ -125,13 +128,17 @@ class PackageIndex:
             return None
         listing = await self.storage.list(self._root(), limit=CATALOG_KEYS)
         self.listings += 1
-        if listing.truncated:
+        simple = index_prefix(self.prefix)
+        # Every bundle key sorts before the index: cut short inside it, the listing is whole.
+        past_bundles = bool(listing.objects) and listing.objects[-1].key >= simple
+        if listing.truncated and not past_bundles:
             if self.cache is not None:
                 self.cache.save_listing(repo_id, _TOO_BIG, [])
             return None
+        bundles = [obj for obj in listing.objects if not obj.key.startswith(simple)]
         if self.cache is not None:
-            self.cache.save_listing(repo_id, _CATALOG, listing.objects)
-        return self._group(listing.objects)
+            self.cache.save_listing(repo_id, _CATALOG, bundles)
+        return self._group(bundles)
 
     def _remembered(self, project: str) -> list[ObjectInfo] | None:
         """The newest remembered listing of a package: its own, or the whole prefix's."""

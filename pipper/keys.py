@@ -44,6 +44,9 @@ __all__ = [
     "UrlTarget",
     "bundle_filename",
     "bundle_key",
+    "index_file_key",
+    "index_prefix",
+    "index_project_prefix",
     "is_pure_wheel",
     "local_filename",
     "local_tag_part",
@@ -69,6 +72,11 @@ YANK_SUFFIX = ".yanked"
 VARIANT_SUFFIX = ".variant"
 PRIMARY_TAGS_SUFFIX = ".primary"
 _TAG_PART = re.compile(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+){2,3}", re.ASCII)
+INDEX_FOLDER = "~simple"
+"""The simple index's folder under the root prefix: ``~`` sorts after every character a package
+name can start with, so its keys come after every bundle key in a listing of the root, and no
+package can be named so (the original lists ``<root>/<name>/v...`` and never sees it)."""
+METADATA_SUFFIX = ".metadata"
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -164,6 +172,25 @@ def bundle_key(root_prefix: str, name: str, version: str) -> str:
     prefix = _strip_prefix(root_prefix)
     tail = f"{name}/{safe_version(version)}{BUNDLE_SUFFIX}"
     return f"{prefix}/{tail}" if prefix else tail
+
+
+def index_prefix(root_prefix: str) -> str:
+    """``<root_prefix>/~simple/``: the simple index's root page and every project below it."""
+    prefix = _strip_prefix(root_prefix)
+    return f"{prefix}/{INDEX_FOLDER}/" if prefix else f"{INDEX_FOLDER}/"
+
+
+def index_project_prefix(root_prefix: str, project: str) -> str:
+    """``<root_prefix>/~simple/<project>/``, the PEP 503 name's folder: its page and files."""
+    return f"{index_prefix(root_prefix)}{project}/"
+
+
+def index_file_key(root_prefix: str, project: str, filename: str) -> str:
+    """Where the index keeps a wheel (``filename``) of ``project``; its core metadata (PEP 658)
+    is the same key with ``.metadata``."""
+    if not filename or "/" in filename or filename.startswith("."):
+        raise UsageError(f"{filename!r} is not a plain file name")
+    return index_project_prefix(root_prefix, project) + filename
 
 
 def parse_bundle_key(root_prefix: str, key: str) -> tuple[str, str] | None:

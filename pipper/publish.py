@@ -11,6 +11,10 @@ hashed and uploaded, so a file swapped in at the path meanwhile is never publish
 predecessor's sha256. The upload carries the MD5 of the bytes that were hashed (``Content-MD5``),
 so a file rewritten in place while it is read is refused by the store itself. A store's ``put``
 returns only once the object is really there (see ``S3Storage.put``).
+
+Once the bundle is in, its wheel goes into the repository's simple index (``pipper.simple``),
+from the same open file; ``index=False`` (``--no-index``) leaves the index alone. A failure there
+does not take the bundle back: it is reported (``index_error``) for ``pipper index rebuild``.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import io
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import anyio
 from packaging.version import Version
 
+from pipper import simple
 from pipper.bundle import BundleMeta, read_bundle, s3_metadata
 from pipper.catalog import tags_of_bundle
-from pipper.errors import BundleError, NotFoundError, UsageError, VersionExistsError
+from pipper.errors import BundleError, NotFoundError, PipperError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
 from pipper.keys import (
     bundle_key,
@@ -40,8 +45,11 @@ from pipper.keys import (
     variant_key,
     wheel_tag_part,
 )
+from pipper.models import Candidate
 from pipper.repositories import Repository
+from pipper.simple import IndexedBundle
 from pipper.storage.base import Storage
+from pipper.yanks import read_yank
 
 
 class AlreadyPublishedError(VersionExistsError):
@@ -65,6 +73,8 @@ class Published:
     size: int
     replaced: bool
     wheel: str = ""
+    indexed: bool = False
+    index_error: str | None = None
 
 
 def bundles_in(path: Path) -> list[Path]:
@@ -118,16 +128,50 @@ def _check(path: Path, handle: BinaryIO) -> _Checked:
 
 
 async def publish(
-    storage: Storage, repository: Repository, path: Path, *, force: bool = False
+    storage: Storage,
+    repository: Repository,
+    path: Path,
+    *,
+    force: bool = False,
+    index: bool = True,
 ) -> Published:
     with _open_bundle(path) as handle:
         checked = await anyio.to_thread.run_sync(_check, path, handle)
-        return await _upload(storage, repository, handle, checked, force=force)
+        placed = await _upload(storage, repository, handle, checked, force=force)
+        if not index:
+            return placed.published
+        return await _index(storage, repository, handle, checked, placed)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where the bundle went, its ETag, and the version's listing before it went there."""
+
+    published: Published
+    etag: str
+    version: Candidate | None
+
+
+async def _index(
+    storage: Storage, repository: Repository, handle: BinaryIO, checked: _Checked, placed: _Placed
+) -> Published:
+    """Add the bundle's wheel to the simple index; a failure is reported, never raised."""
+    published, version = placed.published, placed.version
+    yanked = version is not None and version.yanked  # a version's yank covers all its wheels
+    yank = await read_yank(storage, version) if version is not None and yanked else None
+    reason = yank.reason if yank is not None else None
+    meta = checked.meta
+    bundle = IndexedBundle(published.key, placed.etag, meta.name, meta.version, yanked, reason)
+    try:
+        await simple.add(storage, repository, bundle, handle, meta)
+    except PipperError as exc:
+        return replace(published, index_error=str(exc))
+    return replace(published, indexed=True)
 
 
 async def _upload(
     storage: Storage, repository: Repository, handle: BinaryIO, checked: _Checked, *, force: bool
-) -> Published:
+) -> _Placed:
     """Put the bundle where its wheel belongs: the version's ``.pipper`` key when the version
     is new (or holds this very wheel), else a variant key of its own beside it.
 
@@ -143,7 +187,7 @@ async def _upload(
     if not existing:
         key = bundle_key(repository.root_prefix, meta.name, meta.version)
         try:
-            await _put(storage, key, handle, checked, if_absent=True)
+            etag = await _put(storage, key, handle, checked, if_absent=True)
         except VersionExistsError:
             index = PackageIndex(repository, storage, None)  # someone else's wheel won the key
             existing = [
@@ -154,32 +198,32 @@ async def _upload(
         else:
             if not pure:
                 await _put_tags(storage, key, meta.wheel_name)
-            return _published(checked, key, replaced=False)
+            return _placed(checked, key, etag, None, replaced=False)
     version = existing[0]
     primary_tags = version.tag_part or await tags_of_bundle(storage, version.key)
     if primary_tags == wheel_tag_part(meta.wheel_name) or (primary_tags is None and pure):
         if not force:
             raise AlreadyPublishedError(meta.name, meta.version, version.key, shown)
-        await _put(storage, version.key, handle, checked, if_absent=False)
+        etag = await _put(storage, version.key, handle, checked, if_absent=False)
         if not pure:
             await _put_tags(storage, version.key, meta.wheel_name)
-        return _published(checked, version.key, replaced=True)
+        return _placed(checked, version.key, etag, version, replaced=True)
     key = variant_key(version.key, meta.wheel_name)
     there = any(w.key == key for w in version.wheels)
     if there and not force:
         raise AlreadyPublishedError(meta.name, meta.version, key, shown)
     try:
-        await _put(storage, key, handle, checked, if_absent=not force)
+        etag = await _put(storage, key, handle, checked, if_absent=not force)
     except VersionExistsError:
         raise AlreadyPublishedError(meta.name, meta.version, key, shown) from None
-    return _published(checked, key, replaced=there)
+    return _placed(checked, key, etag, version, replaced=there)
 
 
 async def _put(
     storage: Storage, key: str, handle: BinaryIO, checked: _Checked, *, if_absent: bool
-) -> None:
+) -> str:
     handle.seek(0)
-    await storage.put(
+    return await storage.put(
         key,
         handle,
         s3_metadata(checked.meta, checked.sha256),
@@ -196,8 +240,11 @@ async def _put_tags(storage: Storage, key: str, wheel_name: str) -> None:
     await storage.put(marker, io.BytesIO(body), {}, if_absent=False)
 
 
-def _published(checked: _Checked, key: str, *, replaced: bool) -> Published:
+def _placed(
+    checked: _Checked, key: str, etag: str, version: Candidate | None, *, replaced: bool
+) -> _Placed:
     meta = checked.meta
-    return Published(
+    published = Published(
         meta.name, meta.version, key, checked.sha256, checked.size, replaced, meta.wheel_name
     )
+    return _Placed(published, etag, version)

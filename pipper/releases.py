@@ -9,7 +9,8 @@ Deleting removes the bundle (then its marker); retention (``plan_retention``) de
 newest versions of a package, never its newest final release. Every change is conditional: a
 marker is written only if absent (two yanks cannot overwrite each other's reason), and a bundle
 or a marker is removed only while it is the object that was listed, so a version published
-again meanwhile is never deleted in its place.
+again meanwhile is never deleted in its place. The simple index follows (``pipper.simple``): a
+yank shows in its pages, a deleted version leaves them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from packaging.version import InvalidVersion, Version
 
+from pipper import simple
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, PipperError, UsageError, VersionExistsError
 from pipper.index import PackageIndex
@@ -90,13 +92,25 @@ async def find_release(
     return Release(matches[-1].name, matches[-1].version, tuple(matches), others)
 
 
-async def delete_release(storage: Storage, release: Release) -> None:
+async def delete_release(storage: Storage, release: Release, *, repository: Repository) -> None:
     """Remove every key of ``release`` (found by ``find_release``): its bundles (every wheel)
-    and its markers.
+    and its markers, then its wheels from the simple index.
 
     The bundle goes first: a marker left behind by a failure is ignored while its bundle is
     absent, where a bundle left without its marker would be offered again.
     """
+    await _delete_bundles(storage, release)
+    keys = every_bundle(release.candidates)
+    await simple.forget(storage, repository, release.candidates[-1].project, keys)
+
+
+def every_bundle(candidates: Sequence[Candidate]) -> list[str]:
+    """The keys of every bundle of these versions: each ``.pipper`` one and its variants."""
+    keys = [c.key for c in candidates]
+    return keys + [w.key for c in candidates for w in c.wheels if w.key != c.key]
+
+
+async def _delete_bundles(storage: Storage, release: Release) -> None:
     for candidate in release.candidates:
         await _delete_listed(
             storage,
@@ -214,6 +228,8 @@ async def yank(
             await storage.put(yank_marker_key(candidate.key), io.BytesIO(body), {}, if_absent=True)
         except VersionExistsError:
             log.debug("%s was yanked by someone else meanwhile", candidate.key)
+    keys = every_bundle(todo)
+    await simple.mark_yanked(storage, repository, todo[0].project, keys, yanked=True, reason=reason)
     return YankChange(release, True)
 
 
@@ -229,6 +245,10 @@ async def unyank(storage: Storage, repository: Repository, name: str, version: s
             f"the yank marker of {release} changed while it was being removed "
             "(yanked again meanwhile?); run 'pipper unyank' again",
         )
+    if markers:
+        keys = every_bundle([c for c in release.candidates if c.yank is not None])
+        project = release.candidates[-1].project
+        await simple.mark_yanked(storage, repository, project, keys, yanked=False)
     return YankChange(release, bool(markers))
 
 

@@ -40,6 +40,33 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's standalone server whatever ``PIPPER_TEST_S3`` says: for what needs S3's own
+    semantics, such as an object whose key ends in ``/`` (SeaweedFS keeps such a key as a
+    folder), which the simple index's project pages are."""
+    server = start_server("moto", data_dir=tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_bucket(moto_server: S3Server) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    moto_server.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def moto_env(
+    monkeypatch: pytest.MonkeyPatch, moto_server: S3Server, pipper_home: PipperHome, tmp_path: Path
+) -> dict[str, str]:
+    """As ``s3_env``, pointing at ``moto_server``."""
+    return _point_at(moto_server, monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="session")
 def pypi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
     """One real PyPI-compatible index (pypiserver) per session; tests publish wheels into it
     under names of their own."""
@@ -104,6 +131,10 @@ def s3_env(
     The AWS config and credentials files are redirected to paths that do not exist, so a
     developer's ~/.aws cannot change what a test sees.
     """
+    return _point_at(s3_server, monkeypatch, tmp_path)
+
+
+def _point_at(server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     for name in LEAKY_AWS:
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
@@ -113,7 +144,7 @@ def s3_env(
             *TEST_SETTINGS,
         ):
             monkeypatch.delenv(name)
-    env = s3_server.env()
+    env = server.env()
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-aws-credentials")
     for name, value in env.items():

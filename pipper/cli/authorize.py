@@ -1,8 +1,10 @@
 """``pipper authorize``: presigned GET URLs for a resolved graph, for jobs with no credentials.
 
 The output is the original's: ``{"dependencies": [url, ...]}``, a file ``pipper download -i`` and
-``pipper install -i`` read like any input file. A URL is a bearer secret until it expires, so it
-is only ever written to the output, never to a message.
+``pipper install -i`` read like any input file. ``--find-links PAGE`` writes, instead or as well,
+an HTML page of presigned wheel URLs from the simple index, for ``pip install --find-links PAGE``.
+A URL is a bearer secret until it expires, so it is only ever written to the output, never to a
+message.
 """
 
 from __future__ import annotations
@@ -93,6 +95,16 @@ def authorize(
             show_default=False,
         ),
     ] = None,
+    find_links: Annotated[
+        Path | None,
+        typer.Option(
+            "--find-links",
+            metavar="PAGE",
+            help="Write an HTML page of presigned wheel URLs (from the simple index) for "
+            "'pip install --find-links PAGE'; the JSON then goes to -o only.",
+            show_default=False,
+        ),
+    ] = None,
     dev: DevOption = False,
     pre: PreOption = False,
     concurrency: ConcurrencyOption = None,
@@ -103,12 +115,12 @@ def authorize(
     """Resolve the dependency graph and print a presigned download URL for every package.
 
     Anyone holding the output can fetch those exact bundles until the URLs expire, with no AWS
-    credentials: 'pipper download -i urls.json' or 'pipper install -i urls.json'.
+    credentials: 'pipper download -i urls.json' or 'pipper install -i urls.json'. With
+    --find-links PAGE, plain pip installs the same wheels: 'pip install --find-links PAGE NAME'.
 
     Example: pipper authorize -i pipper.json -e 2h -o urls.json
     """
     from pipper.cli.runs import public_config, with_run
-    from pipper.fsutil import atomic_write_bytes
     from pipper.specs import gather_requested
 
     seconds = parse_expiry(expires)
@@ -121,15 +133,21 @@ def authorize(
             f"{ctx.repository.describe()} is a local directory: only S3 objects have presigned URLs"
         )
 
-    async def work(opened: Run) -> tuple[RunResult, list[str]]:
+    async def work(opened: Run) -> tuple[RunResult, list[str], bytes | None]:
         # Every private package, those named only in a wheel's requirements included, gets a
         # URL; the public ones are the job's to fetch from its index.
         result = await opened.resolve_private(package_ids)
         storage = await opened.storage()
-        urls = [await storage.presign(p.candidate.key, seconds) for p in result.packages.values()]
-        return result, urls
+        candidates = [p.candidate for p in result.packages.values()]
+        urls = [await storage.presign(c.key, seconds) for c in candidates]
+        page = None
+        if find_links is not None:
+            from pipper.simple.links import find_links_page
 
-    result, urls = with_run(ctx, "Resolving", work, pre=pre, public=public_config(False))
+            page = await find_links_page(storage, ctx.repository, candidates, seconds)
+        return result, urls, page
+
+    result, urls, page = with_run(ctx, "Resolving", work, pre=pre, public=public_config(False))
     if any(_signed_with_a_session(url) for url in urls):
         error(
             "the URLs are signed with temporary (session) credentials: they stop working when "
@@ -139,15 +157,31 @@ def authorize(
         )
     data = (json.dumps({"dependencies": urls}, indent=2) + "\n").encode()
     until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
+    if find_links is not None and page is not None:
+        _write_private(find_links, page)
+        info(
+            f"Wrote a find-links page of {len(urls)} wheels of {result.source} valid until "
+            f"{until} to {find_links.expanduser()} (pip install --find-links "
+            f"{find_links.expanduser()} NAME; anyone with this file can download them)"
+        )
+        if output is None:
+            return
     if output is None:
         sys.stdout.write(data.decode())
         sys.stdout.flush()
         info(f"Authorized {len(urls)} packages of {result.source} until {until}")
         return
-    output = output.expanduser()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(output, data, mode=0o600)
+    _write_private(output, data)
     info(
         f"Authorized {len(result.packages)} packages of {result.source} until {until} "
-        f"into {output} (anyone with this file can download them until then)"
+        f"into {output.expanduser()} (anyone with this file can download them until then)"
     )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically, readable by its owner only: it holds bearer URLs."""
+    from pipper.fsutil import atomic_write_bytes
+
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data, mode=0o600)

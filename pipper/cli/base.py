@@ -246,6 +246,7 @@ WORKFLOW = (
     "lock",
     "tree",
     "authorize",
+    "index",
     "cache",
     "repository",
     "config",

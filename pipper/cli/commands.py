@@ -11,6 +11,7 @@ from pipper.cli import (  # noqa: F401  (registers the commands)
     delete,
     demo,
     download,
+    index,
     info,
     install,
     lock,

@@ -47,7 +47,7 @@ def delete(
         if not yes:
             question = f"Delete {release} ({keys}) from {repository.describe()}{only}?"
             await anyio.to_thread.run_sync(confirm, question)
-        await delete_release(storage, release)
+        await delete_release(storage, release, repository=repository)
         return release
 
     release, repository = on_repository(repo, go)

@@ -75,7 +75,7 @@ def prune_releases(
             question = f"Remove these {len(doomed)} versions from {repository.describe()}?"
             await anyio.to_thread.run_sync(confirm, question)
         for release in doomed:
-            await delete_release(storage, release)
+            await delete_release(storage, release, repository=repository)
             typer.echo(f"removed {release} ({_where_and_when(release)})")
         return plans
 

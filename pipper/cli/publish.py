@@ -9,7 +9,7 @@ import typer
 
 from pipper.cli.base import app, run
 from pipper.cli.options import JsonOption, context, with_repository
-from pipper.cli.output import human_size, info, print_json
+from pipper.cli.output import error, human_size, info, print_json
 
 if TYPE_CHECKING:
     from pipper.context import RepositoryOptions
@@ -36,6 +36,13 @@ def publish(
             help="A version that is already published is a note, not an error (as in twine).",
         ),
     ] = False,
+    no_index: Annotated[
+        bool,
+        typer.Option(
+            "--no-index",
+            help="Leave the repository's simple index (<prefix>/~simple/, for uv and pip) alone.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
     *,
     repo: RepositoryOptions,
@@ -46,11 +53,12 @@ def publish(
     cp312 beside cp311) is added to that version; the others stay as they are.
 
     Every new bundle of a folder is published even when some are already there; the command
-    fails (exit 8) only when a bundle was refused.
+    fails (exit 8) only when a bundle was refused. Each wheel also goes into the repository's
+    simple index, which uv and pip install from (see 'pipper index').
 
     Example: pipper publish dist/ -b my-bucket
     """
-    from pipper.errors import UsageError, VersionExistsError
+    from pipper.errors import PipperError, UsageError, VersionExistsError
     from pipper.keys import is_pure_wheel, local_tag_part
     from pipper.publish import AlreadyPublishedError, Published, bundles_in
     from pipper.publish import publish as publish_one
@@ -68,7 +76,9 @@ def publish(
         async with ctx.open_storage(create=True) as storage:
             for bundle in bundles:
                 try:
-                    result = await publish_one(storage, ctx.repository, bundle, force=force)
+                    result = await publish_one(
+                        storage, ctx.repository, bundle, force=force, index=not no_index
+                    )
                 except AlreadyPublishedError as exc:
                     existing.append(exc)
                     if skip_existing or len(bundles) > 1:
@@ -84,6 +94,12 @@ def publish(
                     f"{human_size(result.size)}) "
                     f"to {result.key} in {where}" + (" (replaced)" if result.replaced else "")
                 )
+                if result.index_error:
+                    error(
+                        f"{result.name} {result.version} is not in the simple index: "
+                        f"{result.index_error}",
+                        "warning",
+                    )
                 done.append(result)
         return done, existing
 
@@ -92,6 +108,13 @@ def publish(
         print_json(_json(done, existing, refused=not skip_existing))
     if existing and not skip_existing:
         raise VersionExistsError(_refusal(existing, len(bundles), where))
+    unindexed = [p for p in done if p.index_error]
+    if unindexed:
+        names = ", ".join(f"{p.name} {p.version}" for p in unindexed)
+        raise PipperError(
+            f"published {names}, but the simple index of {where} was not updated for "
+            f"{'it' if len(unindexed) == 1 else 'them'}: run 'pipper index rebuild'"
+        )
     if existing:
         info(f"{len(existing)} already published, {len(done)} published now in {where}")
 

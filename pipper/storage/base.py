@@ -29,12 +29,24 @@ class ObjectChanged(NetworkError):
     """A ranged resume found the object replaced since the first byte was read."""
 
 
+class WriteConflict(ObjectChanged):
+    """A write conditional on an ETag (``put(if_match=...)``) found another object there, or
+    none: someone else wrote it first. The caller reads it again and retries (compare-and-swap).
+    """
+
+
 class WrongEndpoint(NetworkError):
     """The endpoint answered, but not as the store would: a redirect, an HTML page where a
     listing belongs, a write it reports done that it does not hold.
 
     Never retried (the same question gets the same wrong answer) and never followed: a redirect
     would carry the request's credentials, or a URL's signature, to a host the user never named.
+    """
+
+
+class FolderKeyUnsupported(WrongEndpoint):
+    """The store cannot hold an object whose key ends in ``/`` (SeaweedFS keeps such a key as an
+    empty folder, a local directory cannot hold it at all); AWS S3 and moto store it as any other.
     """
 
 
@@ -58,6 +70,7 @@ class ObjectStream:
     start: int
     metadata: Mapping[str, str] = field(default_factory=dict)
     body: AsyncIterator[bytes] | None = None
+    content_type: str | None = None
 
     def chunks(self) -> AsyncIterator[bytes]:
         assert self.body is not None
@@ -104,13 +117,22 @@ class Storage(Protocol):
         *,
         if_absent: bool,
         content_md5: str | None = None,
-    ) -> None:
-        """Write ``body`` (an open binary file, read from its start) under ``key``.
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """Write ``body`` (an open binary file, read from its start) under ``key``; return the
+        ETag of the object written.
 
         The caller validates and hashes the same open file it hands here, so what is stored is
         what was checked even if the path is replaced meanwhile. ``content_md5`` (base64, as
         S3's ``Content-MD5``) is the MD5 of the bytes the caller checked: a store refuses a body
         that differs with ``IntegrityError`` (the file was rewritten in place) and stores nothing.
+
+        ``if_absent`` writes only where no object is (else ``VersionExistsError``); ``if_match``
+        (an ETag from a GET, HEAD or listing) replaces only the object that still has that ETag,
+        else raises ``WriteConflict`` and stores nothing: a compare-and-swap, so two writers
+        updating one object never lose each other's change. ``content_type`` is what a reader
+        gets as ``Content-Type`` where the store keeps one (S3).
         """
         ...
 

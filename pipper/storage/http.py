@@ -187,7 +187,9 @@ class HttpStorage:
         *,
         if_absent: bool,
         content_md5: str | None = None,
-    ) -> None:
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
         raise UsageError("bundle URLs are read-only")
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:

@@ -2,7 +2,10 @@
 
 It serves offline mirrors, the quickstart (no AWS account) and tests. Writes are atomic and a
 conditional write uses ``os.link``, which fails when the target exists, so two publishers of the
-same version cannot both win here either.
+same version cannot both win here either. A compare-and-swap (``put(if_match=...)``) compares
+and replaces under an exclusive ``flock`` of one lock file at the root (``.tmp-cas.lock``, which
+listings skip like every ``.tmp-`` name), so every such writer of the directory, in any process,
+takes its turn. The section holds no ``await``: tasks of one process cannot deadlock on it.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +23,17 @@ import anyio
 
 from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
 from pipper.fsutil import atomic_writer
-from pipper.storage.base import CHUNK_SIZE, Listing, ObjectChanged, ObjectInfo, ObjectStream
+from pipper.storage.base import (
+    CHUNK_SIZE,
+    FolderKeyUnsupported,
+    Listing,
+    ObjectChanged,
+    ObjectInfo,
+    ObjectStream,
+    WriteConflict,
+)
+
+CAS_LOCK = ".tmp-cas.lock"
 
 
 def _etag(stat: os.stat_result) -> str:
@@ -87,7 +100,7 @@ class LocalStorage:
         path = self._path(key)
         try:
             handle = path.open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFoundError(f"no such object {key}") from None
         with handle:
             st = os.fstat(handle.fileno())
@@ -117,13 +130,35 @@ class LocalStorage:
         *,
         if_absent: bool,
         content_md5: str | None = None,
-    ) -> None:
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        if if_absent and if_match:
+            raise ValueError("a write is conditional on absence or on an ETag, not both")
+        if key.endswith("/"):
+            raise FolderKeyUnsupported(f"a directory cannot hold {key}: the key ends in '/'")
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if if_match is None:
+            self._write(key, target, body, content_md5, exclusive=if_absent)
+            return _etag(target.stat())
+        with self._cas_lock():
+            try:
+                current = _etag(target.stat())
+            except FileNotFoundError:
+                current = None
+            if current != if_match:
+                raise WriteConflict(f"{key} changed since it was read")
+            self._write(key, target, body, content_md5, exclusive=False)
+            return _etag(target.stat())
+
+    def _write(
+        self, key: str, target: Path, body: BinaryIO, content_md5: str | None, *, exclusive: bool
+    ) -> None:
         md5 = hashlib.md5(usedforsecurity=False)
         try:
             # A repository's objects are the user's data: durable once put returns.
-            with atomic_writer(target, fsync=True, exclusive=if_absent) as out:
+            with atomic_writer(target, fsync=True, exclusive=exclusive) as out:
                 body.seek(0)
                 while chunk := body.read(CHUNK_SIZE):
                     out.write(chunk)
@@ -136,17 +171,35 @@ class LocalStorage:
         except FileExistsError:
             raise VersionExistsError(f"{key} already exists") from None
 
+    @contextmanager
+    def _cas_lock(self) -> Iterator[None]:
+        """The root's compare-and-swap lock, held exclusively (no lock where ``flock`` is not)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / CAS_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Unlink the file, then every package folder it leaves empty (as S3 keeps no folders).
 
-        The ETag check and the unlink are two steps: a publisher replacing the file between
-        them could lose its write here, where S3 decides both in one request.
+        With ``if_match``, the ETag check and the unlink are made under the compare-and-swap
+        lock, so no compare-and-swap write lands between them; a writer that takes no lock (a
+        publish with ``--force``) still could, where S3 decides both in one request.
         """
         target = self._path(key)
         try:
-            if if_match is not None and _etag(target.stat()) != if_match:
-                raise ObjectChanged(f"{key} changed since it was listed")
-            target.unlink()
+            with self._cas_lock() if if_match is not None else nullcontext():
+                if if_match is not None and _etag(target.stat()) != if_match:
+                    raise ObjectChanged(f"{key} changed since it was listed")
+                target.unlink()
         except FileNotFoundError:
             return
         parent = target.parent

@@ -13,8 +13,12 @@ directory and a real S3 server to keep them honest:
 - ``get(start=N, if_match=etag)`` resumes from byte N and raises ``ObjectChanged`` when the
   object is no longer the one that ETag names; an open stream keeps reading the bytes it opened;
 - ``put(if_absent=True)`` refuses an existing key with ``VersionExistsError``, like a
-  conditional PUT (``If-None-Match: *``), and a body that differs from its ``content_md5``
-  with ``IntegrityError``, like S3's ``BadDigest``;
+  conditional PUT (``If-None-Match: *``), ``put(if_match=etag)`` anything but the object with
+  that ETag with ``WriteConflict`` (``If-Match``), and a body that differs from its
+  ``content_md5`` with ``IntegrityError``, like S3's ``BadDigest``;
+- a key ending in ``/`` is an object as on AWS S3, or with ``folder_keys=False`` an empty
+  folder as SeaweedFS keeps it: the put raises ``FolderKeyUnsupported``, and a GET of a folder
+  that holds objects answers an empty ``application/x-directory``;
 - user metadata keys come back lower-cased, as S3 returns them;
 - ``presign`` gives a ``memory://`` URL that nothing but this store could read.
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,11 +44,13 @@ import anyio
 from pipper.errors import IntegrityError, NotFoundError, PipperError, VersionExistsError
 from pipper.storage.base import (
     CHUNK_SIZE,
+    FolderKeyUnsupported,
     Listing,
     ObjectChanged,
     ObjectInfo,
     ObjectStream,
     StreamInterrupted,
+    WriteConflict,
 )
 
 Method = Literal["list", "get", "head", "put", "delete", "presign"]
@@ -58,6 +64,7 @@ class StoredObject:
     data: bytes
     metadata: Mapping[str, str]
     last_modified: datetime
+    content_type: str | None = None
     etag: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,12 +114,14 @@ class MemoryStorage:
         *,
         page_size: int = S3_PAGE_SIZE,
         chunk_size: int = CHUNK_SIZE,
+        folder_keys: bool = True,
     ) -> None:
         if page_size < 1 or chunk_size < 1:
             raise ValueError("page_size and chunk_size must be at least 1")
         self.name = name
         self.page_size = page_size
         self.chunk_size = chunk_size
+        self.folder_keys = folder_keys
         self.objects: dict[str, StoredObject] = {}
         self.calls: Counter[str] = Counter()
         self.history: list[Call] = []
@@ -123,10 +132,19 @@ class MemoryStorage:
 
     # -- setting the scene (not counted as requests) ----------------------------------------
 
-    def seed(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+    def seed(
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> ObjectInfo:
         """Store ``data`` under ``key`` (replacing what is there) as another writer would."""
         stored = StoredObject(
-            data, {k.lower(): v for k, v in (metadata or {}).items()}, datetime.now(UTC)
+            data,
+            {k.lower(): v for k, v in (metadata or {}).items()},
+            datetime.now(UTC),
+            content_type,
         )
         self.objects[key] = stored
         return stored.info(key)
@@ -196,7 +214,12 @@ class MemoryStorage:
         try:
             return self.objects[key]
         except KeyError:
+            if key.endswith("/") and not self.folder_keys and any(self._below(key)):
+                return StoredObject(b"", {}, datetime.now(UTC), "application/x-directory")
             raise NotFoundError(f"no such object {key} in {self.name}") from None
+
+    def _below(self, folder: str) -> Iterator[str]:
+        return (k for k in self.objects if k.startswith(folder) and k != folder)
 
     async def list(
         self, prefix: str, *, delimiter: str | None = None, limit: int | None = None
@@ -232,6 +255,8 @@ class MemoryStorage:
         self._receive(Call("get", key, start, if_match))
         await anyio.lowlevel.checkpoint()
         stored = self._stored(key)
+        if key.endswith("/") and not self.folder_keys:  # a folder, as SeaweedFS answers it
+            stored = StoredObject(b"", {}, stored.last_modified, "application/x-directory")
         if if_match is not None and if_match != stored.etag:
             raise ObjectChanged(f"{key} changed while it was being downloaded")
         data = stored.data
@@ -259,6 +284,7 @@ class MemoryStorage:
             start=start,
             metadata=dict(stored.metadata),
             body=body(),
+            content_type=stored.content_type,
         )
 
     async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
@@ -275,8 +301,10 @@ class MemoryStorage:
         *,
         if_absent: bool,
         content_md5: str | None = None,
-    ) -> None:
-        self._receive(Call("put", key))
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        self._receive(Call("put", key, if_match=if_match))
         body.seek(0)
         data = body.read()
         digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
@@ -284,7 +312,13 @@ class MemoryStorage:
             raise IntegrityError(f"{key}: the body differs from its Content-MD5 (BadDigest)")
         if if_absent and key in self.objects:
             raise VersionExistsError(f"{key} already exists in {self.name}")
-        self.seed(key, data, metadata)
+        current = self.objects.get(key)
+        if if_match is not None and (current is None or current.etag != if_match):
+            raise WriteConflict(f"{key} changed since it was read")
+        if key.endswith("/") and not self.folder_keys:
+            self.seed(key, b"")
+            raise FolderKeyUnsupported(f"{self.name} keeps {key} as an empty folder")
+        return self.seed(key, data, metadata, content_type).etag
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """As S3: a key already gone is no error; ``if_match`` refuses a changed object."""

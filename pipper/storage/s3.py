@@ -25,8 +25,7 @@ across its retries, and a body gets that plus its size at a minimum rate (see ``
 a server that drips or never answers cannot hold a run either; the first retry for want of an
 answer is said on stderr.
 
-Redirects are never followed (see ``s3client``): a redirect is an error, which suggests
-``--region`` when the store names the bucket's region.
+Redirects are never followed (see ``s3client``): a redirect is an error (suggesting ``--region``).
 
 ``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
 each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
@@ -39,7 +38,6 @@ import contextlib
 import functools
 import logging
 import os
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -54,11 +52,20 @@ from pipper.storage.base import (
     ObjectInfo,
     ObjectStream,
     StreamInterrupted,
+    WriteConflict,
     WrongEndpoint,
 )
 from pipper.storage.deadlines import body_seconds, chunks_by
 from pipper.storage.s3client import ClientSettings, open_client
-from pipper.storage.s3errors import S3Place, server_answered, stream_errors, translate
+from pipper.storage.s3errors import (
+    S3Place,
+    content_type_of,
+    pause_between_rounds,
+    retryable,
+    stream_errors,
+    translate,
+    wrong_write,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -206,11 +213,11 @@ class S3Storage:
                     return await attempt()
                 except Exception as exc:
                     error = self._translate(exc, what)
-                    again = _retryable(error, exc, write=write)
+                    again = retryable(error, exc, write=write)
                 if round_ == self._rounds or not again:
                     raise error
                 log.debug("%s: round %d of %d failed; trying again", what, round_, self._rounds)
-                await _pause(round_, self._backoff)
+                await pause_between_rounds(round_, self._backoff)
         asked = f"the upload of {what}" if write else what
         outcome = "; it may or may not have been stored" if write else ""
         raise NetworkError(
@@ -234,7 +241,7 @@ class S3Storage:
             if "IsTruncated" not in page and "Name" not in page:
                 raise WrongEndpoint(
                     f"{self.where} answered the listing of {prefix or 'the bucket'} with "
-                    f"something that is not an S3 listing ({_content_type(page)}): "
+                    f"something that is not an S3 listing ({content_type_of(page)}): "
                     "check --endpoint-url (a captive portal or a web server answers like this)"
                 )
             entries = [*page.get("Contents", ()), *page.get("CommonPrefixes", ())]
@@ -305,6 +312,7 @@ class S3Storage:
                     start=start,
                     metadata=dict(response.get("Metadata", {})),
                     body=body(),
+                    content_type=response.get("ContentType"),
                 )
 
     async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
@@ -325,15 +333,20 @@ class S3Storage:
         *,
         if_absent: bool,
         content_md5: str | None = None,
-    ) -> None:
+        if_match: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
         kwargs: dict[str, Any] = {
             "Key": key,
             # Bundles are zip archives (as the original uploads them); yank markers are JSON.
-            "ContentType": "application/zip" if key.endswith(".pipper") else "application/json",
+            "ContentType": content_type
+            or ("application/zip" if key.endswith(".pipper") else "application/json"),
             "Metadata": dict(metadata),
         }
         if if_absent:
             kwargs["IfNoneMatch"] = "*"
+        if if_match:
+            kwargs["IfMatch"] = if_match
         if content_md5:
             kwargs["ContentMD5"] = content_md5
         size = body.seek(0, os.SEEK_END)
@@ -344,27 +357,33 @@ class S3Storage:
 
         async with self._limiter:
             seconds = body_seconds(self._request_timeout, size)
-            response = await self._rounds_of(key, attempt, write=True, seconds=seconds)
-        if not response.get("ETag"):
+            try:
+                response = await self._rounds_of(key, attempt, write=True, seconds=seconds)
+            except (VersionExistsError, NotFoundError):
+                # 412, or (AWS, moto) 404 for an If-Match on a key that is gone.
+                if if_match:
+                    raise WriteConflict(f"{key} changed since it was read") from None
+                raise
+        etag = str(response.get("ETag") or "")
+        if not etag:
             raise WrongEndpoint(
                 f"{self.where} answered the upload of {key} without an ETag, as no S3 store "
                 "does: check --endpoint-url (it may not have been stored)"
             )
-        await self._check_stored(key, size, metadata)
+        await self._check_stored(key, size, metadata, etag)
+        return etag
 
-    async def _check_stored(self, key: str, size: int, metadata: Mapping[str, str]) -> None:
+    async def _check_stored(
+        self, key: str, size: int, metadata: Mapping[str, str], etag: str
+    ) -> None:
         """A write is done only when the store holds it: one HEAD, its size and sha256."""
         try:
             info, stored = await self.head(key)
         except NotFoundError:
             info, stored = ObjectInfo(key, 0, ""), {}
-        expected = metadata.get("sha256")
-        if info.size != size or (expected and stored.get("sha256") != expected):
-            raise WrongEndpoint(
-                f"{self.where} accepted the upload of {key} but does not hold it (a HEAD finds "
-                f"{info.size} of {size} bytes, sha256 {stored.get('sha256', 'missing')[:12]}): "
-                "check --endpoint-url"
-            )
+        wrong = wrong_write(self.where, key, size, metadata, etag, info, stored)
+        if wrong is not None:
+            raise wrong
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -396,21 +415,3 @@ class S3Storage:
         except Exception as exc:
             raise self._translate(exc, key) from None
         return url
-
-
-def _retryable(error: BaseException, exc: BaseException, *, write: bool) -> bool:
-    """A round may be repeated for a network failure, never for a wrong endpoint; a write
-    only when the store answered 5xx (it stored nothing then)."""
-    if not isinstance(error, NetworkError) or isinstance(error, WrongEndpoint):
-        return False
-    return not write or server_answered(exc)
-
-
-def _content_type(page: Mapping[str, Any]) -> str:
-    headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return str(headers.get("content-type") or "no content type")
-
-
-async def _pause(round_: int, base: float) -> None:
-    """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
-    await anyio.sleep(min(8 * base, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))

@@ -11,8 +11,12 @@ SigV4, credentials refused. ``stream_errors`` and ``server_answered`` tell the r
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from pipper.errors import (
     AccessDeniedError,
@@ -24,9 +28,18 @@ from pipper.errors import (
     VersionExistsError,
 )
 from pipper.keys import redact_url
-from pipper.storage.base import WrongEndpoint
+from pipper.storage.base import FolderKeyUnsupported, ObjectInfo, WrongEndpoint
 
-__all__ = ["S3Place", "server_answered", "stream_errors", "translate"]
+__all__ = [
+    "S3Place",
+    "content_type_of",
+    "pause_between_rounds",
+    "retryable",
+    "server_answered",
+    "stream_errors",
+    "translate",
+    "wrong_write",
+]
 
 log = logging.getLogger("pipper.storage.s3")
 
@@ -147,6 +160,8 @@ def _client_error(response: Any, what: str, place: S3Place) -> PipperError:
         return AccessDeniedError(f"access denied: {what} in {where}")
     if code in ("PreconditionFailed", "412") or status == 412:
         return VersionExistsError(f"{what} already exists in {where}")
+    if code == "ConditionalRequestConflict":  # AWS: another conditional write of it, at once
+        return VersionExistsError(f"{what} is being written by someone else in {where}")
     if code in ("BadDigest", "InvalidDigest"):
         return IntegrityError(
             f"{where} received other bytes for {what} than the ones that were checked "
@@ -172,3 +187,54 @@ def server_answered(exc: BaseException) -> bool:
         return False
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return status is not None and int(status) >= 500
+
+
+def retryable(error: BaseException, exc: BaseException, *, write: bool) -> bool:
+    """A round may be repeated for a network failure, never for a wrong endpoint; a write
+    only when the store answered 5xx (it stored nothing then)."""
+    if not isinstance(error, NetworkError) or isinstance(error, WrongEndpoint):
+        return False
+    return not write or server_answered(exc)
+
+
+def content_type_of(page: Mapping[str, Any]) -> str:
+    headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return str(headers.get("content-type") or "no content type")
+
+
+async def pause_between_rounds(round_: int, base: float) -> None:
+    """A short, jittered wait between rounds, so a throttled store sees fewer requests."""
+    await anyio.sleep(min(8 * base, base * 2 ** (round_ - 1)) * random.uniform(0.5, 1.0))
+
+
+def wrong_write(
+    where: str,
+    key: str,
+    size: int,
+    metadata: Mapping[str, str],
+    etag: str,
+    info: ObjectInfo,
+    stored: Mapping[str, str],
+) -> WrongEndpoint | None:
+    """What is wrong with a write the store accepted, by the HEAD made after it (``info``,
+    ``stored``: its size and metadata); None when the store holds it.
+
+    An object another writer put there meanwhile (another ETag: an index page updated by a
+    second publisher, a version replaced with --force) shows the store holds what it is sent;
+    only our own can be measured.
+    """
+    if info.etag and info.etag != etag:
+        return None
+    if key.endswith("/") and size and not info.size:
+        return FolderKeyUnsupported(
+            f"{where} keeps {key} as an empty folder, not as the object it was sent: it cannot "
+            "hold a key that ends in '/' (SeaweedFS does this; AWS S3 does not)"
+        )
+    expected = metadata.get("sha256")
+    if info.size != size or (expected and stored.get("sha256") != expected):
+        return WrongEndpoint(
+            f"{where} accepted the upload of {key} but does not hold it (a HEAD finds "
+            f"{info.size} of {size} bytes, sha256 {stored.get('sha256', 'missing')[:12]}): "
+            "check --endpoint-url"
+        )
+    return None

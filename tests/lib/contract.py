@@ -8,21 +8,30 @@ once; ``tests/unit/test_storage_contract.py`` runs it over the in-memory and loc
 stores, ``tests/system/test_storage_contract.py`` over a real S3 server.
 
 A subclass provides a ``store`` fixture and ``seed`` (writing an object the way another writer
-would, past the store under test); ``keeps_metadata`` says whether the store has user metadata.
+would, past the store under test); ``keeps_metadata`` says whether the store has user metadata,
+``folder_keys`` whether it holds an object whose key ends in ``/``.
+
+The simple index is kept with compare-and-swap writes (``put(if_match=ETAG)``), so the contract
+also states those: the ETag a put returns is the one reads give, a write tied to an old ETag or
+to a key that is gone stores nothing and raises ``WriteConflict``, and writers that retry on a
+conflict lose no update however many race.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+import anyio
 import pytest
 
 from pipper.errors import IntegrityError, NotFoundError, VersionExistsError
-from pipper.storage.base import ObjectChanged, Storage
+from pipper.storage.base import FolderKeyUnsupported, ObjectChanged, Storage, WriteConflict
 
 BODY = bytes(range(256)) * 64  # 16 KiB that differ from byte to byte
 OTHER_BODY = b"another writer's bundle" * 500
@@ -56,6 +65,7 @@ class StorageContract:
     """What every store must do; subclasses name the store (see the module docstring)."""
 
     keeps_metadata: ClassVar[bool] = True
+    folder_keys: ClassVar[bool] = True
 
     @pytest.fixture
     def store(self) -> Storage:
@@ -133,6 +143,84 @@ class StorageContract:
         expected = {"sha256": "cd" * 32, "name": "alpha"} if self.keeps_metadata else {}
         assert dict(metadata) == expected
         assert streamed == expected
+
+    # -- compare-and-swap -----------------------------------------------------------------
+
+    async def test_a_put_returns_the_etag_that_reads_give(self, store: Storage) -> None:
+        etag = await store.put(KEY, io.BytesIO(BODY), {}, if_absent=True)
+        info, _ = await store.head(KEY)
+        listed = (await store.list("pipper/alpha/")).objects
+        async with store.get(KEY) as stream:
+            streamed = stream.etag
+        assert etag and etag == info.etag == listed[0].etag == streamed
+
+    async def test_a_write_tied_to_the_etag_read_replaces_the_object(self, store: Storage) -> None:
+        first = await store.put(KEY, io.BytesIO(BODY), {}, if_absent=True)
+        second = await store.put(KEY, io.BytesIO(OTHER_BODY), {}, if_absent=False, if_match=first)
+        assert second != first
+        assert await read_all(store, KEY) == OTHER_BODY
+        assert (await store.head(KEY))[0].etag == second
+
+    async def test_a_write_tied_to_an_old_etag_conflicts_and_stores_nothing(
+        self, store: Storage
+    ) -> None:
+        old = await store.put(KEY, io.BytesIO(BODY), {}, if_absent=True)
+        self.seed(store, KEY, OTHER_BODY, {})  # another writer, meanwhile
+        with pytest.raises(WriteConflict):
+            await store.put(KEY, io.BytesIO(b"stale update"), {}, if_absent=False, if_match=old)
+        assert await read_all(store, KEY) == OTHER_BODY
+
+    async def test_a_write_tied_to_an_etag_of_a_key_that_is_gone_conflicts(
+        self, store: Storage
+    ) -> None:
+        etag = await store.put(KEY, io.BytesIO(BODY), {}, if_absent=True)
+        await store.delete(KEY)
+        with pytest.raises(WriteConflict):
+            await store.put(KEY, io.BytesIO(OTHER_BODY), {}, if_absent=False, if_match=etag)
+        with pytest.raises(NotFoundError):
+            await store.head(KEY)
+
+    async def test_racing_compare_and_swap_writers_lose_no_update(self, store: Storage) -> None:
+        """Eight writers append four entries each to one JSON list, reading it again after
+        every conflict: all 32 entries are there in the end."""
+        key = "pipper/~simple/alpha/index.json"
+        await store.put(key, io.BytesIO(b"[]"), {}, if_absent=True)
+
+        async def append(entry: str) -> None:
+            while True:
+                async with store.get(key) as stream:
+                    data = b"".join([chunk async for chunk in stream.chunks()])
+                    etag = stream.etag
+                body = json.dumps([*json.loads(data), entry]).encode()
+                try:
+                    await store.put(key, io.BytesIO(body), {}, if_absent=False, if_match=etag)
+                    return
+                except WriteConflict:
+                    continue
+
+        async def writer(number: int) -> None:
+            for step in range(4):
+                await append(f"{number}-{step}")
+
+        async with anyio.create_task_group() as tg:
+            for number in range(8):
+                tg.start_soon(writer, number)
+        entries = json.loads(await read_all(store, key))
+        assert sorted(entries) == sorted(f"{n}-{s}" for n in range(8) for s in range(4))
+
+    async def test_a_key_ending_in_a_slash_is_an_object_where_the_store_holds_one(
+        self, store: Storage
+    ) -> None:
+        key = "pipper/~simple/alpha/"
+        page = b'{"files": []}'
+        if not self.folder_keys:
+            with pytest.raises(FolderKeyUnsupported):
+                await store.put(key, io.BytesIO(page), {}, if_absent=False)
+            return
+        await store.put(key, io.BytesIO(page), {}, if_absent=False)
+        await store.put(key + "index.html", io.BytesIO(b"<html>"), {}, if_absent=False)
+        assert await read_all(store, key) == page
+        assert [o.key for o in (await store.list(key)).objects] == [key, key + "index.html"]
 
     # -- reading and resuming -------------------------------------------------------------
 

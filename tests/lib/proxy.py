@@ -161,7 +161,11 @@ class Proxy:
         latency_ms: float = 0.0,
         faults: Faults | None = None,
         port: int = 0,
+        private: bool = False,
     ) -> None:
+        """``private``: answer a request that is not signed (no ``Authorization`` header, no
+        presigned query) with 403 AccessDenied, as AWS S3 answers one for a private bucket; moto
+        itself accepts any request."""
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"upstream must be an http:// URL, got {upstream!r}")
@@ -169,6 +173,7 @@ class Proxy:
         self._upstream_addr = (parts.hostname, parts.port or 80)
         self.latency_ms = latency_ms
         self.faults = faults
+        self.private = private
         self.faults_injected = 0
         self.requests: list[Record] = []
         self.in_flight = 0
@@ -271,6 +276,18 @@ class Proxy:
                 event.set()
 
         self._on_loop(let_through)
+
+    def let_held_through(self, kind: str) -> None:
+        """Let the requests of ``kind`` held now go on, and hold every later one: a test steps
+        racing clients through one request at a time (all of them past a point at once)."""
+
+        def step() -> None:
+            event = self._holds.get(kind)
+            self._holds[kind] = asyncio.Event()
+            if event is not None:
+                event.set()
+
+        self._on_loop(step)
 
     def _on_loop(self, action: Callable[[], object]) -> None:
         loop = self._loop
@@ -454,6 +471,11 @@ class _Connection:
                 proxy.faults_injected += 1
             proxy.requests.append(Record(method, path, query, status, applied, request.headers))
 
+        signed = "authorization" in request.headers or "X-Amz-Signature=" in query
+        if proxy.private and not signed:
+            record(403)
+            denied = _s3_error("AccessDenied", "Access Denied", path)
+            return await self._answer(request, method, 403, "Forbidden", [], denied)
         if fault == "silent":
             record(0, "silent")
             while await self.reader.read(CHUNK):  # until the client gives up

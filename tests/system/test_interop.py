@@ -228,3 +228,66 @@ def test_the_original_reads_a_bucket_with_several_wheels_per_version(
         cwd=tmp_path,
     )
     assert imported.stdout.strip() == "1.0.0", imported.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(900)
+def test_the_original_ignores_the_simple_index_and_rebuild_indexes_what_it_publishes(
+    tmp_path: Path,
+    moto_server: S3Server,
+    moto_bucket: str,
+    moto_env: dict[str, str],
+    original_pipper: Path,
+) -> None:
+    """On moto, which keeps every index key as AWS S3 does (``~simple/<project>/`` included):
+    the original lists, downloads and publishes beside a full index, and a bundle it publishes
+    is what ``index check`` finds missing and ``index rebuild`` adds."""
+    import os
+
+    from pipper.simple.pages import parse_project
+    from tests.lib.wheels import make_bundle
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def original(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(original_pipper), *args, "-b", moto_bucket],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    bundles = publish_graph(tmp_path, ["-b", moto_bucket], {"ours_pkg": {"1.0.0": [], "1.1.0": []}})
+    client = moto_server.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=moto_bucket)["Contents"]]
+    assert "pipper/~simple/ours-pkg/" in keys  # the full layout, folder key included
+    assert "1.1.0" in original("info", "ours_pkg").stdout
+    got = tmp_path / "got"
+    original("download", "ours_pkg:1.1.0", "-d", str(got))
+    assert [p.read_bytes() for p in got.glob("*.pipper")] == [
+        (bundles / "ours_pkg-v1-1-0.pipper").read_bytes()
+    ]
+
+    theirs = make_bundle(tmp_path / "theirs", "theirs_pkg", "2.1.0", dependencies=["ours_pkg"])
+    original("publish", str(theirs))
+    check = cli("index", "check", "-b", moto_bucket)
+    assert check.exit_code == 12
+    assert (
+        "missing: theirs_pkg 2.1.0 (pipper/theirs_pkg/v2-1-0.pipper) is not in the index"
+        in check.stdout.splitlines()
+    )
+    rebuilt = cli("index", "rebuild", "-b", moto_bucket)
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert cli("index", "check", "--hashes", "-b", moto_bucket).exit_code == 0
+    page = client.get_object(Bucket=moto_bucket, Key="pipper/~simple/theirs-pkg/")["Body"].read()
+    (entry,) = parse_project(page, "page").files
+    with zipfile.ZipFile(theirs) as zf:
+        wheel = zf.read("package.whl")
+    import hashlib
+
+    assert entry.sha256 == hashlib.sha256(wheel).hexdigest()
+    original("download", "theirs_pkg", "-d", str(tmp_path / "again"))

@@ -43,8 +43,17 @@ def wheel_tag(python: Path, module: str) -> str:
 
 
 def keys(s3_server: S3Server, bucket: str) -> list[str]:
+    """The bundle keys (the simple index under ``pipper/~simple/`` left out)."""
     listing = s3_server.client().list_objects_v2(Bucket=bucket, Prefix="pipper/")
-    return sorted(o["Key"] for o in listing.get("Contents", []))
+    found = (o["Key"] for o in listing.get("Contents", []))
+    return sorted(k for k in found if not k.startswith("pipper/~simple/"))
+
+
+def index_files(s3_server: S3Server, bucket: str, project: str) -> dict[str, str]:
+    """The simple index's files of ``project`` and the sha256 each entry gives, from its JSON."""
+    body = s3_server.client().get_object(Bucket=bucket, Key=f"pipper/~simple/{project}/index.json")
+    page = json.loads(body["Body"].read())
+    return {f["filename"]: f["hashes"]["sha256"] for f in page["files"]}
 
 
 def test_three_wheels_of_one_version_install_picks_this_platform(
@@ -63,6 +72,12 @@ def test_three_wheels_of_one_version_install_picks_this_platform(
     result = cli("install", "acme_fast", "--python", str(python), "-b", bucket)
     assert result.exit_code == 0, result.stderr
     assert wheel_tag(python, "acme_fast") == LINUX
+    # The simple index lists every wheel of the version, each with its own sha256.
+    files = index_files(s3_server, bucket, "acme-fast")
+    assert sorted(files) == sorted(f"acme_fast-1.0.0-{tag}.whl" for tag in (PURE, LINUX, MAC))
+    assert len(set(files.values())) == 3
+    check = cli("index", "check", "-b", bucket)  # every variant is one of the index's bundles
+    assert check.exit_code == 0, check.stdout + check.stderr
 
 
 def test_first_platform_wheel_is_the_bundle_and_its_tags_are_marked(

@@ -116,6 +116,15 @@ def _commands_with_credentials(
         "install": ["install", "a", "--dry-run", "-t", str(tmp_path / "target"), *cache, *repo],
         "lock": ["lock", "a", "-o", str(tmp_path / "pipper.lock"), *cache, *repo],
         "authorize": ["authorize", "a", "-o", str(tmp_path / "urls.json"), *cache, *repo],
+        "authorize --find-links": [
+            "authorize",
+            "a",
+            "--find-links",
+            str(tmp_path / "l.html"),
+            *repo,
+        ],
+        "index check": ["index", "check", *repo],
+        "index rebuild": ["index", "rebuild", *repo],
         "cache warm": ["cache", "warm", "a", *cache, *repo],
         "demo": ["demo", "-d", str(tmp_path / "demo"), *repo],
         "yank": ["yank", "a", "1.0.0", "--reason", "test", *repo],
@@ -135,6 +144,7 @@ def _commands_without_credentials(tmp_path: Path) -> dict[str, list[str]]:
         "cache prune": ["cache", "prune", "--all", *cache],
         "completion": ["completion", "bash"],
         "config": ["config", *cache],  # it reaches no store, so the -c runs would not be refused
+        "index url": ["index", "url", "-b", "some-bucket"],  # nor does this one
     }
 
 

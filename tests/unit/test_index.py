@@ -165,3 +165,55 @@ async def test_another_root_prefix_scopes_every_listing() -> None:
     whole = PackageIndex(repository, store, None, whole_prefix=True)
     assert [c.version for c in await whole.versions("a")] == ["1.0.0"]
     assert store.history == [Call("list", "team/pkgs/")]
+
+
+# -- the simple index beside the bundles (<prefix>/~simple/) -------------------------------------
+
+
+def with_simple_index(store: MemoryStorage, projects: int, files: int) -> None:
+    """What ``pipper publish`` leaves under ``~simple/``: pages and wheels, sorting last."""
+    store.seed("pipper/~simple/", b"{}")
+    store.seed("pipper/~simple/index.html", b"<html>")
+    for p in range(projects):
+        for f in range(files):
+            store.seed(f"pipper/~simple/p{p:03d}/p{p:03d}-{f}.0-py3-none-any.whl", b"w")
+
+
+async def test_a_listing_cut_short_inside_the_simple_index_still_answers_for_every_package(
+    cache: Cache,
+) -> None:
+    bundles = [f"pipper/pkg{i:03d}/v1-0-0.pipper" for i in range(300)]
+    store = seeded(*bundles)
+    with_simple_index(store, 300, 3)  # 900 more keys: the listing stops at 1,000, inside them
+    index = PackageIndex(REPOSITORY, store, cache, whole_prefix=True)
+    assert [c.key for c in await index.versions("pkg299")] == ["pipper/pkg299/v1-0-0.pipper"]
+    assert await index.versions("ghost") == []
+    assert store.history == [Call("list", "pipper/")]  # one request for every package
+    remembered = cache.load_listing(REPOSITORY.id, "@catalog")
+    assert remembered is not None and len(remembered) == 300  # the index keys are not kept
+
+
+async def test_a_listing_cut_short_among_the_bundles_still_lists_package_by_package(
+    cache: Cache,
+) -> None:
+    store = seeded(*(f"pipper/pkg{i:04d}/v1-0-0.pipper" for i in range(CATALOG_KEYS + 1)))
+    with_simple_index(store, 2, 2)
+    index = PackageIndex(REPOSITORY, store, cache, whole_prefix=True)
+    assert len(await index.versions("pkg1000")) == 1
+    assert store.history == [Call("list", "pipper/"), Call("list", "pipper/pkg1000/")]
+
+
+@pytest.mark.parametrize("whole_prefix", [True, False])
+async def test_the_simple_index_folder_is_no_package(
+    store: MemoryStorage, caplog: pytest.LogCaptureFixture, whole_prefix: bool
+) -> None:
+    from pipper.catalog import list_packages
+
+    with_simple_index(store, 2, 1)
+    store.seed("pipper/~simple/index.json", b"{}")
+    index = PackageIndex(REPOSITORY, store, None, whole_prefix=whole_prefix)
+    with caplog.at_level(logging.WARNING):
+        listed = await list_packages(index)
+    assert await index.package_names() == ["Alpha_Pkg", "a", "b"]
+    assert [summary.name for summary in listed] == ["Alpha_Pkg", "a", "b"]
+    assert "~simple" not in caplog.text  # nothing under it was taken for a bundle

@@ -26,8 +26,19 @@ class TestMemoryStorage(StorageContract):
         store.seed(key, data, metadata)
 
 
+class TestMemoryStorageWithoutFolderKeys(TestMemoryStorage):
+    """The in-memory store as SeaweedFS behaves with keys ending in ``/``."""
+
+    folder_keys: ClassVar[bool] = False
+
+    @pytest.fixture
+    def store(self) -> Storage:
+        return MemoryStorage(folder_keys=False)
+
+
 class TestLocalStorage(StorageContract):
     keeps_metadata: ClassVar[bool] = False  # a directory has nowhere to keep S3 user metadata
+    folder_keys: ClassVar[bool] = False  # a folder cannot also be a file
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Storage:
