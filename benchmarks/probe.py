@@ -33,7 +33,7 @@ _CHUNK = 1024 * 1024
 
 def import_times() -> dict[str, float]:
     found: dict[str, float] = {}
-    for module in ("typer", "typer._adapters", "aiobotocore.session", "aioboto3"):
+    for module in ("typer", "aiobotocore.session", "aioboto3"):
         started = time.perf_counter()
         importlib.import_module(module)
         found[module] = round(time.perf_counter() - started, 4)

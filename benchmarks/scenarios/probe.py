@@ -45,8 +45,5 @@ def run(bench: Bench) -> None:
             f"{row['get_cpu_ms_per_request']:.2f} ms",
             seconds(cpu),
         )
-    section.notes.append(
-        f"also imported by `pipper download`: typer {seconds(imports['typer'])}, "
-        f"typer's pydantic adapters {seconds(imports['typer._adapters'])}"
-    )
+    section.notes.append(f"also imported by `pipper download`: typer {seconds(imports['typer'])}")
     bench.sections.append(section)

@@ -115,6 +115,7 @@ def _commands_with_credentials(
         "publish": ["publish", str(bundle), *repo],
         "install": ["install", "a", "--dry-run", "-t", str(tmp_path / "target"), *cache, *repo],
         "lock": ["lock", "a", "-o", str(tmp_path / "pipper.lock"), *cache, *repo],
+        "tree": ["tree", "a", *cache, *repo],
         "authorize": ["authorize", "a", "-o", str(tmp_path / "urls.json"), *cache, *repo],
         "authorize --find-links": [
             "authorize",
