@@ -59,6 +59,7 @@ from pipper.storage.base import (
 from pipper.storage.deadlines import body_seconds, chunks_by
 from pipper.storage.s3client import ClientSettings, open_client
 from pipper.storage.s3errors import S3Place, server_answered, stream_errors, translate
+from pipper.storage.s3get import LeanGet
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -92,6 +93,7 @@ class S3Storage:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         connect_timeout: float = 10.0,
         retry_backoff: float = 0.25,
+        lean_get: bool = True,
     ) -> None:
         """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
         ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``);
@@ -112,6 +114,7 @@ class S3Storage:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
+        self._lean = LeanGet(lambda: self.client, bucket, self._count_attempt, on=lean_get)
         self._place = S3Place(bucket, self.where, region)
         self.requests = 0
         self.attempts = 0
@@ -273,7 +276,7 @@ class S3Storage:
             kwargs["IfMatch"] = if_match
         async with self._limiter:
             try:
-                response = await self._rounds_of(key, lambda: self.client.get_object(**kwargs))
+                response = await self._rounds_of(key, lambda: self._lean.get_object(**kwargs))
             except VersionExistsError:
                 if if_match:
                     raise ObjectChanged(f"{key} changed while it was being downloaded") from None

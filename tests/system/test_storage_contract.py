@@ -1,4 +1,5 @@
-"""The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3)."""
+"""The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3),
+with GETs on the lean path (``storage.s3get``) and on botocore's own."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ class TestS3Storage(StorageContract):
     _client: Any
     _bucket: str
 
-    @pytest.fixture
-    async def store(self, s3_server: S3Server, bucket: str) -> AsyncIterator[Storage]:
+    @pytest.fixture(params=[True, False], ids=["lean-get", "botocore-get"])
+    async def store(
+        self, s3_server: S3Server, bucket: str, request: pytest.FixtureRequest
+    ) -> AsyncIterator[Storage]:
         self._client, self._bucket = s3_server.client(), bucket
         credentials = Credentials(
             access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key
@@ -30,6 +33,7 @@ class TestS3Storage(StorageContract):
             endpoint_url=s3_server.endpoint_url,
             region=s3_server.region,
             credentials=credentials,
+            lean_get=request.param,
         ) as storage:
             yield storage
 
