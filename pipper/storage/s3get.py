@@ -177,17 +177,16 @@ class LeanGet:
         while True:
             prepared = await self._signed(route, url, headers)
             self._on_attempt()
-            response: Any = None
-            parsed: dict[str, Any] | None = None
+            outcome: tuple[Any, dict[str, Any]] | None = None
             caught: Exception | None = None
-            try:
+            try:  # what botocore's endpoint puts to needs-retry as "caught_exception"
                 response = await route.endpoint.http_session.send(prepared)
-                if response.status_code < 300:
-                    return await self._answer(route, response, request_dict)
-                parsed = await self._parse_error(route, response)
             except Exception as exc:
                 caught = exc
-            outcome = None if caught is not None else (response, parsed)
+            else:
+                if response.status_code < 300:
+                    return await self._answer(route, response, request_dict)
+                outcome = (response, await self._parse_error(route, response))
             delays = await route.events.emit(
                 route.needs_retry,
                 response=outcome,
@@ -199,10 +198,10 @@ class LeanGet:
             )
             delay = first_non_none_response(delays)
             if delay is None:
-                if caught is not None:
+                if outcome is None:
+                    assert caught is not None
                     raise caught
-                assert parsed is not None
-                raise self._error(route, parsed)
+                raise self._error(route, outcome[1])
             await anyio.sleep(delay)
             attempts += 1
 
