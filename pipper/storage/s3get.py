@@ -26,8 +26,9 @@ response dict, the same exceptions) with only the parts a GET needs, each taken 
   botocore's endpoint does, and a success to its ``after-call`` handlers, which refill the quota.
 
 What is left out is what a GET of a bundle never needs: parameter serialization, checksum
-validation (off in ``s3client``; bundles are checked by sha256), history recording and the parsing
-of headers nobody reads. A client this does not fit (no credentials, another signature version,
+validation (off in ``s3client``; bundles are checked by sha256), history recording, the SDK's
+unsigned ``amz-sdk-invocation-id``/``amz-sdk-request`` headers and the parsing of headers nobody
+reads. A client this does not fit (no credentials, another signature version,
 an S3 Express bucket, a probe URL of another shape) is answered by ``client.get_object`` itself.
 ``PIPPER_S3_LEAN_GET=0`` turns the lean path off.
 """
@@ -118,7 +119,7 @@ class LeanGet:
                 try:
                     self._route = await self._probe()
                 except Exception as exc:  # the botocore path raises (or copes) on its own
-                    log.debug("lean GET off: %s: %s", type(exc).__name__, exc)
+                    log.debug("GETs through botocore: the probe failed (%s)", type(exc).__name__)
                     self._route = None
                 self._learned = True
         return self._route

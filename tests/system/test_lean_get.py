@@ -27,6 +27,7 @@ from pipper.storage.base import ObjectChanged
 from pipper.storage.s3 import S3Storage
 from pipper.storage.s3client import ClientSettings, open_client
 from pipper.storage.s3get import LeanGet
+from tests.lib.cli import cli, publish_graph
 from tests.lib.proxy import Faults, MakeProxy, Proxy
 from tests.lib.s3servers import S3Server
 
@@ -37,6 +38,7 @@ BODY = bytes(range(256)) * 300  # 75 KiB
 METADATA = {"sha256": "0" * 64, "original-name": "lean-1.0.0"}
 TOKEN = "FQoGZXIvYXdzEXAMPLE-lean-session-token"
 PATHS = ("lean", "botocore")
+ENV = "PIPPER_S3_LEAN_GET"
 
 
 @pytest.fixture
@@ -395,3 +397,19 @@ def test_the_switch_is_a_setting_on_by_default() -> None:
     assert Settings({"PIPPER_S3_LEAN_GET": "yes"}).lean_get is True
     with pytest.raises(PipperError, match="PIPPER_S3_LEAN_GET must be 1 or 0"):
         _ = Settings({"PIPPER_S3_LEAN_GET": "maybe"}).lean_get
+
+
+def test_a_download_takes_either_path_and_a_bad_switch_is_one_line(
+    tmp_path: Path, s3_env: dict[str, str], bucket: str
+) -> None:
+    publish_graph(tmp_path, ["-b", bucket], {"a": {"1.0.0": ["b"]}, "b": {"1.0.0": []}})
+    for flag in ("1", "0"):
+        out = tmp_path / f"v{flag}"
+        result = cli("-q", "download", "a", "-b", bucket, "-d", str(out), env={ENV: flag})
+        assert result.exit_code == 0, result.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["a-v1-0-0.pipper", "b-v1-0-0.pipper"]
+    result = cli("download", "a", "-b", bucket, "-d", str(tmp_path / "x"), env={ENV: "maybe"})
+    assert result.exit_code != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: PIPPER_S3_LEAN_GET must be 1 or 0 (true/false, yes/no, on/off), not 'maybe'"
+    ]
