@@ -226,6 +226,7 @@ class CommandContext:
             read_timeout=self.settings.read_timeout,
             request_timeout=self.settings.request_timeout,
             retry_backoff=self.settings.retry_backoff,
+            lean_get=self.settings.lean_get,
         ) as storage:
             yield storage
 

@@ -48,6 +48,7 @@ VARIABLES: dict[str, str] = {
     "PIPPER_REQUEST_TIMEOUT": "seconds one request may take in all, retries included, plus 1 s "
     "per 16 KiB of its body (default: 120)",
     "PIPPER_RETRY_BACKOFF": "base seconds between retry rounds (default: 0.25)",
+    "PIPPER_S3_LEAN_GET": "0 sends bundle GETs through botocore's full request path (default: 1)",
     "PIPPER_AWS_ACCESS_KEY_ID": "access key, ranked above AWS_ACCESS_KEY_ID",
     "PIPPER_AWS_SECRET_ACCESS_KEY": "its secret",
     "PIPPER_AWS_SESSION_TOKEN": "its session token",
@@ -246,6 +247,11 @@ class Settings:
     def retry_backoff(self) -> float:
         """The first pause between retry rounds; 0 (tests) gives up on a dead store at once."""
         return self._seconds("PIPPER_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF, 60.0, zero=True)
+
+    @cached_property
+    def lean_get(self) -> bool:
+        """``PIPPER_S3_LEAN_GET``: GETs signed and sent by ``storage.s3get`` (on unless 0)."""
+        return self.get("PIPPER_S3_LEAN_GET") is None or self._flag("PIPPER_S3_LEAN_GET")
 
     @property
     def ca_bundle(self) -> str | None:

@@ -66,6 +66,7 @@ from pipper.storage.s3errors import (
     translate,
     wrong_write,
 )
+from pipper.storage.s3get import LeanGet
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -99,6 +100,7 @@ class S3Storage:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         connect_timeout: float = 10.0,
         retry_backoff: float = 0.25,
+        lean_get: bool = True,
     ) -> None:
         """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
         ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``);
@@ -119,6 +121,7 @@ class S3Storage:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
+        self._lean = LeanGet(lambda: self.client, bucket, self._count_attempt, on=lean_get)
         self._place = S3Place(bucket, self.where, region)
         self.requests = 0
         self.attempts = 0
@@ -280,7 +283,7 @@ class S3Storage:
             kwargs["IfMatch"] = if_match
         async with self._limiter:
             try:
-                response = await self._rounds_of(key, lambda: self.client.get_object(**kwargs))
+                response = await self._rounds_of(key, lambda: self._lean.get_object(**kwargs))
             except VersionExistsError:
                 if if_match:
                     raise ObjectChanged(f"{key} changed while it was being downloaded") from None

@@ -1,4 +1,5 @@
-"""The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3)."""
+"""The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3),
+with GETs on the lean path (``storage.s3get``) and on botocore's own."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ class TestS3Storage(StorageContract):
     # SeaweedFS keeps a key ending in "/" as an empty folder; moto (as AWS S3) as an object.
     folder_keys: ClassVar[bool] = server_kind() != "seaweedfs"
 
-    @pytest.fixture
-    async def store(self, s3_server: S3Server, bucket: str) -> AsyncIterator[Storage]:
+    @pytest.fixture(params=[True, False], ids=["lean-get", "botocore-get"])
+    async def store(
+        self, s3_server: S3Server, bucket: str, request: pytest.FixtureRequest
+    ) -> AsyncIterator[Storage]:
         self._client, self._bucket = s3_server.client(), bucket
         credentials = Credentials(
             access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key
@@ -32,6 +35,7 @@ class TestS3Storage(StorageContract):
             endpoint_url=s3_server.endpoint_url,
             region=s3_server.region,
             credentials=credentials,
+            lean_get=request.param,
         ) as storage:
             yield storage
 
