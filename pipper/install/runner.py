@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from pipper.bundle import extract_wheel
 from pipper.errors import InstallError, PipperError, UsageError
 from pipper.fsutil import atomic_link_or_copy
-from pipper.install.environment import probe_interpreter
+from pipper.install.environment import interpreter_has_pip
 from pipper.install.plan import Installer, Step
 from pipper.install.target import prune_target
 from pipper.keys import mask_url
@@ -82,8 +82,7 @@ def pip_runner(python: Path | None) -> list[str]:
         if importlib.util.find_spec("pip") is None:
             raise UsageError(f"{sys.executable} has no pip; install pip or use --installer uv")
         return [sys.executable, "-m", "pip"]
-    _, has_pip = probe_interpreter(python)
-    if has_pip:
+    if interpreter_has_pip(python):
         return [str(python), "-m", "pip"]
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip", "--python", str(python)]
