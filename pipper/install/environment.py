@@ -45,8 +45,9 @@ _PROBE_TIMEOUT = 120
 # it has pip), and, given the argument ``packages``, what it has installed. The working
 # directory is not part of an environment: a project's own *.egg-info lying there must not
 # count as installed (``-c`` puts "" first on sys.path). A ``name-version.dist-info`` folder
-# names its distribution (as installers write it, and as uv reads it), so when every folder on
-# the path does, no METADATA is parsed and importlib.metadata (40 ms to import) is not loaded.
+# names its distribution (as installers write it, and as uv reads it); other folders' METADATA
+# (PKG-INFO) is read for its Name and Version lines alone, so importlib.metadata (40 ms to
+# import, then an email parse per distribution) is loaded only for zips and eggs on the path.
 _FACTS = """\
 import sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
@@ -76,6 +77,21 @@ facts = {
     },
     "pip": u.find_spec("pip") is not None,
 }
+def fields(path):
+    name = version = None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                if key.lower() == "name":
+                    name = value.strip()
+                elif key.lower() == "version":
+                    version = value.strip()
+    except OSError:
+        pass
+    return name, version
 def named():
     import re
     found = {}
@@ -85,11 +101,17 @@ def named():
                 return None  # a zip or an egg on the path: importlib.metadata reads those
             continue
         for folder in os.listdir(entry):
-            if folder.endswith((".dist-info", ".egg-info")):
-                hit = re.fullmatch(NAME_VERSION, folder)
-                if not hit:
-                    return None
-                found.setdefault(hit.group(1), hit.group(2))
+            if not folder.endswith((".dist-info", ".egg-info")):
+                continue
+            hit = re.fullmatch(NAME_VERSION, folder)
+            if hit:
+                name, version = hit.groups()
+            else:
+                path = os.path.join(entry, folder)
+                inner = "METADATA" if folder.endswith(".dist-info") else "PKG-INFO"
+                name, version = fields(os.path.join(path, inner) if os.path.isdir(path) else path)
+            if name and version:
+                found.setdefault(name, version)
     return found
 def read():
     import importlib.metadata as m

@@ -95,3 +95,17 @@ def test_folder_names_and_metadata_give_the_same_packages(
     read, _ = probe_interpreter(python)
     assert read["legacy-pkg"] == "4.5"
     assert read["first_pkg"] == "1.2.3" and read["pytest"] == named["pytest"]
+
+
+def test_a_zip_on_the_path_is_read_by_importlib_metadata(
+    counted: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    python, _ = counted
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zipped_pkg-3.0.dist-info/METADATA", "Name: zipped-pkg\nVersion: 3.0\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*sys.path[1:], str(archive)]))
+    packages, _ = probe_interpreter(python)
+    assert packages["zipped-pkg"] == "3.0" and "pytest" in packages
