@@ -95,20 +95,10 @@ class BundleJobs:
             job.done.set()
 
     async def _with_wheel(self, fetched: Fetched, extract: ExtractedWheels) -> Fetched:
-        """``fetched`` with its wheel extracted into the cache; on any failure without it, and
-        the installer's turn tries again and says why (this version may not even be chosen)."""
-
-        def place() -> Fetched:
-            name = fetched.meta.wheel_name
-            try:
-                return replace(
-                    fetched, wheel=extract.from_bundle(fetched.digest, fetched.path, name)
-                )
-            except Exception as exc:  # reported when the installer needs this wheel
-                log.debug("could not extract %s yet: %s", name, exc)
-                return fetched
-
-        return await anyio.to_thread.run_sync(place)
+        """``fetched`` with its wheel extracted into the cache (see ``_placed``)."""
+        if fetched.wheel is not None:
+            return fetched
+        return await anyio.to_thread.run_sync(_placed, fetched, extract)
 
     async def _keep(self, candidate: Candidate, job: _Job) -> bool:
         """Learn an installed package's dependencies (or a planned one's) from one HEAD instead
@@ -145,7 +135,9 @@ class BundleJobs:
         assert self.repository is not None
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
-            found = await from_cache(self.cache, digest, candidate)
+            extract = self.extract
+            also = (lambda hit: _placed(hit, extract)) if extract is not None else None
+            found = await from_cache(self.cache, digest, candidate, also=also)
             if found is not None:
                 self.progress.package(candidate, "cache")
                 return found
@@ -181,3 +173,15 @@ class BundleJobs:
         return await self._graph.dependencies(
             candidate, job.metadata, lambda: self._finished(candidate)
         )
+
+
+def _placed(fetched: Fetched, extract: ExtractedWheels) -> Fetched:
+    """``fetched`` with its wheel extracted into the cache (a worker thread's work); on any
+    failure without it, and the installer's turn tries again and says why (this version may
+    not even be chosen)."""
+    name = fetched.meta.wheel_name
+    try:
+        return replace(fetched, wheel=extract.from_bundle(fetched.digest, fetched.path, name))
+    except Exception as exc:  # reported when the installer needs this wheel
+        log.debug("could not extract %s yet: %s", name, exc)
+        return fetched
