@@ -15,8 +15,9 @@ test uv applies before it reuses its unpacked copy. A wheel found unsealed, or a
 not a regular file where it belongs, is extracted again and put in its place (an atomic
 rename, never a removal first, so an installer of another run that holds the old path still
 reads a whole file). The blob it came from is rehashed on every use, as every blob is; the
-extracted bytes are checked in full by ``cache verify`` (``verify``), and an extracted wheel
-goes with its blob in ``cache prune``.
+extracted bytes are checked in full by ``cache verify`` (``intact``), and an extracted wheel
+goes with its blob in ``cache prune`` (the wheel of a ``.pipper`` file outside the cache, as
+``install --from`` reads them, has no blob and goes at any prune: it is extracted again).
 
 As everywhere in the cache, nothing is reached through a link: folders are opened one
 ``O_NOFOLLOW`` step at a time, and renames and removals name entries relative to them.
