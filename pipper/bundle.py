@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import stat
 import types
@@ -176,28 +175,32 @@ def _check_crcs(path: Path, zf: zipfile.ZipFile) -> None:
 
 
 def extract_wheel(bundle: Path, dest_dir: Path) -> Path:
-    """Validate ``bundle`` and write its wheel to ``dest_dir / wheel_name``, atomically.
-
-    The copy counts real bytes against the declared size and the limit, so an entry whose
-    header lies cannot fill the disk; on any failure the partial file is removed.
-    """
-    bundle = Path(bundle)
-    dest_dir = Path(dest_dir)
-    with _open_zip(bundle) as zf:
-        meta = _validate(bundle, zf, None, None)
-        info = zf.getinfo(WHEEL_ENTRY)
-        limit = min(info.file_size, MAX_WHEEL_BYTES)
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        if os.path.basename(meta.wheel_name) != meta.wheel_name:
-            raise BundleError(f"{bundle}: wheel name {meta.wheel_name!r} leaves {dest_dir}")
-        dest = dest_dir / meta.wheel_name
-        with temp_file(dest_dir, suffix=".whl") as (tmp, handle):
-            _copy_limited(bundle, zf, info, handle, limit)
-            handle.flush()
-            if not zipfile.is_zipfile(tmp):
-                raise BundleError(f"{bundle}: {WHEEL_ENTRY} is not a wheel (not a zip archive)")
-            replace_into(tmp, dest, fsync=False, handle=handle, mode=0o644)
+    """Validate ``bundle``; write its wheel atomically to ``dest_dir / wheel_name``."""
+    bundle, dest_dir = Path(bundle), Path(dest_dir)
+    meta = read_bundle(bundle)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / meta.wheel_name
+    with temp_file(dest_dir, suffix=".whl") as (tmp, handle):
+        copy_wheel(bundle, handle)
+        replace_into(tmp, dest, fsync=False, handle=handle, mode=0o644)
     return dest
+
+
+def copy_wheel(bundle: Path, out: IO[bytes]) -> None:
+    """Write the wheel of a bundle ``read_bundle`` accepted to ``out`` (a new, empty file).
+
+    Real bytes are counted against the declared size, so a lying header cannot fill the disk;
+    zipfile checks the CRC-32 at the last byte, and the copy must open as a zip.
+    """
+    with _open_zip(bundle) as zf:
+        info = zf.getinfo(WHEEL_ENTRY) if WHEEL_ENTRY in zf.NameToInfo else None
+        if info is None:
+            raise BundleError(f"{bundle}: not a pipper bundle (no {WHEEL_ENTRY} entry)")
+        _copy_limited(bundle, zf, info, out, min(info.file_size, MAX_WHEEL_BYTES))
+    out.flush()
+    out.seek(0)
+    if not zipfile.is_zipfile(out):
+        raise BundleError(f"{bundle}: {WHEEL_ENTRY} is not a wheel (not a zip archive)")
 
 
 def s3_metadata(meta: BundleMeta, sha256: str) -> dict[str, str]:

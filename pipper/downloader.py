@@ -148,10 +148,17 @@ class Downloader:
         return replace(found, candidate=_completed(candidate, size, etag))
 
 
-async def from_cache(cache: Cache, digest: str, candidate: Candidate) -> Fetched | None:
+async def from_cache(
+    cache: Cache,
+    digest: str,
+    candidate: Candidate,
+    *,
+    also: Callable[[Fetched], Fetched] | None = None,
+) -> Fetched | None:
     """The cached bundle ``digest`` names, rehashed and checked to be ``candidate``'s; else None.
 
-    One worker-thread hop does the hashing and the zip check, off the event loop.
+    One worker-thread hop does the hashing and the zip check, off the event loop, and ``also``
+    (an install's wheel extraction) on what it found.
     """
 
     def check() -> Fetched | None:
@@ -163,7 +170,8 @@ async def from_cache(cache: Cache, digest: str, candidate: Candidate) -> Fetched
         except BundleError:
             return None
         cache.touch(path)
-        return Fetched(candidate, digest, path, "cache", meta)
+        found = Fetched(candidate, digest, path, "cache", meta)
+        return also(found) if also is not None else found
 
     return await anyio.to_thread.run_sync(check)
 

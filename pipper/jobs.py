@@ -6,12 +6,16 @@ package kept with one HEAD, a cache hit (found from the listing's ETag alone, th
 GET whose response headers already carry the dependencies in the ``package`` metadata, so the
 walk goes on while the body streams to disk. Jobs are keyed by object key, so no bundle is
 fetched twice in one run. :class:`~pipper.run.Run` owns the resources the jobs use.
+
+An ``install`` run also extracts each bundle's wheel into the cache (``extract``) as soon as the
+bundle is there, in a worker thread, so the installer finds them ready when the walk ends.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import anyio
@@ -24,7 +28,7 @@ from pipper.models import Candidate, Fetched, LocalSource, Progress
 from pipper.specs import PackageId
 
 if TYPE_CHECKING:
-    from pipper.cache import Cache
+    from pipper.cache import Cache, ExtractedWheels
     from pipper.graph import Graph
     from pipper.public import PublicConfig
     from pipper.repositories import Repository
@@ -60,6 +64,7 @@ class BundleJobs:
     _graph: Graph
     public: PublicConfig | None
     planning: bool
+    extract: ExtractedWheels | None
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -76,16 +81,24 @@ class BundleJobs:
         try:
             if self.local is not None and self.local.has(candidate.project):
                 job.fetched = await self._fetch_local(candidate)
-                return
-            kept = self.planning or self.installed.get(candidate.project) == candidate.parsed
-            if kept and await self._keep(candidate, job):
-                return
-            job.fetched = await self._fetch(candidate, job)
+            else:
+                kept = self.planning or self.installed.get(candidate.project) == candidate.parsed
+                if kept and await self._keep(candidate, job):
+                    return
+                job.fetched = await self._fetch(candidate, job)
+            if self.extract is not None:
+                job.fetched = await self._with_wheel(job.fetched, self.extract)
         except Exception as exc:
             job.error = exc
         finally:
             job.headers.set()
             job.done.set()
+
+    async def _with_wheel(self, fetched: Fetched, extract: ExtractedWheels) -> Fetched:
+        """``fetched`` with its wheel extracted into the cache (see ``_placed``)."""
+        if fetched.wheel is not None:
+            return fetched
+        return await anyio.to_thread.run_sync(_placed, fetched, extract)
 
     async def _keep(self, candidate: Candidate, job: _Job) -> bool:
         """Learn an installed package's dependencies (or a planned one's) from one HEAD instead
@@ -122,7 +135,9 @@ class BundleJobs:
         assert self.repository is not None
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
-            found = await from_cache(self.cache, digest, candidate)
+            extract = self.extract
+            also = (lambda hit: _placed(hit, extract)) if extract is not None else None
+            found = await from_cache(self.cache, digest, candidate, also=also)
             if found is not None:
                 self.progress.package(candidate, "cache")
                 return found
@@ -158,3 +173,15 @@ class BundleJobs:
         return await self._graph.dependencies(
             candidate, job.metadata, lambda: self._finished(candidate)
         )
+
+
+def _placed(fetched: Fetched, extract: ExtractedWheels) -> Fetched:
+    """``fetched`` with its wheel extracted into the cache (a worker thread's work); on any
+    failure without it, and the installer's turn tries again and says why (this version may
+    not even be chosen)."""
+    name = fetched.meta.wheel_name
+    try:
+        return replace(fetched, wheel=extract.from_bundle(fetched.digest, fetched.path, name))
+    except Exception as exc:  # reported when the installer needs this wheel
+        log.debug("could not extract %s yet: %s", name, exc)
+        return fetched

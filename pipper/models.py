@@ -101,6 +101,8 @@ class Fetched:
     path: Path
     source: Source
     meta: BundleMeta
+    wheel: Path | None = None
+    """Its wheel, extracted into the cache for the installer (``install`` runs only)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class Package:
     meta: BundleMeta | None
     dependencies: tuple[str, ...]
     required_by: tuple[str | None, ...]
+    wheel: Path | None = None
+    """Its wheel, already extracted into the cache while the run went on (``install``)."""
 
     @property
     def name(self) -> str:

@@ -39,17 +39,6 @@ __all__ = [
     "target_spec",
 ]
 
-# Printed by the inspected interpreter (any Python 3.8+, standard library only).
-_PROBE = """\
-import sys, sysconfig, json
-print(json.dumps({
-    "implementation": sys.implementation.name,
-    "version": list(sys.version_info[:2]),
-    "soabi": sysconfig.get_config_var("SOABI") or "",
-    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-}))
-"""
-
 
 @dataclass(frozen=True)
 class Target:
@@ -114,11 +103,10 @@ def target_for(python: Path | None) -> Target:
     """The target of the interpreter a graph is for (``None``: the running one)."""
     if python is None:
         return running_target()
-    from pipper.install.environment import ask_interpreter
+    from pipper.install.environment import interpreter_target
 
-    data = ask_interpreter(python, _PROBE)
+    data = interpreter_target(python)  # asked with its markers, in one process
     try:
-        assert isinstance(data, dict)
         impl = str(data["implementation"])
         major, minor = (int(x) for x in data["version"])
         soabi, free = str(data["soabi"]), bool(data["free_threaded"])

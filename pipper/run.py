@@ -97,6 +97,7 @@ class Run(BundleJobs):
         self.public = public
         self.target = target or target_spec(public.python if public is not None else None)
         self.planning = False
+        self.extract = None
         self._open_store = open_store
         self._graph = Graph(public)
         self._jobs = {}
@@ -382,6 +383,7 @@ class Run(BundleJobs):
                 meta=fetched.meta,
                 dependencies=node.dependencies,
                 required_by=node.required_by,
+                wheel=fetched.wheel,
             )
             self._graph.check_headers(node.candidate, fetched.meta)
         return packages

@@ -6,6 +6,8 @@ Layout under the cache root::
     index/<repo>/<run>.json          (repository, key, ETag) -> digest, so a warm run needs no GET
     listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
                                      prefix), so --offline needs no network        (records.py)
+    extracted/<digest>/<wheel>       the wheel of blob <digest>, extracted once for pip and uv
+                                     at a stable path, sealed against changes   (extracted.py)
     tmp/                             downloads in progress (never read as finished entries)
     lock                             the flock that keeps ``prune`` away from running runs
                                                                                     (locking.py)
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from pipper.cache import layout, maintenance
 from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, PendingBlob, sha256_file, sha256_of
+from pipper.cache.extracted import ExtractedWheel, ExtractedWheels
 from pipper.cache.layout import UnsafeCacheError
 from pipper.cache.locking import CacheHold, CacheLock
 from pipper.cache.maintenance import (
@@ -51,6 +54,8 @@ __all__ = [
     "CacheEntry",
     "CacheHold",
     "CacheStats",
+    "ExtractedWheel",
+    "ExtractedWheels",
     "PruneReport",
     "RepositoryUsage",
     "UnsafeCacheError",
@@ -70,6 +75,7 @@ class Cache:
         self.blobs = Blobs(root)
         self.records = Records(root)
         self.listings = Listings(root)
+        self.extracted = ExtractedWheels(root)
         self.tmp = root / "tmp"
         self.lock = CacheLock(root)
         # Records of a run used without a hold are still written, when the cache goes away.

@@ -33,10 +33,11 @@ from pipper.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-FIXED = ("blobs", "blobs/sha256", "index", "listings", "tmp")
+FIXED = ("blobs", "blobs/sha256", "index", "listings", "tmp", "extracted")
 """The folders every cache has (once used), relative to its root."""
-PER_ENTRY = ("blobs/sha256", "index", "listings")
-"""Fixed folders whose subfolders belong to entries (a blob shard, a repository)."""
+PER_ENTRY = ("blobs/sha256", "index", "listings", "extracted")
+"""Fixed folders whose subfolders belong to entries (a blob shard, a repository, the wheel
+extracted from one blob)."""
 
 TAG_NAME = "CACHEDIR.TAG"
 TAG_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pipper.bundle import is_whole
 from pipper.cache import layout
 from pipper.cache.blobs import CacheEntry, rehash
+from pipper.cache.extracted import EXTRACTED, ExtractedWheel, intact, plain_wheel_name
 from pipper.cache.layout import Folder, UnsafeCacheError, subfolders, walk
 from pipper.fsutil import TMP_PREFIX
 
@@ -53,6 +54,9 @@ class CacheStats:
     listings: int
     tmp_files: int
     tmp_size: int
+    extracted: int = 0
+    """Wheels extracted for the installer (``extracted/``), and their size."""
+    extracted_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class VerifyReport:
     checked: int
     size: int
     damaged: tuple[CacheEntry, ...]
+    extracted_checked: int = 0
+    extracted_damaged: tuple[ExtractedWheel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,10 @@ class PruneReport:
     listings: int
     tmp_files: int
     damaged: int = 0
-    """Things that were no regular file where a blob belongs (links, FIFOs, folders)."""
+    """Things that were no regular file where a blob or an extracted wheel belongs (links,
+    FIFOs, folders)."""
+    extracted: int = 0
+    """Extracted wheels removed: all with ``everything``, else those whose blob is gone."""
 
 
 def check_removable(cache: Cache) -> None:
@@ -101,6 +110,7 @@ def stats(cache: Cache) -> CacheStats:
     indexed = set().union(*by_repository.values()) if by_repository else set()
     unindexed = [entry for digest, entry in blobs.items() if digest not in indexed]
     temporary = [st for _, _, st in _temporary(cache)]
+    extracted = list(cache.extracted.entries())
     return CacheStats(
         root=cache.root,
         entries=len(blobs),
@@ -118,13 +128,15 @@ def stats(cache: Cache) -> CacheStats:
         listings=sum(1 for _ in cache.listings.walk()),
         tmp_files=len(temporary),
         tmp_size=sum(st.st_size for st in temporary),
+        extracted=len(extracted),
+        extracted_size=sum(wheel.size for wheel in extracted),
     )
 
 
 def verify(cache: Cache, on_entry: Callable[[CacheEntry], None] | None = None) -> VerifyReport:
     """Rehash every blob; remove (and report) those whose bytes no longer match their name or
     whose zip entries fail their CRC-32, and anything that is no regular file where a blob
-    belongs."""
+    belongs. Then read every extracted wheel in full (``_verify_extracted``)."""
     check_removable(cache)
     checked, size = 0, 0
     damaged: list[CacheEntry] = []
@@ -140,7 +152,35 @@ def verify(cache: Cache, on_entry: Callable[[CacheEntry], None] | None = None) -
         size += st.st_size
         if rehash(shard, found.name, found.name, also=is_whole) is False:
             damaged.append(entry)
-    return VerifyReport(checked=checked, size=size, damaged=tuple(damaged))
+    wheels, broken = _verify_extracted(cache)
+    return VerifyReport(checked, size, tuple(damaged), wheels, tuple(broken))
+
+
+def _verify_extracted(cache: Cache) -> tuple[int, list[ExtractedWheel]]:
+    """Check every extracted wheel against the blob it came from (``extracted.intact``), after
+    the blobs were checked; remove what fails and anything that is no regular file there."""
+    checked, broken = 0, []
+    _remove_strays(cache)
+    for _, folder, entry in cache.extracted.walk():
+        st = entry.stat(follow_symlinks=False)
+        checked += 1
+        wheel = ExtractedWheel(folder.path.name, entry.name, folder.path / entry.name, st.st_size)
+        if not intact(cache.blobs, folder, entry.name, st):
+            folder.remove_if_same(entry.name, st)
+            broken.append(wheel)
+    return checked, broken
+
+
+def _remove_strays(cache: Cache) -> int:
+    """Remove what is no folder directly in ``extracted/`` (a file, a link): damage."""
+    removed = 0
+    with walk(cache.root, (EXTRACTED,), fixed=1, create=False) as area:
+        if area is None:
+            return 0
+        for entry in area.entries():
+            if not entry.is_dir(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
+                removed += area.remove_if_same(entry.name, entry.stat(follow_symlinks=False))
+    return removed
 
 
 def prune(
@@ -178,6 +218,8 @@ def prune(
     records = cache.records.rewrite_all(
         keep=lambda record: not everything and cache.blobs.present(str(record["sha256"]))
     )
+    extracted, strays = _prune_extracted(cache, everything)
+    damaged += strays
     listings = 0
     for folder, name in cache.listings.walk():
         st = folder.lstat(name)
@@ -200,12 +242,27 @@ def prune(
         listings=listings,
         tmp_files=tmp_files,
         damaged=damaged,
+        extracted=extracted,
     )
 
 
+def _prune_extracted(cache: Cache, everything: bool) -> tuple[int, int]:
+    """Remove every extracted wheel (``everything``), or those whose blob is gone, and what is
+    no regular wheel file there; returns the wheels and the damaged things removed."""
+    removed, damaged = 0, _remove_strays(cache)
+    for _, folder, entry in cache.extracted.walk():
+        st = entry.stat(follow_symlinks=False)
+        regular = stat.S_ISREG(st.st_mode) and plain_wheel_name(entry.name)
+        if not regular:
+            damaged += folder.remove_if_same(entry.name, st)
+        elif everything or not cache.blobs.present(folder.path.name):
+            removed += folder.remove_if_same(entry.name, st)
+    return removed, damaged
+
+
 def _entry_folders(cache: Cache) -> Iterator[tuple[Folder, Folder]]:
-    """Every blob shard and repository folder, with its parent."""
-    for parts in (("blobs", "sha256"), ("index",), ("listings",)):
+    """Every blob shard, repository folder and extracted wheel's folder, with its parent."""
+    for parts in (("blobs", "sha256"), ("index",), ("listings",), (EXTRACTED,)):
         yield from subfolders(cache.root, parts)
 
 

@@ -72,6 +72,7 @@ def cache_info(cache_dir: CacheDirOption = None, json_output: JsonOption = False
                 "unindexed": {"entries": stats.unindexed_entries, "size": stats.unindexed_size},
                 "listings": stats.listings,
                 "temporary": {"files": stats.tmp_files, "size": stats.tmp_size},
+                "extracted_wheels": {"entries": stats.extracted, "size": stats.extracted_size},
             }
         )
         return
@@ -87,6 +88,11 @@ def cache_info(cache_dir: CacheDirOption = None, json_output: JsonOption = False
             f"({human_size(stats.unindexed_size)})"
         )
     lines.append(f"Remembered listings: {stats.listings}")
+    if stats.extracted:
+        lines.append(
+            f"Extracted wheels (for pip and uv): {stats.extracted} "
+            f"({human_size(stats.extracted_size)})"
+        )
     if stats.tmp_files:
         lines.append(f"Temporary files: {stats.tmp_files} ({human_size(stats.tmp_size)})")
     typer.echo("\n".join(lines))
@@ -160,12 +166,18 @@ def cache_verify(cache_dir: CacheDirOption = None) -> None:
         report = cache.verify_all()
     for entry in report.damaged:
         err(f"damaged: {entry.digest} ({human_size(entry.size)}): removed")
-    if report.damaged:
+    for wheel in report.extracted_damaged:
+        err(f"damaged: extracted wheel {wheel.digest}/{wheel.name}: removed")
+    wheels = report.extracted_checked
+    if report.damaged or report.extracted_damaged:
+        broken = len(report.extracted_damaged)
+        also = f" and {broken} of {wheels} extracted wheels" if broken else ""
         raise PipperError(
-            f"{len(report.damaged)} of {report.checked} cache entries were damaged and were "
-            "removed; they will be downloaded again when next needed"
+            f"{len(report.damaged)} of {report.checked} cache entries{also} were damaged and "
+            "were removed; they will be downloaded (or extracted) again when next needed"
         )
-    info(f"All {report.checked} cache entries are intact ({human_size(report.size)})")
+    also = f" and {wheels} extracted wheels" if wheels else ""
+    info(f"All {report.checked} cache entries{also} are intact ({human_size(report.size)})")
 
 
 @cache_app.command("prune")
@@ -196,8 +208,8 @@ def cache_prune(
 ) -> None:
     """Remove cache entries; safe while other pipper processes run (it waits for them).
 
-    With neither option only leftovers go: temporary files older than a day and index records
-    of entries that are gone.
+    With neither option only leftovers go: temporary files older than a day, and the index
+    records and extracted wheels of entries that are gone.
 
     Examples: pipper cache prune --older-than 30; pipper cache prune --all
     """
@@ -225,6 +237,7 @@ def cache_prune(
             (report.tmp_files, "temporary files"),
             (report.listings, "listings"),
             (report.records, "index records"),
+            (report.extracted, "extracted wheels"),
             (report.damaged, "damaged entries (not regular files)"),
         )
         if count

@@ -175,6 +175,8 @@ def install(
 
     async def work(opened: Run) -> tuple[InstallReport, Outcome | None]:
         """Resolve, plan and install inside the run: the wheels stay held until pip is done."""
+        if not dry_run:
+            opened.extract = ctx.cache.extracted  # wheels ready as the bundles come in
         with progress_for("Resolving", enabled=not json_output) as progress:
             opened.progress = progress
             if lock is not None:
@@ -196,7 +198,7 @@ def install(
         steps = await _with_kept_wheels(ctx, report.steps, options, offline=offline, pre=pre)
         report = replace(report, steps=steps)
         _announce(steps, report.pypi, options.installer)
-        return report, _install(report, json_output)
+        return report, _install(report, json_output, ctx)
 
     report, outcome = with_run(
         ctx,
@@ -302,13 +304,20 @@ def _empty() -> RunResult:
     return RunResult(packages={}, timings={"resolve": 0.0, "total": 0.0})
 
 
-def _install(report: InstallReport, json_output: bool) -> Outcome:
-    """Run the one installer call; with ``--json`` a failure still prints the document, with
-    the installer's own exit code (pipper's is always ``InstallError``'s)."""
+def _install(report: InstallReport, json_output: bool, ctx: CommandContext) -> Outcome:
+    """Run the one installer call, with the wheels at their stable paths in the cache; with
+    ``--json`` a failure still prints the document, with the installer's own exit code
+    (pipper's is always ``InstallError``'s)."""
     from pipper.install import apply
 
     try:
-        return apply(report.steps, report.pypi, report.options, public=report.public)
+        return apply(
+            report.steps,
+            report.pypi,
+            report.options,
+            public=report.public,
+            extracted=ctx.cache.extracted,
+        )
     except InstallError as exc:
         if json_output:
             print_json(report.json(dry_run=False, failure=exc))

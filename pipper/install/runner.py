@@ -23,16 +23,21 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipper.bundle import extract_wheel
 from pipper.errors import InstallError, PipperError, UsageError
 from pipper.fsutil import atomic_link_or_copy
-from pipper.install.environment import probe_interpreter
+from pipper.install.environment import interpreter_has_pip
 from pipper.install.plan import Installer, Step
 from pipper.install.target import prune_target
 from pipper.keys import mask_url
+
+if TYPE_CHECKING:
+    from pipper.cache import ExtractedWheels
 
 __all__ = [
     "InstallOptions",
@@ -43,6 +48,7 @@ __all__ = [
     "install",
     "installer_command",
     "pip_runner",
+    "place_wheels",
     "resolver_pip",
     "run_process",
 ]
@@ -52,6 +58,10 @@ log = logging.getLogger(__name__)
 _OUTPUT_TAIL = 200
 _SUMMARY_LIMIT = 300
 _NOT_FOUND = ("No matching distribution", "not found in the provided package locations")
+_PARALLEL_FROM = 8
+"""Fewer wheels than this are placed one after the other; more by ``_PLACERS`` threads (the
+copies and file creations mostly wait on the kernel, with the GIL released)."""
+_PLACERS = 4
 
 
 def find_uv() -> Path:
@@ -72,8 +82,7 @@ def pip_runner(python: Path | None) -> list[str]:
         if importlib.util.find_spec("pip") is None:
             raise UsageError(f"{sys.executable} has no pip; install pip or use --installer uv")
         return [sys.executable, "-m", "pip"]
-    _, has_pip = probe_interpreter(python)
-    if has_pip:
+    if interpreter_has_pip(python):
         return [str(python), "-m", "pip"]
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip", "--python", str(python)]
@@ -288,15 +297,16 @@ def apply(
     options: InstallOptions | None = None,
     *,
     public: Sequence[Step] | None = None,
+    extracted: ExtractedWheels | None = None,
 ) -> Outcome:
-    """Carry out a plan: extract the wheels that change into a temporary folder, one installer
-    call, then (pip with ``--target``) remove what the replaced versions left behind.
+    """Carry out a plan: one installer call with the wheels of the steps that change, then
+    (pip with ``--target``) remove what the replaced versions left behind.
 
-    ``public`` are the public wheels' steps when pipper resolved them (``None`` with
+    The wheels come from ``extracted`` (the cache's extracted wheels, at paths that stay the
+    same from run to run, so uv's own cache of unpacked wheels works), else from a temporary
+    folder. ``public`` are the public wheels' steps when pipper resolved them (``None`` with
     ``--private-only``): then every wheel is a file and the installer uses no index.
     """
-    from pipper.models import Package
-
     options = options or InstallOptions()
     target, pip = options.target, options.installer == "pip"
     started = time.perf_counter()
@@ -310,15 +320,7 @@ def apply(
         outcome.seconds = time.perf_counter() - started
         return outcome
     with tempfile.TemporaryDirectory(prefix="pipper-wheels-") as tmp:
-        wheels: list[Path] = []
-        for step in passed:
-            if step.package.path is None:
-                raise PipperError(f"{step.name} {step.version} has no wheel in the cache")
-            if isinstance(step.package, Package):
-                wheels.append(extract_wheel(step.package.path, Path(tmp)))
-            else:  # a public wheel: its blob, under the file name the installer needs
-                wheels.append(Path(tmp) / step.package.filename)
-                atomic_link_or_copy(step.package.path, wheels[-1])
+        wheels = place_wheels(passed, extracted, Path(tmp))
         if target is not None:
             target.mkdir(parents=True, exist_ok=True)
         install(
@@ -333,3 +335,37 @@ def apply(
         prune_target(target, {s.project: s.version for s in changed})
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def place_wheels(steps: Sequence[Step], extracted: ExtractedWheels | None, tmp: Path) -> list[Path]:
+    """The wheel file of every step, in order: from ``extracted`` where the cache can hold it
+    (extracting what it lacks, several at once), else written into ``tmp``."""
+    for step in steps:
+        if step.package.path is None:
+            raise PipperError(f"{step.name} {step.version} has no wheel in the cache")
+    if len(steps) < _PARALLEL_FROM:
+        return [_place(step, extracted, tmp) for step in steps]
+    with ThreadPoolExecutor(_PLACERS, thread_name_prefix="pipper-wheels") as pool:
+        return list(pool.map(lambda step: _place(step, extracted, tmp), steps))
+
+
+def _place(step: Step, extracted: ExtractedWheels | None, tmp: Path) -> Path:
+    from pipper.models import Package
+
+    package = step.package
+    assert package.path is not None
+    if isinstance(package, Package) and package.wheel is not None:
+        return package.wheel  # extracted into the cache while the run went on
+    if extracted is not None:
+        try:
+            if isinstance(package, Package) and package.meta is not None:
+                return extracted.from_bundle(package.digest, package.path, package.meta.wheel_name)
+            if not isinstance(package, Package):
+                return extracted.from_wheel(package.sha256, package.path, package.filename)
+        except OSError as exc:  # a read-only or full cache: the installer still gets its wheel
+            log.debug("could not keep the wheel of %s in the cache: %s", step.name, exc)
+    if isinstance(package, Package):
+        return extract_wheel(package.path, tmp)
+    wheel = tmp / package.filename  # a public wheel: its blob, under the name pip needs
+    atomic_link_or_copy(package.path, wheel)
+    return wheel

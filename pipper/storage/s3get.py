@@ -235,7 +235,12 @@ class LeanGet:
         }
         if length is not None:
             parsed["ContentLength"] = int(length)
-        for field, header in (("ContentRange", "content-range"), ("ETag", "etag")):
+        fields = (
+            ("ContentRange", "content-range"),
+            ("ETag", "etag"),
+            ("ContentType", "content-type"),
+        )
+        for field, header in fields:
             if header in headers:
                 parsed[field] = headers[header]
         await route.events.emit(

@@ -42,7 +42,9 @@ def failing_python(tmp_path: Path) -> Path:
     script = tmp_path / "fake-python"
     script.write_text(
         "#!/bin/sh\n"
-        'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true}\'; exit 0; fi\n'
+        # pipper's probe (-c): no packages, pip present, markers and tags not looked at here
+        'if [ "$1" = "-c" ]; then echo \'{"packages": {}, "pip": true, "markers": {}, '
+        '"target": {}}\'; exit 0; fi\n'
         'echo "Collecting things"\n'
         'echo "ERROR: the disk is full"\n'
         "exit 2\n"

@@ -115,6 +115,8 @@ LINKED = {
     "blobs-sha256": lambda cache: cache / "blobs" / "sha256",
     "listings": lambda cache: cache / "listings",
     "index-repo": lambda cache: next((cache / "index").iterdir()),
+    "extracted": lambda cache: cache / "extracted",
+    "extracted-wheel": lambda cache: cache / "extracted" / ("ab" * 32),
 }
 COMMANDS = {
     "verify": ["verify"],

@@ -77,7 +77,15 @@ async def opened(
 async def fetched(store: S3Storage, *, start: int = 0, if_match: str | None = None) -> Any:
     async with store.get(KEY, start=start, if_match=if_match) as stream:
         body = b"".join([chunk async for chunk in stream.chunks()])
-    return (stream.key, stream.etag, stream.total_size, stream.start, stream.metadata, body)
+    return (
+        stream.key,
+        stream.etag,
+        stream.total_size,
+        stream.start,
+        stream.metadata,
+        stream.content_type,  # the simple index tells SeaweedFS folders by it
+        body,
+    )
 
 
 async def failure(store: S3Storage, key: str = KEY, **kwargs: Any) -> tuple[str, str]:
