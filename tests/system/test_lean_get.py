@@ -83,8 +83,8 @@ async def fetched(store: S3Storage, *, start: int = 0, if_match: str | None = No
         stream.total_size,
         stream.start,
         stream.metadata,
-        stream.content_type,  # the simple index tells SeaweedFS folders by it
         body,
+        stream.content_type,  # the simple index tells SeaweedFS folders by it
     )
 
 
