@@ -158,9 +158,11 @@ def marker_environment() -> dict[str, str]:
     return {k: str(v) for k, v in default_environment().items()}
 
 
-def requires_dist_of_wheel(wheel: IO[bytes], where: str) -> tuple[str, ...]:
-    """``Requires-Dist`` of a wheel's ``*.dist-info/METADATA``, read without extracting."""
+def wheel_metadata(wheel: IO[bytes], where: str) -> bytes:
+    """The bytes of a wheel's one top-level ``*.dist-info/METADATA``, read without extracting
+    (its ``Requires-Dist`` here, PEP 658's ``.metadata`` file in the simple index)."""
     try:
+        wheel.seek(0)
         with zipfile.ZipFile(wheel) as zf:
             names = [
                 n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
@@ -171,9 +173,17 @@ def requires_dist_of_wheel(wheel: IO[bytes], where: str) -> tuple[str, ...]:
             if info.file_size > MAX_METADATA_BYTES:
                 raise BundleError(f"{where}: the wheel's METADATA is too large")
             with zf.open(info) as src:
-                text = src.read(MAX_METADATA_BYTES + 1).decode("utf-8", "replace")
+                data = src.read(MAX_METADATA_BYTES + 1)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise BundleError(f"{where}: cannot read the wheel's METADATA: {exc}") from None
+    if len(data) > MAX_METADATA_BYTES:
+        raise BundleError(f"{where}: the wheel's METADATA is too large")
+    return data
+
+
+def requires_dist_of_wheel(wheel: IO[bytes], where: str) -> tuple[str, ...]:
+    """``Requires-Dist`` of a wheel's ``*.dist-info/METADATA``, read without extracting."""
+    text = wheel_metadata(wheel, where).decode("utf-8", "replace")
     headers = HeaderParser().parsestr(text[:MAX_METADATA_BYTES])
     return tuple(str(v).strip() for v in headers.get_all("Requires-Dist") or ())
 

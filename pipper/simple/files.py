@@ -20,7 +20,7 @@ from typing import IO, BinaryIO
 
 from pipper.bundle import MAX_WHEEL_BYTES, WHEEL_ENTRY, BundleMeta
 from pipper.errors import BundleError
-from pipper.requirements import MAX_METADATA_BYTES
+from pipper.requirements import wheel_metadata
 
 __all__ = ["IndexedWheel", "core_metadata", "upload_time", "wheel_of_bundle"]
 
@@ -77,25 +77,8 @@ def wheel_of_bundle(bundle: IO[bytes], meta: BundleMeta, where: str) -> Iterator
 
 
 def core_metadata(wheel: IO[bytes], where: str) -> bytes:
-    """The bytes of the wheel's one top-level ``*.dist-info/METADATA``."""
-    try:
-        wheel.seek(0)
-        with zipfile.ZipFile(wheel) as zf:
-            names = [
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            ]
-            if len(names) != 1:
-                raise BundleError(f"{where}: the wheel has no single *.dist-info/METADATA")
-            info = zf.getinfo(names[0])
-            if info.file_size > MAX_METADATA_BYTES:
-                raise BundleError(f"{where}: the wheel's METADATA is too large")
-            with zf.open(info) as src:
-                data = src.read(MAX_METADATA_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise BundleError(f"{where}: cannot read the wheel's METADATA: {exc}") from None
-    if len(data) > MAX_METADATA_BYTES:
-        raise BundleError(f"{where}: the wheel's METADATA is too large")
-    return data
+    """The bytes of the wheel's one top-level ``*.dist-info/METADATA`` (PEP 658's file)."""
+    return wheel_metadata(wheel, where)
 
 
 def upload_time(timestamp: str) -> str:
