@@ -35,6 +35,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
+from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
 from pipper import __version__
@@ -48,6 +49,7 @@ from pipper.cli.global_options import (
 )
 from pipper.cli.help import format_options_by_panel, make_plain, plain_param
 from pipper.cli.output import error, is_debug, reset
+from pipper.cli.registry import COMMANDS, load
 from pipper.errors import PipperError
 
 if TYPE_CHECKING:
@@ -234,28 +236,9 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         raise
 
 
-#: ``pipper --help`` lists the commands in the order a user meets them, not alphabetically.
-WORKFLOW = (
-    "demo",
-    "bundle",
-    "publish",
-    "list",
-    "info",
-    "download",
-    "install",
-    "lock",
-    "tree",
-    "authorize",
-    "index",
-    "cache",
-    "repository",
-    "config",
-    "completion",
-)
-
-
 class PipperApp(PipperGroup):
-    """The root command: its global options also work after any command, in workflow order.
+    """The root command: its commands load on use (``registry``), its global options work after
+    any command.
 
     The global options (``-q``, ``-v``, ``--debug``, ``--color``, ``--no-progress``) are the
     root's own parameters; a copy of each is added to every command below, so click parses
@@ -265,8 +248,10 @@ class PipperApp(PipperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        shared = [p for p in self.params if getattr(p, "rich_help_panel", None) == GLOBAL_PANEL]
-        _share(self, shared)
+        self.shared = [
+            p for p in self.params if getattr(p, "rich_help_panel", None) == GLOBAL_PANEL
+        ]
+        _share(self, self.shared)
         make_plain(self)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
@@ -274,8 +259,47 @@ class PipperApp(PipperGroup):
         return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: Any) -> list[str]:
-        rank = {name: n for n, name in enumerate(WORKFLOW)}
-        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+        return [*COMMANDS, *sorted(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, its module imported and its click object built on first use."""
+        command = self.commands.get(cmd_name)
+        if command is None:
+            command = load(app, cmd_name)
+            if command is not None:
+                self.add_command(command, cmd_name)
+                _share(self, self.shared)
+                make_plain(command)
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As Typer's, with "Did you mean" drawn from every command, loaded or not."""
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                said = ", ".join(repr(m) for m in matches)
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {said}?"
+            raise
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands and their summaries, without loading a command that is not loaded."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None:
+                rows.append((name, make_default_short_help(COMMANDS[name].summary, limit)))
+            elif not loaded.hidden:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 def _share(group: TyperGroup, shared: list[Any]) -> None:

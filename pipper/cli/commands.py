@@ -1,26 +1,14 @@
-"""The Typer app with every command registered: importing a command's module registers it."""
+"""The Typer app with every command registered (tests and tools that walk the whole tree).
+
+The ``pipper`` script does not import this: its root loads the one command it runs
+(``registry``).
+"""
 
 from __future__ import annotations
 
-from pipper.cli import (  # noqa: F401  (registers the commands)
-    authorize,
-    bundle,
-    cache,
-    completion,
-    config,
-    delete,
-    demo,
-    download,
-    index,
-    info,
-    install,
-    lock,
-    prune_releases,
-    publish,
-    repository,
-    tree,
-    yank,
-)
 from pipper.cli.base import app
+from pipper.cli.registry import import_all
+
+import_all()
 
 __all__ = ["app"]
