@@ -28,7 +28,7 @@ from pipper.errors import BundleError, NotFoundError, UsageError
 from pipper.fsutil import atomic_writer, replace_into, temp_file
 from pipper.jsonio import JsonError, parse_json
 from pipper.keys import safe_version, wheel_bundle_filename
-from pipper.versions import NAME_PATTERN, normalize_name, parse_version
+from pipper.versions import NAME_PATTERN, normalize_name, parse_version, same_version
 
 log = logging.getLogger(__name__)
 
@@ -357,10 +357,9 @@ def _parse_version(path: Path, version: str) -> Version:
 def _validate(
     path: Path, zf: zipfile.ZipFile, expect_name: str | None, expect_version: str | None
 ) -> BundleMeta:
-    infos = zf.infolist()
-    for info in infos:
+    for info in zf.infolist():
         _check_entry(path, info)
-    names = [info.filename for info in infos]
+    names = [info.filename for info in zf.infolist()]
     for required in (META_ENTRY, WHEEL_ENTRY):
         if required not in names:
             raise BundleError(f"{path}: not a pipper bundle (no {required} entry)")
@@ -370,8 +369,13 @@ def _validate(
         raise BundleError(f"{path}: unexpected entries in the bundle: {detail}")
     _check_size(path, zf.getinfo(META_ENTRY), MAX_META_BYTES)
     _check_size(path, zf.getinfo(WHEEL_ENTRY), MAX_WHEEL_BYTES)
+    return meta_from(path, _read_meta(path, zf), expect_name, expect_version)
 
-    data = _read_meta(path, zf)
+
+def meta_from(
+    path: Path, data: dict[str, Any], expect_name: str | None, expect_version: str | None
+) -> BundleMeta:
+    """``package.meta`` checked as ``read_bundle`` checks it (also a sealed blob's, unzipped)."""
     name = _text_field(path, data, "name", required=True)
     version = _text_field(path, data, "version", required=True)
     wheel_name = _text_field(path, data, "wheel_name", required=True)
@@ -389,13 +393,12 @@ def _validate(
         )
     if expect_name is not None or expect_version is not None:
         same_name = expect_name is None or normalize_name(expect_name) == normalize_name(name)
-        same_version = expect_version is None or _same_version(expect_version, parsed_version)
-        if not (same_name and same_version):
+        same_ver = expect_version is None or same_version(expect_version, parsed_version)
+        if not (same_name and same_ver):
             raise BundleError(
                 f"{path}: bundle says {name} {version} but its key says "
                 f"{expect_name or name} {expect_version or version}"
             )
-
     from pipper.requirements import declared_of_meta
 
     declared = declared_of_meta(data, f"{path}: {META_ENTRY}")
@@ -410,10 +413,3 @@ def _validate(
         requires_dist=declared.requires_dist,
         pypi=declared.pypi,
     )
-
-
-def _same_version(expected: str, actual: Version) -> bool:
-    try:
-        return parse_version(expected) == actual
-    except InvalidVersion:
-        return expected == str(actual)

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import anyio
 
-from pipper.bundle import read_bundle
+from pipper.bundle import meta_from, read_bundle
 from pipper.cache import Cache
 from pipper.errors import BundleError, IntegrityError, NetworkError
 from pipper.models import Candidate, Fetched
@@ -121,6 +121,7 @@ class Downloader:
                     f"{candidate.key}: {reason}; the download was discarded"
                 ) from None
             path = part.commit(hexdigest)
+        self.cache.used(hexdigest, meta.data)
         self._remember(candidate, etag, hexdigest, offset)
         return Fetched(_completed(candidate, offset, etag), hexdigest, path, "network", meta)
 
@@ -155,11 +156,21 @@ async def from_cache(
     *,
     also: Callable[[Fetched], Fetched] | None = None,
 ) -> Fetched | None:
-    """The cached bundle ``digest`` names, rehashed and checked to be ``candidate``'s; else None.
+    """The cached bundle ``digest`` names, checked to be intact and ``candidate``'s; else None.
 
-    One worker-thread hop does the hashing and the zip check, off the event loop, and ``also``
-    (an install's wheel extraction) on what it found.
+    A sealed blob (``cache/seals.py``) is checked by one ``lstat`` and its remembered meta, on
+    the event loop; any other, by one worker-thread hop that rehashes it and reads its zip. That
+    hop also runs ``also`` (an install's wheel extraction) on what it found.
     """
+    sealed = cache.sealed_meta(digest)
+    if sealed is not None:
+        path, data = sealed
+        try:
+            meta = meta_from(path, data, candidate.name, candidate.version)
+        except BundleError:
+            return None  # the key names another package: as if the zip had said so
+        found = Fetched(candidate, digest, path, "cache", meta)
+        return found if also is None else await anyio.to_thread.run_sync(also, found)
 
     def check() -> Fetched | None:
         path = cache.verified(digest)
@@ -169,7 +180,7 @@ async def from_cache(
             meta = read_bundle(path, expect_name=candidate.name, expect_version=candidate.version)
         except BundleError:
             return None
-        cache.touch(path)
+        cache.used(digest, meta.data)
         found = Fetched(candidate, digest, path, "cache", meta)
         return also(found) if also is not None else found
 

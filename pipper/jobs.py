@@ -2,7 +2,7 @@
 
 The first time the resolver asks for a candidate's dependencies, ``BundleJobs`` starts that
 bundle's job on the run's task group: a local ``.pipper`` file (``install --from``), an installed
-package kept with one HEAD, a cache hit (found from the listing's ETag alone, then rehashed), or a
+package kept with one HEAD, a cache hit (found from the listing's ETag alone, then checked), or a
 GET whose response headers already carry the dependencies in the ``package`` metadata, so the
 walk goes on while the body streams to disk. Jobs are keyed by object key, so no bundle is
 fetched twice in one run. :class:`~pipper.run.Run` owns the resources the jobs use.

@@ -59,6 +59,14 @@ def parse_version(text: str) -> Version:
     return Version(text)
 
 
+def same_version(expected: str, actual: Version) -> bool:
+    """Whether the version a key or a record names is ``actual`` (text compared if unparsable)."""
+    try:
+        return parse_version(expected) == actual
+    except InvalidVersion:
+        return expected == str(actual)
+
+
 def to_specifier(constraint: str | None) -> SpecifierSet:
     """The PEP 440 set for a constraint written the original's way or the PEP 440 way.
 

@@ -1,6 +1,6 @@
 """Public wheels in the cache: the same content-addressed blobs as bundles, plus their names.
 
-A public wheel is stored like a bundle, as ``blobs/sha256/<ab>/<digest>`` (rehashed before every
+A public wheel is stored like a bundle, as ``blobs/sha256/<ab>/<digest>`` (checked before every
 use, thrown away when damaged), so ``cache verify`` and ``cache prune`` treat both alike. A blob
 has no name, and pip needs one (``requests-2.32.0-py3-none-any.whl``: the name carries the
 version and tags), so each public wheel also gets a small record, ``wheels/<ab>/<digest>.json``,

@@ -6,6 +6,8 @@ Layout under the cache root::
     index/<repo>/<run>.json          (repository, key, ETag) -> digest, so a warm run needs no GET
     listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
                                      prefix), so --offline needs no network        (records.py)
+    seals.json                       blobs known intact by their stat, with their meta, so a
+                                     warm run neither rehashes nor unzips them     (seals.py)
     extracted/<digest>/<wheel>       the wheel of blob <digest>, extracted once for pip and uv
                                      at a stable path, sealed against changes   (extracted.py)
     tmp/                             downloads in progress (never read as finished entries)
@@ -18,18 +20,19 @@ root is reached without following a link, in ``layout.py``. ``Cache`` is the one
 of pipper holds: it puts the parts together and answers for all of them.
 
 Every write is atomic (``fsutil``), so several pipper processes can share one cache and a kill
-at any moment leaves no partial file under a final name. A blob is rehashed before it is used: a
-file whose bytes no longer match its name, or anything that is not a regular file where a file
-belongs, is thrown away and fetched again.
+at any moment leaves no partial file under a final name. A blob is checked before it is used,
+by its seal or by rehashing it: a file whose bytes no longer match its name, or anything that is
+not a regular file where a file belongs, is thrown away and fetched again.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from pipper.cache import layout, maintenance
 from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, PendingBlob, sha256_file, sha256_of
@@ -44,6 +47,7 @@ from pipper.cache.maintenance import (
     VerifyReport,
 )
 from pipper.cache.records import Listings, Records
+from pipper.cache.seals import Seals
 from pipper.errors import PipperError
 from pipper.storage.base import ObjectInfo
 
@@ -76,10 +80,12 @@ class Cache:
         self.records = Records(root)
         self.listings = Listings(root)
         self.extracted = ExtractedWheels(root)
+        self.seals = Seals(root, self.blobs.path)
         self.tmp = root / "tmp"
         self.lock = CacheLock(root)
         # Records of a run used without a hold are still written, when the cache goes away.
         weakref.finalize(self, self.records.flush)
+        weakref.finalize(self, self.seals.flush)
 
     def prepare(self) -> None:
         """What a run does before it uses the cache: refuse one whose folders are links
@@ -93,8 +99,29 @@ class Cache:
         return self.blobs.path(digest)
 
     def verified(self, digest: str) -> Path | None:
-        """The blob's path if it exists and its bytes still hash to its name; else None."""
-        return self.blobs.verified(digest)
+        """The blob's path if it exists and its bytes still hash to its name (or its file is
+        the one sealed when they last did); else None."""
+        sealed = self.seals.intact(digest)
+        path = sealed[0] if sealed is not None else self.blobs.verified(digest)
+        if path is None:
+            self.seals.forget(digest)
+        else:
+            self.seals.used(digest)
+        return path
+
+    def sealed_meta(self, digest: str) -> tuple[Path, dict[str, Any]] | None:
+        """A bundle blob's path and ``package.meta`` when its file is the one sealed: checked
+        by one ``lstat``, so the event loop can ask (``verified`` may rehash)."""
+        sealed = self.seals.intact(digest)
+        if sealed is None or sealed[1] is None:
+            return None
+        self.seals.used(digest)
+        return sealed[0], dict(sealed[1])
+
+    def used(self, digest: str, meta: Mapping[str, Any]) -> None:
+        """Note a bundle blob checked by its bytes (``verified``, a download): it is sealed,
+        with its meta, when the run lets go of the cache."""
+        self.seals.used(digest, meta)
 
     def present(self, digest: str) -> bool:
         """Whether a file is where the blob would be: one stat, no hashing (``verified`` is the
@@ -165,6 +192,7 @@ class Cache:
                 f"the cache {self.root} stayed locked by 'pipper cache prune' for {timeout:.0f} s"
             )
         hold.before_release(self.records.flush)
+        hold.before_release(self.seals.flush)
         return hold
 
     def holders(self) -> int | None:
@@ -191,4 +219,6 @@ class Cache:
         now: float | None = None,
     ) -> PruneReport:
         """See ``maintenance.prune``; call it holding the exclusive lock."""
+        if everything:
+            self.seals.drop_all()
         return maintenance.prune(self, older_than=older_than, everything=everything, now=now)

@@ -1,11 +1,12 @@
 """Bundles stored by the sha256 of their bytes: ``blobs/sha256/<ab>/<digest>``.
 
 A blob's name is a promise about its bytes, and the bytes can break the promise (a disk error,
-a hard-linked output file edited in place), so a blob is rehashed before every use. The one
-routine that hashes and, on a mismatch, throws the blob away (``rehash``) serves the download
-path and ``cache verify`` alike; it removes the very file it hashed, never a good copy another
-process committed under the same name meanwhile. Something that is not a regular file where a
-blob belongs (a link, a FIFO, a folder) is damage like wrong bytes: removed, never followed.
+a hard-linked output file edited in place), so a blob is checked before every use: rehashed,
+unless its file is the one a run sealed after hashing it (``seals.py``). The one routine that
+hashes and, on a mismatch, throws the blob away (``rehash``) serves the download path and
+``cache verify`` alike; it removes the very file it hashed, never a good copy another process
+committed under the same name meanwhile. Something that is not a regular file where a blob
+belongs (a link, a FIFO, a folder) is damage like wrong bytes: removed, never followed.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ equals its folder's mtime has not been changed since pipper wrote it; that is ex
 test uv applies before it reuses its unpacked copy. A wheel found unsealed, or anything that is
 not a regular file where it belongs, is extracted again and put in its place (an atomic
 rename, never a removal first, so an installer of another run that holds the old path still
-reads a whole file). The blob it came from is rehashed on every use, as every blob is; the
+reads a whole file). The blob it came from is checked on every use, as every blob is; the
 extracted bytes are checked in full by ``cache verify`` (``intact``), and an extracted wheel
 goes with its blob in ``cache prune`` (the wheel of a ``.pipper`` file outside the cache, as
 ``install --from`` reads them, has no blob and goes at any prune: it is extracted again).
