@@ -19,7 +19,6 @@ import json
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import IO, Any
 
@@ -183,6 +182,8 @@ def wheel_metadata(wheel: IO[bytes], where: str) -> bytes:
 
 def requires_dist_of_wheel(wheel: IO[bytes], where: str) -> tuple[str, ...]:
     """``Requires-Dist`` of a wheel's ``*.dist-info/METADATA``, read without extracting."""
+    from email.parser import HeaderParser  # 13 ms to import, and most runs never need it
+
     text = wheel_metadata(wheel, where).decode("utf-8", "replace")
     headers = HeaderParser().parsestr(text[:MAX_METADATA_BYTES])
     return tuple(str(v).strip() for v in headers.get_all("Requires-Dist") or ())

@@ -14,15 +14,18 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pipper.cache import Cache
 from pipper.concurrency import task_group
 from pipper.errors import NotFoundError, PipperError
 from pipper.index import PackageIndex
-from pipper.lock import LockedPackage
 from pipper.models import Candidate
 from pipper.repositories import Repository
 from pipper.storage.base import Storage
+
+if TYPE_CHECKING:
+    from pipper.lock import LockedPackage
 
 log = logging.getLogger(__name__)
 

@@ -32,38 +32,29 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipper.cache import layout, maintenance
+from pipper.cache import layout
 from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, PendingBlob, sha256_file, sha256_of
 from pipper.cache.extracted import ExtractedWheel, ExtractedWheels
 from pipper.cache.layout import UnsafeCacheError
 from pipper.cache.locking import CacheHold, CacheLock
-from pipper.cache.maintenance import (
-    STALE_TMP_SECONDS,
-    CacheStats,
-    PruneReport,
-    RepositoryUsage,
-    VerifyReport,
-)
 from pipper.cache.records import Listings, Records
 from pipper.cache.seals import Seals
 from pipper.errors import PipperError
 from pipper.storage.base import ObjectInfo
 
+if TYPE_CHECKING:  # maintenance (info, verify, prune) is imported when one runs
+    from pipper.cache.maintenance import CacheStats, PruneReport, VerifyReport
+
 __all__ = [
     "HASH_CHUNK",
-    "STALE_TMP_SECONDS",
     "Cache",
     "CacheEntry",
     "CacheHold",
-    "CacheStats",
     "ExtractedWheel",
     "ExtractedWheels",
-    "PruneReport",
-    "RepositoryUsage",
     "UnsafeCacheError",
-    "VerifyReport",
     "sha256_file",
     "sha256_of",
 ]
@@ -203,12 +194,18 @@ class Cache:
     def check_removable(self) -> None:
         """Refuse (``UnsafeCacheError``) a folder that is no marked cache, or whose folders are
         links or another user's: what ``verify`` and ``prune`` check before they remove."""
+        from pipper.cache import maintenance
+
         maintenance.check_removable(self)
 
     def stats(self) -> CacheStats:
+        from pipper.cache import maintenance
+
         return maintenance.stats(self)
 
     def verify_all(self, on_entry: Callable[[CacheEntry], None] | None = None) -> VerifyReport:
+        from pipper.cache import maintenance
+
         return maintenance.verify(self, on_entry)
 
     def prune(
@@ -219,6 +216,8 @@ class Cache:
         now: float | None = None,
     ) -> PruneReport:
         """See ``maintenance.prune``; call it holding the exclusive lock."""
+        from pipper.cache import maintenance
+
         if everything:
             self.seals.drop_all()
         return maintenance.prune(self, older_than=older_than, everything=everything, now=now)
