@@ -227,6 +227,7 @@ class CommandContext:
             request_timeout=self.settings.request_timeout,
             retry_backoff=self.settings.retry_backoff,
             lean_get=self.settings.lean_get,
+            data_cache=self.cache.root / "botocore",
         ) as storage:
             yield storage
 

@@ -10,6 +10,8 @@ Layout under the cache root::
                                      warm run neither rehashes nor unzips them     (seals.py)
     extracted/<digest>/<wheel>       the wheel of blob <digest>, extracted once for pip and uv
                                      at a stable path, sealed against changes   (extracted.py)
+    botocore/<name>.marshal          botocore's data files as parsed, so creating an S3 client
+                                     parses no JSON        (pipper/storage/botodata.py)
     tmp/                             downloads in progress (never read as finished entries)
     lock                             the flock that keeps ``prune`` away from running runs
                                                                                     (locking.py)
@@ -220,4 +222,8 @@ class Cache:
 
         if everything:
             self.seals.drop_all()
+            with layout.walk(self.root, ("botocore",), fixed=1, create=False) as kept:
+                if kept is not None:
+                    for entry in kept.entries():
+                        kept.unlink(entry.name)
         return maintenance.prune(self, older_than=older_than, everything=everything, now=now)

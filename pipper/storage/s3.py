@@ -1,4 +1,4 @@
-"""S3 (and every S3-compatible store) through one shared aioboto3 client.
+"""S3 (and every S3-compatible store) through one shared aiobotocore client.
 
 One client per run, one ``CapacityLimiter`` over every request (listings, heads, gets, puts),
 and a connection pool at least as large as the limiter so the pool never silently caps the
@@ -10,12 +10,11 @@ one-line message that never contains a credential.
 Retries come in rounds. botocore's backoff doubles with every attempt up to 20 s, so many
 attempts in one botocore call would make a store that never recovers cost minutes; a round is
 therefore short (``ATTEMPTS_PER_ROUND``), and a read that still fails (listing, HEAD, opening a
-GET: all idempotent) gets up to ``ROUNDS`` rounds, each starting botocore's backoff over. A run
-with one request in five throttled then finishes, and a store that fails every request is
-given up on within seconds. A write gets another round only when the store answered with a
-server error (it stored nothing then): after a broken connection the first attempt may have
-landed, and repeating a conditional PUT would report the version as already published.
-``retries`` counts every HTTP attempt beyond the first of each request.
+GET: all idempotent) gets up to ``ROUNDS`` rounds, each starting botocore's backoff over: a run
+with one request in five throttled finishes, a store that fails every one is given up on within
+seconds. A write gets another round only when the store answered with a server error (it stored
+nothing then): after a broken connection the first attempt may have landed, and repeating a
+conditional PUT would report the version as already published.
 
 The read timeout (``PIPPER_READ_TIMEOUT``, seconds, default 60) bounds how long one read from a
 socket may wait: a response that stalls longer is abandoned and retried (before its body by
@@ -23,13 +22,10 @@ botocore, during its body by a ranged resume), so a stalled connection costs tha
 than hanging the run. The request timeout (``PIPPER_REQUEST_TIMEOUT``) bounds a whole request
 across its retries, and a body gets that plus its size at a minimum rate (see ``deadlines``), so
 a server that drips or never answers cannot hold a run either; the first retry for want of an
-answer is said on stderr.
-
-Redirects are never followed (see ``s3client``): a redirect is an error (suggesting ``--region``).
+answer is said on stderr. Redirects are never followed (``s3client``): a redirect is an error.
 
 ``PIPPER_RETRY_BACKOFF`` (seconds, default 0.25) is the first pause between rounds; it doubles
-each round up to eight times itself and is jittered down to half. Tests set it near zero, so a
-store that never recovers is given up on without waiting out the pauses meant for a real one.
+each round up to eight times itself and is jittered down to half (tests set it near zero).
 """
 
 from __future__ import annotations
@@ -69,6 +65,8 @@ from pipper.storage.s3errors import (
 from pipper.storage.s3get import LeanGet
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from types_aiobotocore_s3 import S3Client
 
     from pipper.credentials import Credentials
@@ -101,10 +99,12 @@ class S3Storage:
         connect_timeout: float = 10.0,
         retry_backoff: float = 0.25,
         lean_get: bool = True,
+        data_cache: Path | None = None,
     ) -> None:
         """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
         ``retry_backoff`` is the first pause between rounds (``PIPPER_RETRY_BACKOFF``);
-        ``request_timeout`` the deadline of a request across its retries."""
+        ``request_timeout`` the deadline of a request across its retries; ``data_cache`` where
+        botocore's parsed data files are kept (``botodata``)."""
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         self.region = region
@@ -118,6 +118,7 @@ class S3Storage:
         self._warned_slow = False
         self._backoff = retry_backoff
         self._connect_timeout = connect_timeout
+        self._data_cache = data_cache
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
@@ -138,6 +139,7 @@ class S3Storage:
                     attempts=self._max_attempts,
                     read_timeout=self._read_timeout,
                     connect_timeout=self._connect_timeout,
+                    data_cache=self._data_cache,
                 ),
             )
         except Exception as exc:
@@ -163,17 +165,14 @@ class S3Storage:
         """Say once on stderr that the store is not answering, when botocore retries for it."""
         from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-        if self._warned_slow or not isinstance(
-            caught_exception, ReadTimeoutError | ConnectTimeoutError
-        ):
+        timed_out = isinstance(caught_exception, ReadTimeoutError | ConnectTimeoutError)
+        if self._warned_slow or not timed_out:
             return
         self._warned_slow = True
         log.warning(
             "no answer from %s within %g s; retrying (a request is given up on after %g s, "
             "PIPPER_REQUEST_TIMEOUT)",
-            self.where,
-            self._read_timeout,
-            self._request_timeout,
+            *(self.where, self._read_timeout, self._request_timeout),
         )
 
     @property

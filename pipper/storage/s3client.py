@@ -27,6 +27,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class ClientSettings:
     attempts: int
     read_timeout: float
     connect_timeout: float
+    data_cache: Path | None = None
+    """Where botocore's parsed data files are kept between runs (``botodata``)."""
 
 
 async def open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Client:
@@ -57,7 +60,12 @@ async def open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Clie
     # without boto3: its import and the resource handlers it registers on every client cost a
     # run about 50 ms, for methods (upload_file, resources) pipper never calls.
     creds = settings.credentials
+    from pipper.storage.botodata import data_loader
+
     session = get_session()
+    session.register_component(
+        "data_loader", data_loader(session.get_config_variable("data_path"), settings.data_cache)
+    )
     if creds is not None and creds.profile is not None:
         session.set_config_variable("profile", creds.profile)
     if creds is not None and (

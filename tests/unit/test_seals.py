@@ -226,3 +226,12 @@ def test_a_sealed_bundle_is_served_with_its_meta_and_still_checked_against_its_k
     assert (found.meta.name, found.meta.dependencies) == ("lib", ("dep",))
     assert found.meta.data == meta
     assert anyio.run(fetch, "other") is None  # the key names another package
+
+
+def test_prune_all_drops_botocore_s_kept_data_too(root: Path, tmp_path: Path) -> None:
+    from pipper.storage.botodata import data_loader
+
+    data_loader(None, root / "botocore").load_service_model("s3", "service-2")
+    assert list((root / "botocore").glob("*.marshal"))
+    _new_cache(root).prune(everything=True)
+    assert list((root / "botocore").iterdir()) == []
