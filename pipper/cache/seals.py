@@ -110,7 +110,7 @@ class Seals:
         try:
             with walk(self.root, (), fixed=0, create=True) as folder:
                 assert folder is not None
-                merged = {d: s for d, s in _read(folder.read(SEALS, SEALS_LIMIT)).items()}
+                merged = _read(folder.read(SEALS, SEALS_LIMIT))
                 for digest in fresh:
                     merged.pop(digest, None)  # re-inserted last: the most recently used
                 merged.update(fresh)

@@ -3,6 +3,7 @@ loaded them all (names, order, summaries, "did you mean")."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -47,7 +48,9 @@ PROBE = (
     "cli._exit = lambda code: None\n"
     "cli.main()\n"
     "mods = ('download', 'install', 'cache', 'lock', 'publish', 'authorize', 'tree')\n"
-    "print(sorted(m for m in mods if 'pipper.cli.' + m in sys.modules), file=sys.stderr)"
+    "import json\n"
+    "loaded = sorted(m for m in mods if 'pipper.cli.' + m in sys.modules)\n"
+    "print(json.dumps(loaded), file=sys.stderr)"
 )
 
 
@@ -58,7 +61,8 @@ def _loaded(*args: str) -> list[str]:
         text=True,
         check=True,
     )
-    return eval(done.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    found: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return found
 
 
 def test_help_loads_no_command_and_a_command_loads_only_itself() -> None:
