@@ -25,6 +25,7 @@ import json
 import logging
 import marshal
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -68,7 +69,7 @@ class CachedFileLoader(JSONFileLoader):  # type: ignore[misc]
                 st = os.stat(full)
             except OSError:
                 continue
-            if not os.path.isfile(full):
+            if not stat.S_ISREG(st.st_mode):
                 continue
             kept = self._kept(full, st)
             if kept is not None:

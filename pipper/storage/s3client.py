@@ -56,12 +56,13 @@ async def open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Clie
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
-    # aiobotocore's own session, as ``aioboto3.Session`` makes it (profile, then the keys given),
-    # without boto3: its import and the resource handlers it registers on every client cost a
-    # run about 50 ms, for methods (upload_file, resources) pipper never calls.
-    creds = settings.credentials
     from pipper.storage.botodata import data_loader
 
+    # aiobotocore's own session, as ``aioboto3.Session`` makes it (profile, then the keys given),
+    # without boto3: its import and the resource handlers it registers on every client cost a
+    # run about 50 ms, for methods (upload_file, resources) pipper never calls. Its data loader
+    # is botocore's, minus two costs (``botodata``), registered before anything loads data.
+    creds = settings.credentials
     session = get_session()
     session.register_component(
         "data_loader", data_loader(session.get_config_variable("data_path"), settings.data_cache)

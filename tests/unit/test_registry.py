@@ -4,12 +4,15 @@ loaded them all (names, order, summaries, "did you mean")."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import typer.main
 from typer._click.utils import make_default_short_help
 
+import pipper.cli
 from pipper.cli.registry import COMMANDS
 
 
@@ -23,6 +26,18 @@ def _root() -> typer.core.TyperGroup:
 
 def test_every_registered_command_is_in_the_registry_and_back() -> None:
     assert set(_root().commands) == set(COMMANDS)
+
+
+def test_every_module_that_registers_a_command_is_in_the_registry() -> None:
+    """A command module left out of the table would never be imported, so never registered."""
+    folder = Path(pipper.cli.__file__).parent
+    registering = {
+        path.stem
+        for path in folder.glob("*.py")
+        if re.search(r"^@app\.command|^app\.add_typer\(", path.read_text(), re.MULTILINE)
+    }
+    assert registering
+    assert registering == {entry.module for entry in COMMANDS.values()}
 
 
 def test_each_summary_is_the_first_sentence_of_its_command_s_help() -> None:
