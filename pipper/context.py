@@ -226,7 +226,7 @@ class CommandContext:
             read_timeout=self.settings.read_timeout,
             request_timeout=self.settings.request_timeout,
             retry_backoff=self.settings.retry_backoff,
-            lean_get=self.settings.lean_get,
+            lean=self.settings.lean_s3,
             data_cache=self.cache.root / "botocore",
         ) as storage:
             yield storage

@@ -48,7 +48,7 @@ VARIABLES: dict[str, str] = {
     "PIPPER_REQUEST_TIMEOUT": "seconds one request may take in all, retries included, plus 1 s "
     "per 16 KiB of its body (default: 120)",
     "PIPPER_RETRY_BACKOFF": "base seconds between retry rounds (default: 0.25)",
-    "PIPPER_S3_LEAN_GET": "0 sends bundle GETs through botocore's full request path (default: 1)",
+    "PIPPER_S3_LEAN": "0 sends GETs and listings through botocore's full request path (default: 1)",
     "PIPPER_AWS_ACCESS_KEY_ID": "access key, ranked above AWS_ACCESS_KEY_ID",
     "PIPPER_AWS_SECRET_ACCESS_KEY": "its secret",
     "PIPPER_AWS_SESSION_TOKEN": "its session token",
@@ -249,9 +249,10 @@ class Settings:
         return self._seconds("PIPPER_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF, 60.0, zero=True)
 
     @cached_property
-    def lean_get(self) -> bool:
-        """``PIPPER_S3_LEAN_GET``: GETs signed and sent by ``storage.s3get`` (on unless 0)."""
-        return self.get("PIPPER_S3_LEAN_GET") is None or self._flag("PIPPER_S3_LEAN_GET")
+    def lean_s3(self) -> bool:
+        """``PIPPER_S3_LEAN``: GETs and listings signed and sent by ``storage.s3lean`` (on
+        unless 0)."""
+        return self.get("PIPPER_S3_LEAN") is None or self._flag("PIPPER_S3_LEAN")
 
     @property
     def ca_bundle(self) -> str | None:

@@ -62,7 +62,7 @@ from pipper.storage.s3errors import (
     translate,
     wrong_write,
 )
-from pipper.storage.s3get import LeanGet
+from pipper.storage.s3lean import LeanS3
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -98,7 +98,7 @@ class S3Storage:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         connect_timeout: float = 10.0,
         retry_backoff: float = 0.25,
-        lean_get: bool = True,
+        lean: bool = True,
         data_cache: Path | None = None,
     ) -> None:
         """``where`` names the repository in messages (``s3://bucket/prefix at ENDPOINT``);
@@ -122,7 +122,7 @@ class S3Storage:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._stack = AsyncExitStack()
         self._client: S3Client | None = None
-        self._lean = LeanGet(lambda: self.client, bucket, self._count_attempt, on=lean_get)
+        self._lean = LeanS3(lambda: self.client, bucket, self._count_attempt, on=lean)
         self._place = S3Place(bucket, self.where, region)
         self.requests = 0
         self.attempts = 0
@@ -190,12 +190,10 @@ class S3Storage:
     def _translate(self, exc: BaseException, what: str) -> PipperError:
         return translate(exc, what, self._place)
 
-    async def _call(self, what: str, method: str, **kwargs: Any) -> Any:
-        """A read (listing, HEAD) with every round it may need."""
+    async def _call(self, what: str, call: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        """A read (listing, HEAD) of this bucket with every round it may need."""
         async with self._limiter:
-            return await self._rounds_of(
-                what, lambda: getattr(self.client, method)(Bucket=self.bucket, **kwargs)
-            )
+            return await self._rounds_of(what, lambda: call(Bucket=self.bucket, **kwargs))
 
     async def _rounds_of(
         self,
@@ -239,7 +237,7 @@ class S3Storage:
                 kwargs["Delimiter"] = delimiter
             if token:
                 kwargs["ContinuationToken"] = token
-            page = await self._call(f"listing {prefix}", "list_objects_v2", **kwargs)
+            page = await self._call(f"listing {prefix}", self._lean.list_objects_v2, **kwargs)
             if "IsTruncated" not in page and "Name" not in page:
                 raise WrongEndpoint(
                     f"{self.where} answered the listing of {prefix or 'the bucket'} with "
@@ -318,7 +316,7 @@ class S3Storage:
                 )
 
     async def head(self, key: str) -> tuple[ObjectInfo, Mapping[str, str]]:
-        response = await self._call(key, "head_object", Key=key)
+        response = await self._call(key, self.client.head_object, Key=key)
         info = ObjectInfo(
             key=key,
             size=int(response.get("ContentLength", 0)),

@@ -1,5 +1,5 @@
 """The storage contract over a real S3 server (SeaweedFS by default, moto with PIPPER_TEST_S3),
-with GETs on the lean path (``storage.s3get``) and on botocore's own."""
+with GETs and listings on the lean path (``storage.s3lean``) and on botocore's own."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class TestS3Storage(StorageContract):
     # SeaweedFS keeps a key ending in "/" as an empty folder; moto (as AWS S3) as an object.
     folder_keys: ClassVar[bool] = server_kind() != "seaweedfs"
 
-    @pytest.fixture(params=[True, False], ids=["lean-get", "botocore-get"])
+    @pytest.fixture(params=[True, False], ids=["lean", "botocore"])
     async def store(
         self, s3_server: S3Server, bucket: str, request: pytest.FixtureRequest
     ) -> AsyncIterator[Storage]:
@@ -35,7 +35,7 @@ class TestS3Storage(StorageContract):
             endpoint_url=s3_server.endpoint_url,
             region=s3_server.region,
             credentials=credentials,
-            lean_get=request.param,
+            lean=request.param,
         ) as storage:
             yield storage
 

@@ -1,4 +1,4 @@
-"""The lean GET path (``storage.s3get``) against a real S3 server, beside botocore's own path.
+"""The lean GET and LIST paths (``storage.s3lean``) against a real S3 server, beside botocore's own.
 
 Each property the brief for it names is checked by doing the same thing both ways and comparing
 what the user (or the server, or a host the user never named) sees: the bytes and fields of a
@@ -26,7 +26,7 @@ from pipper.settings import Settings
 from pipper.storage.base import ObjectChanged
 from pipper.storage.s3 import S3Storage
 from pipper.storage.s3client import ClientSettings, open_client
-from pipper.storage.s3get import LeanGet
+from pipper.storage.s3lean import LeanS3
 from tests.lib.cli import cli, publish_graph
 from tests.lib.proxy import Faults, MakeProxy, Proxy
 from tests.lib.s3servers import S3Server
@@ -38,7 +38,7 @@ BODY = bytes(range(256)) * 300  # 75 KiB
 METADATA = {"sha256": "0" * 64, "original-name": "lean-1.0.0"}
 TOKEN = "FQoGZXIvYXdzEXAMPLE-lean-session-token"
 PATHS = ("lean", "botocore")
-ENV = "PIPPER_S3_LEAN_GET"
+ENV = "PIPPER_S3_LEAN"
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def opened(
         region=s3_server.region,
         credentials=credentials,
         retry_backoff=0.0,
-        lean_get=path == "lean",
+        lean=path == "lean",
         **options,
     ) as store:
         yield store
@@ -339,7 +339,7 @@ async def test_the_url_is_the_one_the_clients_addressing_style_gives(
                     connect_timeout=5,
                 ),
             )
-            getter = LeanGet(functools.partial(_same, client), "bucket", lambda: None, on=lean)
+            getter = LeanS3(functools.partial(_same, client), "bucket", lambda: None, on=lean)
             with pytest.raises(Exception) as caught:
                 await getter.get_object(Bucket="bucket", Key=key)
             assert getter.lean is lean
@@ -407,11 +407,11 @@ async def test_credentials_that_expire_are_refreshed_for_every_get(
 
 
 def test_the_switch_is_a_setting_on_by_default() -> None:
-    assert Settings({}).lean_get is True
-    assert Settings({"PIPPER_S3_LEAN_GET": "0"}).lean_get is False
-    assert Settings({"PIPPER_S3_LEAN_GET": "yes"}).lean_get is True
-    with pytest.raises(PipperError, match="PIPPER_S3_LEAN_GET must be 1 or 0"):
-        _ = Settings({"PIPPER_S3_LEAN_GET": "maybe"}).lean_get
+    assert Settings({}).lean_s3 is True
+    assert Settings({"PIPPER_S3_LEAN": "0"}).lean_s3 is False
+    assert Settings({"PIPPER_S3_LEAN": "yes"}).lean_s3 is True
+    with pytest.raises(PipperError, match="PIPPER_S3_LEAN must be 1 or 0"):
+        _ = Settings({"PIPPER_S3_LEAN": "maybe"}).lean_s3
 
 
 def test_a_download_takes_either_path_and_a_bad_switch_is_one_line(
@@ -426,5 +426,5 @@ def test_a_download_takes_either_path_and_a_bad_switch_is_one_line(
     result = cli("download", "a", "-b", bucket, "-d", str(tmp_path / "x"), env={ENV: "maybe"})
     assert result.exit_code != 0
     assert result.stderr.strip().splitlines() == [
-        "error: PIPPER_S3_LEAN_GET must be 1 or 0 (true/false, yes/no, on/off), not 'maybe'"
+        "error: PIPPER_S3_LEAN must be 1 or 0 (true/false, yes/no, on/off), not 'maybe'"
     ]

@@ -1,15 +1,17 @@
-"""A leaner GetObject that is still botocore's: its URL, credentials, signer, sender and retries.
+"""Leaner GetObject and ListObjectsV2 that are still botocore's: its URL, credentials, signer,
+sender, parser and retries.
 
-A bundle GET through ``client.get_object`` emits about fifteen events, builds and serializes a
-request dict, resolves the endpoint ruleset (which misses botocore's cache for every new key) and
-parses a response of forty header fields, and that is most of the CPU a cold download spends in
-aiobotocore. ``LeanGet.get_object`` answers the same call (the same keyword arguments, the same
-response dict, the same exceptions) with only the parts a GET needs, each taken from the client:
+A call through ``client.get_object`` or ``client.list_objects_v2`` emits about fifteen events,
+builds and serializes a request dict and resolves the endpoint ruleset, which misses botocore's
+cache for every new key or prefix; that is most of the CPU a cold download spends in aiobotocore,
+and a crowded bucket (listed package by package) pays it once more per package. ``LeanS3``
+answers the same two calls (the same keyword arguments, the same response dict, the same
+exceptions) with only the parts they need, each taken from the client:
 
 - the URL: the client presigns one probe key once; what precedes the key in that URL is the
   object URL of the bucket as the client resolves it (endpoint, path or virtual-hosted style,
   FIPS or dual-stack), and its credential scope names the signing region and service. Keys are
-  quoted as botocore quotes them (``safe="/~"``);
+  quoted as botocore quotes them (``safe="/~"``), query values as its serializer does;
 - the credentials: the client's own credentials object, asked on every attempt
   (``await get_frozen_credentials()``), so refreshable credentials are refreshed as they are for
   any other request; the session token is signed and sent when there is one;
@@ -18,25 +20,27 @@ response dict, the same exceptions) with only the parts a GET needs, each taken 
 - the connection: the client's own HTTP session (``client._endpoint.http_session.send``), so the
   pool, timeouts, TLS settings, proxies and the rule that no redirect is ever followed
   (``s3client``) are the client's, and a failed connection is the botocore exception it would be;
-- the answer: an error is parsed by the client's response parser and raised as the client's
-  modeled exception, so ``s3errors.translate`` says the same line (404, 403, 412, a redirect and
-  the region it names);
+- the answer: a listing, and any error, is parsed by the client's response parser (an error is
+  raised as the client's modeled exception, so ``s3errors.translate`` says the same line for 404,
+  403, 412, a redirect and the region it names); a listing asks for ``encoding-type=url`` and
+  is decoded by the client's own after-call handler, as botocore does for every listing;
 - the retries: a failed attempt is put to the client's ``needs-retry`` handlers (its standard
   retry policy, backoff and retry quota, and pipper's own notice of a silent store) exactly as
   botocore's endpoint does, and a success to its ``after-call`` handlers, which refill the quota.
 
-What is left out is what a GET of a bundle never needs: parameter serialization, checksum
-validation (off in ``s3client``; bundles are checked by sha256), history recording, the SDK's
-unsigned ``amz-sdk-invocation-id``/``amz-sdk-request`` headers and the parsing of headers nobody
-reads. A client this does not fit (no credentials, another signature version,
-an S3 Express bucket, a probe URL of another shape) is answered by ``client.get_object`` itself.
-``PIPPER_S3_LEAN_GET=0`` turns the lean path off.
+What is left out is what these two calls never need: parameter validation and serialization
+(the arguments pipper passes are known), checksum validation (off in ``s3client``; bundles are
+checked by sha256), history recording, the SDK's unsigned ``amz-sdk-invocation-id`` and
+``amz-sdk-request`` headers, and the parsing of GET headers nobody reads. A client this does not
+fit (no credentials, another signature version, an S3 Express bucket, a probe URL of another
+shape), or a call with arguments this does not know, is answered by the client itself.
+``PIPPER_S3_LEAN=0`` turns the lean path off.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -46,37 +50,61 @@ import anyio
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["LeanGet"]
+__all__ = ["LeanS3"]
 
 log = logging.getLogger(__name__)
 
-OPERATION = "GetObject"
+GET = "GetObject"
+LIST = "ListObjectsV2"
 _PROBE = "pipper-lean-get-probe"
 _META = "x-amz-meta-"
+_GET_ARGS = {"Bucket", "Key", "Range", "IfMatch"}
+_LIST_QUERY = {  # ListObjectsV2's arguments as query parameters (its model's locationName)
+    "Prefix": "prefix",
+    "Delimiter": "delimiter",
+    "MaxKeys": "max-keys",
+    "ContinuationToken": "continuation-token",
+    "StartAfter": "start-after",
+}
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """One operation's model and the names of its retry and after-call events."""
+
+    model: Any
+    needs_retry: str
+    after_call: str
 
 
 @dataclass(frozen=True)
 class _Route:
-    """What every GET of one bucket shares, learned from the client once."""
+    """What every request to one bucket shares, learned from the client once."""
 
     base_url: str
+    """The bucket's object URL, ending in ``/``: a key follows it."""
+    list_url: str
+    """The bucket's own URL, as botocore addresses a listing (``/bucket`` or ``/``)."""
     region: str
     service: str
     credentials: Any
     user_agent: str | None
     client: Any
     endpoint: Any
-    operation: Any
     events: Any
-    needs_retry: str
-    after_call: str
+    operations: Mapping[str, _Operation]
 
 
-class LeanGet:
-    """``get_object`` for one bucket of one client; ``on_attempt`` is called per HTTP attempt.
+Answer = Callable[[_Route, str, Any], Awaitable[Mapping[str, Any]]]
+"""What a success says: ``answer(route, operation name, HTTP response)``."""
+
+
+class LeanS3:
+    """``get_object`` and ``list_objects_v2`` for one bucket of one client; ``on_attempt`` is
+    called per HTTP attempt.
 
     ``client`` gives the open client (the store opens it after this is made); with ``on`` false
-    (``PIPPER_S3_LEAN_GET=0``) every call is ``client().get_object``.
+    (``PIPPER_S3_LEAN=0``) every call is the client's own.
     """
 
     def __init__(
@@ -96,14 +124,14 @@ class LeanGet:
 
     @property
     def lean(self) -> bool | None:
-        """Whether GETs take the lean path (``None`` until the first one)."""
+        """Whether requests take the lean path (``None`` until the first one)."""
         return self._route is not None if self._learned else None
 
     async def get_object(self, **kwargs: Any) -> Mapping[str, Any]:
         """What ``client.get_object(**kwargs)`` returns (for ``Bucket``, ``Key``, ``Range``,
         ``IfMatch``), or raises what it raises."""
-        route = self._route if self._learned else await self._learn()
-        if route is None or kwargs.get("Bucket") != self._bucket or set(kwargs) - _KNOWN:
+        route = await self._route_for(kwargs, _GET_ARGS)
+        if route is None:
             return await self._get_client().get_object(**kwargs)
         headers = {"User-Agent": route.user_agent} if route.user_agent else {}
         if "Range" in kwargs:
@@ -111,7 +139,31 @@ class LeanGet:
         if "IfMatch" in kwargs:
             headers["If-Match"] = kwargs["IfMatch"]
         url = route.base_url + quote(kwargs["Key"], safe="/~")
-        return await self._send(route, url, headers)
+        request_dict: dict[str, Any] = {"context": {"s3_redirect": {"redirected": True}}}
+        return await self._send(route, GET, url, headers, request_dict, self._answer_get)
+
+    async def list_objects_v2(self, **kwargs: Any) -> Mapping[str, Any]:
+        """What ``client.list_objects_v2(**kwargs)`` returns (for ``Bucket`` and the arguments
+        in ``_LIST_QUERY``), keys decoded, or raises what it raises."""
+        from botocore.utils import percent_encode_sequence
+
+        route = await self._route_for(kwargs, {"Bucket", *_LIST_QUERY})
+        if route is None:
+            return await self._get_client().list_objects_v2(**kwargs)
+        query = {"list-type": "2", "encoding-type": "url"}
+        query.update((_LIST_QUERY[k], str(v)) for k, v in kwargs.items() if k in _LIST_QUERY)
+        url = f"{route.list_url}?{percent_encode_sequence(query)}"
+        headers = {"User-Agent": route.user_agent} if route.user_agent else {}
+        # As botocore's set_list_objects_encoding_type_url marks it: the after-call decodes.
+        context = {"s3_redirect": {"redirected": True}, "encoding_type_auto_set": True}
+        return await self._send(route, LIST, url, headers, {"context": context}, self._parsed)
+
+    async def _route_for(self, kwargs: Mapping[str, Any], known: set[str]) -> _Route | None:
+        """The route, or None when this call is the client's own to answer."""
+        route = self._route if self._learned else await self._learn()
+        if route is None or kwargs.get("Bucket") != self._bucket or set(kwargs) - known:
+            return None
+        return route
 
     async def _learn(self) -> _Route | None:
         async with self._lock:
@@ -119,7 +171,7 @@ class LeanGet:
                 try:
                     self._route = await self._probe()
                 except Exception as exc:  # the botocore path raises (or copes) on its own
-                    log.debug("GETs through botocore: the probe failed (%s)", type(exc).__name__)
+                    log.debug("S3 through botocore: the probe failed (%s)", type(exc).__name__)
                     self._route = None
                 self._learned = True
         return self._route
@@ -151,29 +203,44 @@ class LeanGet:
             return None
         path = parts.path[: -len(_PROBE)]
         creator = getattr(client, "_user_agent_creator", None)
-        agent = creator.to_string() if creator is not None else None
         meta = client.meta
         service_id = meta.service_model.service_id.hyphenize()
+        operations = {
+            name: _Operation(
+                model=meta.service_model.operation_model(name),
+                needs_retry=f"needs-retry.{service_id}.{name}",
+                after_call=f"after-call.{service_id}.{name}",
+            )
+            for name in (GET, LIST)
+        }
+        origin = f"{parts.scheme}://{parts.netloc}"
         return _Route(
-            base_url=f"{parts.scheme}://{parts.netloc}{path}",
+            base_url=origin + path,
+            list_url=origin + (path[:-1] or "/"),
             region=scope[-3],
             service=scope[-2],
             credentials=credentials,
-            user_agent=agent,
+            user_agent=creator.to_string() if creator is not None else None,
             client=client,
             endpoint=endpoint,
-            operation=meta.service_model.operation_model(OPERATION),
             events=meta.events,
-            needs_retry=f"needs-retry.{service_id}.{OPERATION}",
-            after_call=f"after-call.{service_id}.{OPERATION}",
+            operations=operations,
         )
 
-    async def _send(self, route: _Route, url: str, headers: dict[str, str]) -> Mapping[str, Any]:
+    async def _send(
+        self,
+        route: _Route,
+        name: str,
+        url: str,
+        headers: dict[str, str],
+        request_dict: dict[str, Any],
+        answer: Answer,
+    ) -> Mapping[str, Any]:
         """Attempts until one succeeds or the client's retry handlers say stop, as botocore's
-        endpoint makes them."""
+        endpoint makes them; the success is ``answer``ed, then put to the after-call handlers."""
         from botocore.hooks import first_non_none_response
 
-        request_dict: dict[str, Any] = {"context": {"s3_redirect": {"redirected": True}}}
+        operation = route.operations[name]
         attempts = 1
         while True:
             prepared = await self._signed(route, url, headers)
@@ -186,13 +253,21 @@ class LeanGet:
                 caught = exc
             else:
                 if response.status_code < 300:
-                    return await self._answer(route, response, request_dict)
-                outcome = (response, await self._parse_error(route, response))
+                    parsed = await answer(route, name, response)
+                    await route.events.emit(
+                        operation.after_call,
+                        http_response=response,
+                        parsed=parsed,
+                        model=operation.model,
+                        context=request_dict["context"],
+                    )
+                    return parsed
+                outcome = (response, await self._parsed(route, name, response))
             delays = await route.events.emit(
-                route.needs_retry,
+                operation.needs_retry,
                 response=outcome,
                 endpoint=route.endpoint,
-                operation=route.operation,
+                operation=operation.model,
                 attempts=attempts,
                 caught_exception=caught,
                 request_dict=request_dict,
@@ -202,7 +277,7 @@ class LeanGet:
                 if outcome is None:
                     assert caught is not None
                     raise caught
-                raise self._error(route, outcome[1])
+                raise self._error(route, name, outcome[1])
             await anyio.sleep(delay)
             attempts += 1
 
@@ -217,9 +292,7 @@ class LeanGet:
         S3SigV4Auth(frozen, route.service, route.region).add_auth(request)
         return AWSPreparedRequest("GET", url, request.headers, None, True)
 
-    async def _answer(
-        self, route: _Route, response: Any, request_dict: dict[str, Any]
-    ) -> Mapping[str, Any]:
+    async def _answer_get(self, route: _Route, name: str, response: Any) -> Mapping[str, Any]:
         """The fields of botocore's parsed GetObject that ``S3Storage.get`` reads."""
         from aiobotocore.response import StreamingBody
 
@@ -243,34 +316,26 @@ class LeanGet:
         for field, header in fields:
             if header in headers:
                 parsed[field] = headers[header]
-        await route.events.emit(
-            route.after_call,
-            http_response=response,
-            parsed=parsed,
-            model=route.operation,
-            context=request_dict["context"],
-        )
         return parsed
 
-    async def _parse_error(self, route: _Route, response: Any) -> dict[str, Any]:
-        """An error answer parsed by the client's own parser, as botocore's endpoint does."""
+    async def _parsed(self, route: _Route, name: str, response: Any) -> dict[str, Any]:
+        """An answer (a listing, or any error) parsed by the client's own parser, as botocore's
+        endpoint parses it."""
+        model = route.operations[name].model
         body = await response.content
         factory = route.endpoint._response_parser_factory
-        parser = factory.create_parser(route.operation.service_model.resolved_protocol)
+        parser = factory.create_parser(model.service_model.resolved_protocol)
         response_dict = {
             "headers": response.headers,
             "status_code": response.status_code,
             "body": body,
-            "context": {"operation_name": OPERATION},
+            "context": {"operation_name": name},
         }
-        parsed: dict[str, Any] = await parser.parse(response_dict, route.operation.output_shape)
+        parsed: dict[str, Any] = await parser.parse(response_dict, model.output_shape)
         return parsed
 
-    def _error(self, route: _Route, parsed: dict[str, Any]) -> Exception:
+    def _error(self, route: _Route, name: str, parsed: dict[str, Any]) -> Exception:
         """The client's modeled exception for an error answer (``NoSuchKey``, ``ClientError``)."""
         code = parsed.get("Error", {}).get("Code")
         error_class = route.client.exceptions.from_code(code)
-        return error_class(parsed, OPERATION)  # type: ignore[no-any-return]
-
-
-_KNOWN = {"Bucket", "Key", "Range", "IfMatch"}
+        return error_class(parsed, name)  # type: ignore[no-any-return]

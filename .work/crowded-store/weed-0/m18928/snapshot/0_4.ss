@@ -1,0 +1,2 @@
+ac75e503
+{"lastIndex":4,"lastTerm":0,"peers":[{"name":"127.0.0.1:18928.28928","connectionString":"127.0.0.1:28928"}],"state":"eyJtYXhWb2x1bWVJZCI6MCwidG9wb2xvZ3lJZCI6ImJlNzUwODk2LTk5MTYtNGE1My05YWFlLWM4MWU3MTlkNTZkMCJ9","path":"/work/main/.work/crowded-store/weed-0/m18928/snapshot/0_4.ss"}
