@@ -4,8 +4,8 @@ Layout under the cache root::
 
     blobs/sha256/<ab>/<digest>      a bundle, named by the sha256 of its bytes   (blobs.py)
     index/<repo>/<run>.json          (repository, key, ETag) -> digest, so a warm run needs no GET
-    listings/<repo>/<name>.json      the last listing of a package (``@catalog.json``: of the whole
-                                     prefix), so --offline needs no network        (records.py)
+    listings/<repo>/<name>.json      the last listing of the whole prefix (``@catalog.json``), and
+             /@run-<run>.json        of packages, so --offline needs no network   (listings.py)
     seals.json                       blobs known intact by their stat, with their meta, so a
                                      warm run neither rehashes nor unzips them     (seals.py)
     extracted/<digest>/<wheel>       the wheel of blob <digest>, extracted once for pip and uv
@@ -40,8 +40,9 @@ from pipper.cache import layout
 from pipper.cache.blobs import HASH_CHUNK, Blobs, CacheEntry, PendingBlob, sha256_file, sha256_of
 from pipper.cache.extracted import ExtractedWheel, ExtractedWheels
 from pipper.cache.layout import UnsafeCacheError
+from pipper.cache.listings import Listings
 from pipper.cache.locking import CacheHold, CacheLock
-from pipper.cache.records import Listings, Records
+from pipper.cache.records import Records
 from pipper.cache.seals import Seals
 from pipper.errors import PipperError
 from pipper.storage.base import ObjectInfo
@@ -79,6 +80,7 @@ class Cache:
         # Records of a run used without a hold are still written, when the cache goes away.
         weakref.finalize(self, self.records.flush)
         weakref.finalize(self, self.seals.flush)
+        weakref.finalize(self, self.listings.flush)
 
     def prepare(self) -> None:
         """What a run does before it uses the cache: refuse one whose folders are links
@@ -186,6 +188,7 @@ class Cache:
             )
         hold.before_release(self.records.flush)
         hold.before_release(self.seals.flush)
+        hold.before_release(self.listings.flush)
         return hold
 
     def holders(self) -> int | None:

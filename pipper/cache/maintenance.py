@@ -125,7 +125,7 @@ def stats(cache: Cache) -> CacheStats:
         ),
         unindexed_entries=len(unindexed),
         unindexed_size=sum(entry.size for entry in unindexed),
-        listings=sum(1 for _ in cache.listings.walk()),
+        listings=cache.listings.count(),
         tmp_files=len(temporary),
         tmp_size=sum(st.st_size for st in temporary),
         extracted=len(extracted),
@@ -220,12 +220,7 @@ def prune(
     )
     extracted, strays = _prune_extracted(cache, everything)
     damaged += strays
-    listings = 0
-    for folder, name in cache.listings.walk():
-        st = folder.lstat(name)
-        old = st is not None and cutoff is not None and st.st_mtime < cutoff
-        if (everything or old) and folder.unlink(name):
-            listings += 1
+    listings = cache.listings.prune(cutoff, everything=everything)
     tmp_files = 0
     stale = now - STALE_TMP_SECONDS
     for folder, name, st in _temporary(cache):

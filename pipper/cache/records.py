@@ -1,10 +1,9 @@
-"""What the cache remembers about a repository: which blob an object is, and its listings.
+"""What the cache remembers about a repository's objects: which blob each one is.
 
 ``index/<repo>/*.json`` maps (repository, key, ETag) to the sha256 of the bytes, so a warm run
-recognises a bundle from a listing alone and needs no GET. ``listings/<repo>/<name>.json`` is
-the last listing of a package (``@catalog.json``: of the whole prefix), so ``--offline`` needs
-no network. Both are hints read from disk, with a size cap: a record that cannot be parsed,
-names another key, or names something that is not a digest is a miss, never a path.
+recognises a bundle from a listing alone and needs no GET. It is a hint read from disk, with a
+size cap: a record that cannot be parsed, names another key, or names something that is not a
+digest is a miss, never a path. Remembered listings are ``listings.py``'s.
 """
 
 from __future__ import annotations
@@ -14,16 +13,13 @@ import json
 import logging
 import os
 import secrets
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 
 from pipper.cache.blobs import DIGEST
 from pipper.cache.layout import Folder, UnsafeCacheError, subfolders, walk
 from pipper.fsutil import TMP_PREFIX
-from pipper.storage.base import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +33,6 @@ FLUSH_AT = 1000
 
 INDEX_LIMIT = 64 * 2**20
 """The largest index file read (about 250,000 records); anything larger is not ours."""
-
-LISTING_LIMIT = 128 * 2**20
-"""The largest listing read (about 800,000 keys)."""
 
 
 def short(text: str) -> str:
@@ -197,79 +190,3 @@ def _valid(data: object) -> list[Record]:
 def _entries(records: Sequence[Record]) -> Iterator[tuple[tuple[str, str], str]]:
     for record in records:
         yield (str(record["key"]), str(record["etag"])), str(record["sha256"])
-
-
-class Listings:
-    """The remembered listings of each repository."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.folder = root / "listings"
-
-    def save(self, repo_id: str, name: str, objects: Sequence[ObjectInfo]) -> None:
-        """Remember a listing (best effort: a read-only cache keeps what it has)."""
-        data = [
-            {
-                "key": o.key,
-                "size": o.size,
-                "etag": o.etag,
-                "last_modified": o.last_modified.isoformat() if o.last_modified else None,
-            }
-            for o in objects
-        ]
-        doc = json.dumps({"repository": repo_id, "objects": data}).encode()
-        try:
-            with walk(self.root, ("listings", short(repo_id)), fixed=1, create=True) as folder:
-                assert folder is not None
-                folder.write(f"{name}.json", doc)
-        except OSError as exc:
-            log.debug("could not remember the listing of %s: %s", name, exc)
-
-    def age(self, repo_id: str, name: str) -> float | None:
-        """Seconds since the listing was remembered, or None when it never was."""
-        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
-            st = folder.lstat(f"{name}.json") if folder is not None else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            return None
-        return time.time() - st.st_mtime
-
-    def ages(self, repo_id: str) -> dict[str, float]:
-        """The age of every remembered listing of a repository, from one read of its folder
-        (an offline run asks for each package's: one stat each cost more than the lookup)."""
-        now = time.time()
-        found: dict[str, float] = {}
-        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
-            for entry in folder.entries() if folder is not None else ():
-                if not entry.name.endswith(".json"):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode):
-                    found[entry.name.removesuffix(".json")] = now - st.st_mtime
-        return found
-
-    def load(self, repo_id: str, name: str) -> list[ObjectInfo] | None:
-        with walk(self.root, ("listings", short(repo_id)), fixed=1, create=False) as folder:
-            raw = folder.read(f"{name}.json", LISTING_LIMIT) if folder is not None else None
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-            return [
-                ObjectInfo(
-                    key=str(o["key"]),
-                    size=int(o["size"]),
-                    etag=str(o["etag"]),
-                    last_modified=(
-                        datetime.fromisoformat(o["last_modified"]) if o["last_modified"] else None
-                    ),
-                )
-                for o in data["objects"]
-            ]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return None
-
-    def walk(self) -> Iterator[tuple[Folder, str]]:
-        """Every remembered listing, with its open folder."""
-        for _, folder in subfolders(self.root, ("listings",)):
-            for name in json_entries(folder):
-                yield folder, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -374,6 +375,9 @@ def test_a_repository_too_large_for_one_listing_is_listed_package_by_package(
     first = cli("download", "a", "-d", str(tmp_path / "1"), "--json", *repo)
     assert versions_of(first.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}
     assert proxy.count("list") == 1 + 3  # the truncated whole-prefix page, then one each
+    (folder,) = (Path(os.environ["PIPPER_CACHE_DIR"]) / "listings").iterdir()
+    runs = [p.name for p in folder.iterdir() if p.name != "@too-big.json"]
+    assert len(runs) == 1 and runs[0].startswith("@run-")  # the packages' three in one file
     proxy.reset()
     second = cli("download", "a", "-d", str(tmp_path / "2"), "--json", *repo)
     assert versions_of(second.json()) == {"a": "1.0.0", "b": "1.0.0", "c": "2.0.0"}

@@ -497,18 +497,19 @@ def test_sigterm_mid_download_leaves_no_temporary_file(
 def test_records_and_listings_are_read_with_a_size_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipper.cache import Cache, records
+    from pipper.cache import Cache, listings, records
     from pipper.storage.base import ObjectInfo
 
     cache = Cache(tmp_path / "cache")
     many = [ObjectInfo(key=f"pipper/p/v{n}.pipper", size=n, etag=f'"{n}"') for n in range(50)]
     cache.save_listing("s3://b/pipper", "p", many)
+    cache.listings.flush()
     digest = "ab" * 32
     cache.records.remember("s3://b/pipper", "pipper/p/v1.pipper", '"1"', digest, 1)
     cache.records.flush()
     assert Cache(cache.root).load_listing("s3://b/pipper", "p") == many
     assert Cache(cache.root).records.lookup("s3://b/pipper", "pipper/p/v1.pipper", '"1"') == digest
-    monkeypatch.setattr(records, "LISTING_LIMIT", 1000, raising=False)
+    monkeypatch.setattr(listings, "LISTING_LIMIT", 1000)
     monkeypatch.setattr(records, "INDEX_LIMIT", 50, raising=False)
     assert Cache(cache.root).load_listing("s3://b/pipper", "p") is None
     assert Cache(cache.root).records.lookup("s3://b/pipper", "pipper/p/v1.pipper", '"1"') is None

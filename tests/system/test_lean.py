@@ -376,13 +376,15 @@ def _credential_process(tmp_path: Path, s3_server: S3Server) -> tuple[Path, Path
     return config, runs
 
 
-async def test_credentials_that_expire_are_refreshed_for_every_get(
+@pytest.mark.parametrize("kind", ["get", "list"])
+async def test_credentials_that_expire_are_refreshed_for_every_request(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     s3_env: dict[str, str],
     s3_server: S3Server,
     seeded: str,
     make_proxy: MakeProxy,
+    kind: str,
 ) -> None:
     config, runs = _credential_process(tmp_path, s3_server)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
@@ -390,16 +392,23 @@ async def test_credentials_that_expire_are_refreshed_for_every_get(
         monkeypatch.delenv(name)
     proxy = make_proxy()
     credentials = Credentials(profile="expiring")
+
+    async def once(store: S3Storage) -> None:
+        if kind == "get":
+            assert (await fetched(store))[5] == BODY
+        else:
+            assert [o.key for o in (await store.list("pipper/lean/")).objects] == [KEY]
+
     async with opened(
         s3_server, seeded, "lean", endpoint=proxy.url, credentials=credentials
     ) as store:
-        assert (await fetched(store))[5] == BODY  # the first also learns the route
+        await once(store)  # the first also learns the route
         before = len(runs.read_text().splitlines())
         for _ in range(3):
-            assert (await fetched(store))[5] == BODY
+            await once(store)
         after = len(runs.read_text().splitlines())
     assert after - before >= 3, (before, after)
-    assert proxy.count("get") == 4
+    assert proxy.count(kind) == 4
     assert {r.status for r in proxy.requests} == {200}
 
 

@@ -4,13 +4,12 @@ As ``test_lean`` does for GETs: the same listing is made both ways and what the 
 or a host the user never named sees is compared: the keys (odd ones included, which only a
 listing decoded from ``encoding-type=url`` gets right), folders, pages, the one-line errors, the
 requests a retry makes, the signed query (session token included), a redirect and a region
-error, and credentials a ``credential_process`` hands out for minutes at a time.
+error. Credentials that expire are refreshed for listings as for GETs (``test_lean``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,7 +21,7 @@ from pipper.storage.base import Listing
 from pipper.storage.s3 import S3Storage
 from tests.lib.proxy import Faults, MakeProxy
 from tests.lib.s3servers import S3Server
-from tests.system.test_lean import PATHS, TOKEN, _credential_process, _signed, both, opened
+from tests.system.test_lean import PATHS, TOKEN, _signed, both, opened
 
 pytestmark = pytest.mark.anyio
 
@@ -237,29 +236,3 @@ async def test_the_listing_signs_what_botocore_signs_token_included(
         "max-keys": ["1000"],
         "encoding-type": ["url"],
     }
-
-
-async def test_credentials_that_expire_are_refreshed_for_every_listing(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    s3_env: dict[str, str],
-    s3_server: S3Server,
-    listed: str,
-    make_proxy: MakeProxy,
-) -> None:
-    config, runs = _credential_process(tmp_path, s3_server)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name)
-    proxy = make_proxy()
-    async with opened(
-        s3_server, listed, "lean", endpoint=proxy.url, credentials=Credentials(profile="expiring")
-    ) as store:
-        assert len((await store.list("pipper/plain/")).objects) == 5
-        before = len(runs.read_text().splitlines())
-        for _ in range(3):
-            assert len((await store.list("pipper/plain/")).objects) == 5
-        after = len(runs.read_text().splitlines())
-    assert after - before >= 3, (before, after)
-    assert proxy.count("list") == 4
-    assert {r.status for r in proxy.requests} == {200}
