@@ -14,6 +14,8 @@ its seal holds the bytes the seal vouched for, and its meta is the one its zip h
 ``lstat`` on the event loop, no hashing, no zip, no thread. Anything else (no seal, another
 inode or size or time) is rehashed as before. The change time would have been stricter, but
 removing a hard link to the blob (``rm -r vendor`` before the next download) changes it too.
+A blob whose seal matched and was set within the hour (``FRESH_NS``) is left as it is: a run
+right after another (a warm or ``--offline`` build) touches nothing and writes no seal file.
 
 What a seal cannot see: a program that writes the bytes and then sets the time back on
 purpose, or bytes damaged on the disk beneath the file system; ``pipper cache verify``
@@ -43,6 +45,10 @@ SEALS_LIMIT = 64 * 2**20
 """The largest seal file read; anything larger is not ours."""
 KEEP = 20_000
 """Seals kept: the most recently used, so a cache of many old blobs costs no slower start."""
+FRESH_NS = 3600 * 10**9
+"""A blob whose seal matched and was set less than this long ago is neither touched nor sealed
+again: back-to-back runs write nothing, and ``prune --older-than`` sees each use to within an
+hour."""
 
 Seal = list[Any]
 """``[st_dev, st_ino, st_size, st_mtime_ns, meta]``, the meta a dict or None (a public wheel)."""
@@ -60,6 +66,7 @@ class Seals:
         self._blob_path = blob_path
         self._known: dict[str, Seal] | None = None
         self._used: dict[str, Mapping[str, Any] | None] = {}
+        self._matched: set[str] = set()
 
     def intact(self, digest: str) -> tuple[Path, Mapping[str, Any] | None] | None:
         """The blob's path and sealed meta when its file is the one sealed; else None."""
@@ -73,6 +80,7 @@ class Seals:
             return None
         if not stat.S_ISREG(st.st_mode) or seal[:4] != identity(st):
             return None
+        self._matched.add(digest)
         return path, seal[4]
 
     def used(self, digest: str, meta: Mapping[str, Any] | None = None) -> None:
@@ -85,6 +93,7 @@ class Seals:
     def forget(self, digest: str) -> None:
         """A blob found damaged: it is not sealed at the end of the run, whatever came before."""
         self._used.pop(digest, None)
+        self._matched.discard(digest)
         if self._known is not None:
             self._known.pop(digest, None)
 
@@ -93,10 +102,15 @@ class Seals:
 
         Best effort: a cache that cannot be written only loses the shortcut.
         """
-        if not self._used:
-            return
         used, self._used = self._used, {}
         now = time.time_ns()
+        known = self._load()
+        for digest in self._matched & used.keys():
+            seal = known.get(digest)
+            if seal is not None and seal[3] > now - FRESH_NS:
+                del used[digest]  # sealed a moment ago, and still the file sealed
+        if not used:
+            return
         fresh: dict[str, Seal] = {}
         for digest, meta in used.items():
             path = self._blob_path(digest)

@@ -188,7 +188,8 @@ def cache_prune(
             "--older-than",
             metavar="DAYS",
             min=0,
-            help="Remove entries no pipper run has used for this many days.",
+            help="Remove entries no pipper run has used for this many days (a use is seen to "
+            "within an hour).",
             show_default=False,
         ),
     ] = None,

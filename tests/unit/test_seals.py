@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,27 @@ def test_prune_all_drops_botocore_s_kept_data_too(root: Path, tmp_path: Path) ->
     assert list((root / "botocore").glob("*.marshal"))
     _new_cache(root).prune(everything=True)
     assert list((root / "botocore").iterdir()) == []
+
+
+def test_a_run_right_after_another_touches_nothing_and_writes_no_seal_file(
+    root: Path, bundle: Path
+) -> None:
+    digest, _ = _sealed_run(root, bundle)
+    seals = root / seals_module.SEALS
+    blob = _new_cache(root).blob_path(digest)
+    before = (seals.stat().st_mtime_ns, blob.stat().st_mtime_ns)
+    cache = _new_cache(root)
+    assert cache.sealed_meta(digest) is not None
+    cache.seals.flush()
+    assert (seals.stat().st_mtime_ns, blob.stat().st_mtime_ns) == before
+    # A seal set longer ago than FRESH_NS is renewed: the blob is touched, so prune sees the use.
+    old = time.time_ns() - seals_module.FRESH_NS - 10**9
+    os.utime(blob, ns=(old, old))
+    doc = json.loads(seals.read_text())
+    doc["seals"][digest][3] = old
+    seals.write_text(json.dumps(doc))
+    later = _new_cache(root)
+    assert later.sealed_meta(digest) is not None  # still the file sealed: no rehash
+    later.seals.flush()
+    assert blob.stat().st_mtime_ns > before[1]
+    assert _new_cache(root).sealed_meta(digest) is not None
