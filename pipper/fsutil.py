@@ -212,20 +212,33 @@ def atomic_link_or_copy(source: Path, target: Path) -> str:
         opened = os.fstat(src_fd)
         if not stat.S_ISREG(opened.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(source))
+        if _link_as(source, target, opened):  # a new name: the link is the one step
+            return "link"
         tmp = target.parent / temp_name(f"-{target.name}")
         try:
-            with contextlib.suppress(OSError):
-                os.link(source, tmp, follow_symlinks=False)
-                linked = os.lstat(tmp)
-                if (linked.st_dev, linked.st_ino) == (opened.st_dev, opened.st_ino):
-                    replace_into(tmp, target, fsync=False)
-                    return "link"
-            tmp.unlink(missing_ok=True)  # no link possible, or the name was swapped meanwhile
+            if _link_as(source, tmp, opened):  # replacing a file: link aside, then rename
+                replace_into(tmp, target, fsync=False)
+                return "link"
             with atomic_writer(target, fsync=False, mode=0o644) as out:
                 shutil.copyfileobj(src, out, 1024 * 1024)
             return "copy"
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _link_as(source: Path, name: Path, opened: os.stat_result) -> bool:
+    """Hard-link ``source`` at the new ``name``; True when what landed there is the very file
+    ``opened`` (else nothing is left there: no link possible, the name was taken, or ``source``
+    was swapped meanwhile)."""
+    try:
+        os.link(source, name, follow_symlinks=False)
+    except OSError:
+        return False
+    linked = os.lstat(name)
+    if (linked.st_dev, linked.st_ino) == (opened.st_dev, opened.st_ino):
+        return True
+    name.unlink(missing_ok=True)
+    return False
 
 
 def read_small_file(path: Path, limit: int, kind: str) -> bytes:

@@ -403,6 +403,18 @@ def test_placing_a_file_never_places_a_link(tmp_path: Path) -> None:
     assert atomic_link_or_copy(real, out / "placed.pipper") == "link"
     assert os.path.samefile(real, out / "placed.pipper")
     assert [p.name for p in out.iterdir()] == ["placed.pipper"]
+    # A file already there (an older download) is replaced in one step, by the new one.
+    newer = tmp_path / "newer.pipper"
+    newer.write_bytes(b"newer bytes")
+    assert atomic_link_or_copy(newer, out / "placed.pipper") == "link"
+    assert os.path.samefile(newer, out / "placed.pipper") and real.read_bytes() == b"bytes"
+    assert [p.name for p in out.iterdir()] == ["placed.pipper"]
+    # So is a link put where the file goes: replaced, never followed.
+    (out / "placed.pipper").unlink()
+    (out / "placed.pipper").symlink_to(real)
+    assert atomic_link_or_copy(newer, out / "placed.pipper") == "link"
+    assert not (out / "placed.pipper").is_symlink() and real.read_bytes() == b"bytes"
+    assert [p.name for p in out.iterdir()] == ["placed.pipper"]
 
 
 # -- a bundle damaged in transfer is never cached -----------------------------------------------
