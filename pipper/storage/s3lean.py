@@ -243,7 +243,7 @@ class LeanS3:
         operation = route.operations[name]
         attempts = 1
         while True:
-            prepared = await self._signed(route, url, headers)
+            prepared = await self._signed(route, operation, url, headers)
             self._on_attempt()
             outcome: tuple[Any, dict[str, Any]] | None = None
             caught: Exception | None = None
@@ -281,8 +281,12 @@ class LeanS3:
             await anyio.sleep(delay)
             attempts += 1
 
-    async def _signed(self, route: _Route, url: str, headers: Mapping[str, str]) -> Any:
-        """One attempt's request, signed now with the credentials as they are now."""
+    async def _signed(
+        self, route: _Route, operation: _Operation, url: str, headers: Mapping[str, str]
+    ) -> Any:
+        """One attempt's request, signed now with the credentials as they are now. A listing's
+        body is read by the session's ``send`` (as botocore has it read: a body cut short is
+        the botocore error its retry handlers retry); a GET's streams to the caller."""
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSPreparedRequest, AWSRequest
 
@@ -290,7 +294,8 @@ class LeanS3:
         request = AWSRequest(method="GET", url=url, headers=dict(headers))
         request.context["client_config"] = route.client.meta.config
         S3SigV4Auth(frozen, route.service, route.region).add_auth(request)
-        return AWSPreparedRequest("GET", url, request.headers, None, True)
+        stream = operation.model.has_streaming_output
+        return AWSPreparedRequest("GET", url, request.headers, None, stream)
 
     async def _answer_get(self, route: _Route, name: str, response: Any) -> Mapping[str, Any]:
         """The fields of botocore's parsed GetObject that ``S3Storage.get`` reads."""

@@ -74,6 +74,15 @@ async def opened(
     assert store._lean.lean is (path == "lean" if store.requests else None)
 
 
+def with_token(s3_server: S3Server) -> Credentials:
+    """The server's keys with a session token, as temporary credentials carry one."""
+    return Credentials(
+        access_key_id=s3_server.access_key,
+        secret_access_key=s3_server.secret_key,
+        session_token=TOKEN,
+    )
+
+
 async def fetched(store: S3Storage, *, start: int = 0, if_match: str | None = None) -> Any:
     async with store.get(KEY, start=start, if_match=if_match) as stream:
         body = b"".join([chunk async for chunk in stream.chunks()])
@@ -239,11 +248,7 @@ async def test_a_redirect_is_never_followed_and_is_the_same_error(
 ) -> None:
     elsewhere = make_proxy()
     front = make_proxy(faults=Faults(redirect_rate=1.0, redirect_to=elsewhere.url))
-    credentials = Credentials(
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-        session_token=TOKEN,
-    )
+    credentials = with_token(s3_server)
     lean, botocore = await both(
         s3_server, seeded, failure, endpoint=front.url, credentials=credentials
     )
@@ -295,11 +300,7 @@ async def test_the_request_signs_what_botocore_signs_token_included(
     s3_server: S3Server, seeded: str, make_proxy: MakeProxy, key: str
 ) -> None:
     proxy = make_proxy(faults=Faults(error_rate=1.0, error_status=404, error_code="NoSuchKey"))
-    credentials = Credentials(
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-        session_token=TOKEN,
-    )
+    credentials = with_token(s3_server)
 
     async def missing(store: S3Storage) -> Any:
         return await failure(store, key, start=5, if_match='"abc"')

@@ -15,13 +15,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from pipper.credentials import Credentials
 from pipper.errors import PipperError
 from pipper.storage.base import Listing
 from pipper.storage.s3 import S3Storage
 from tests.lib.proxy import Faults, MakeProxy
 from tests.lib.s3servers import S3Server
-from tests.system.test_lean import PATHS, TOKEN, _signed, both, opened
+from tests.system.test_lean import PATHS, TOKEN, _signed, both, opened, with_token
 
 pytestmark = pytest.mark.anyio
 
@@ -142,9 +141,9 @@ async def test_a_captive_portal_is_the_same_line(
     [
         Faults(slowdown_rate=1.0, max_faults=4),
         Faults(error_rate=1.0, error_status=500, error_code="InternalError", max_faults=4),
-        Faults(reset_rate=1.0, max_faults=1),
+        Faults(reset_rate=0.5, truncate_rate=0.5, max_faults=4),
     ],
-    ids=["503-slowdown", "500", "reset"],
+    ids=["503-slowdown", "500", "body-cut"],
 )
 async def test_throttling_server_errors_and_resets_are_retried_as_botocore_retries_them(
     s3_server: S3Server, listed: str, make_proxy: MakeProxy, faults: Faults
@@ -215,11 +214,7 @@ async def test_the_listing_signs_what_botocore_signs_token_included(
     s3_server: S3Server, listed: str, make_proxy: MakeProxy
 ) -> None:
     proxy = make_proxy(faults=Faults(error_rate=1.0, error_status=403, error_code="AccessDenied"))
-    credentials = Credentials(
-        access_key_id=s3_server.access_key,
-        secret_access_key=s3_server.secret_key,
-        session_token=TOKEN,
-    )
+    credentials = with_token(s3_server)
 
     async def refused(store: S3Storage) -> Any:
         with pytest.raises(PipperError):
