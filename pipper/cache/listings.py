@@ -111,15 +111,17 @@ class Listings:
 
     def prune(self, cutoff: float | None, *, everything: bool) -> int:
         """Remove every file whose listings were all made before ``cutoff`` (every file, with
-        ``everything``); the number of listings those files held."""
+        ``everything``), and any that cannot be read; the number of listings they held."""
         self.flush()
         self._read.clear()
         removed = 0
         for _, folder in subfolders(self.root, ("listings",)):
-            for name, held in list(_files(folder)):
-                newest = max((made for made, _ in held.values()), default=0.0)
-                if (everything or (cutoff is not None and newest < cutoff)) and folder.unlink(name):
-                    removed += len(held)
+            for name in list(json_entries(folder)):
+                held = _held(folder, name)
+                newest = max((made for made, _ in (held or {}).values()), default=0.0)
+                old = everything or held is None or (cutoff is not None and newest < cutoff)
+                if old and folder.unlink(name):
+                    removed += len(held or ())
         return removed
 
     def _folder(self, repo_id: str, *, create: bool) -> Any:
@@ -180,24 +182,27 @@ def _read_all(folder: Folder) -> dict[str, _Saved]:
 def _files(folder: Folder) -> Iterator[tuple[str, dict[str, _Saved]]]:
     """Each readable file of the folder with the listings it holds."""
     for name in json_entries(folder):
-        raw = folder.read(name, LISTING_LIMIT)
-        st = folder.lstat(name)
-        if raw is None or st is None:
-            continue
-        try:
-            doc = json.loads(raw)
-            held: dict[str, _Saved]
-            if name.startswith(RUN_FILE):
-                held = {
-                    str(listed): (float(one["made"]), _objects(one["objects"]))
-                    for listed, one in doc["listings"].items()
-                }
-            else:
-                made = st.st_mtime
-                held = {name.removesuffix(".json"): (made, _objects(doc["objects"]))}
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            continue
-        yield name, held
+        held = _held(folder, name)
+        if held is not None:
+            yield name, held
+
+
+def _held(folder: Folder, name: str) -> dict[str, _Saved] | None:
+    """The listings the file ``name`` holds; None when it is gone or cannot be read as such."""
+    raw = folder.read(name, LISTING_LIMIT)
+    st = folder.lstat(name)
+    if raw is None or st is None:
+        return None
+    try:
+        doc = json.loads(raw)
+        if name.startswith(RUN_FILE):
+            return {
+                str(listed): (float(one["made"]), _objects(one["objects"]))
+                for listed, one in doc["listings"].items()
+            }
+        return {name.removesuffix(".json"): (st.st_mtime, _objects(doc["objects"]))}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 def _write_run(folder: Folder, repo_id: str, listings: Mapping[str, _Saved]) -> None:

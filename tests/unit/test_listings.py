@@ -156,3 +156,16 @@ def test_count_and_prune_by_age_then_everything(tmp_path: Path) -> None:
     assert Cache(tmp_path).load_listing(REPO, "recent") == []
     assert cache.prune(everything=True).listings == 2
     assert files(tmp_path) == [] and Cache(tmp_path).stats().listings == 0
+
+
+def test_prune_removes_a_file_that_is_no_listing_but_keeps_recent_ones(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.prepare()
+    cache.save_listing(REPO, "kept", objects("kept", 1))
+    cache.listings.flush()
+    damaged = folder_of(tmp_path) / f"{RUN_FILE}0-1-damaged.json"
+    damaged.write_bytes(b"{not json")
+    report = cache.prune(older_than=86400)
+    assert report.listings == 0  # the damaged file held none
+    assert not damaged.exists()
+    assert Cache(tmp_path).load_listing(REPO, "kept") == objects("kept", 1)
