@@ -102,6 +102,8 @@ class Seals:
 
         Best effort: a cache that cannot be written only loses the shortcut.
         """
+        if not self._used:
+            return
         used, self._used = self._used, {}
         now = time.time_ns()
         known = self._load()
