@@ -96,7 +96,7 @@ def test_run_files_are_merged_without_losing_a_listing(tmp_path: Path) -> None:
         one.save(REPO, "shared", objects("shared", n))  # each run lists it anew
         one.flush()
     assert len(files(tmp_path)) == COMPACT_AT - 2
-    # Two runs flush at once: whichever merges, the other's file is read or left in place.
+    # Two runs flush one after the other past the threshold: the second merges both.
     first, second = Listings(tmp_path), Listings(tmp_path)
     first.save(REPO, "first", objects("first", 1))
     second.save(REPO, "second", objects("second", 2))
