@@ -111,8 +111,14 @@ class Downloader:
                     f"{expected[:12]}...; the download was discarded"
                 )
             try:
+                # A published sha256 that matched proves every byte is the publisher's; only
+                # a bundle without one (the original's) needs each entry's CRC-32 read.
                 meta = read_bundle(
-                    tmp, expect_name=candidate.name, expect_version=candidate.version, whole=True
+                    tmp,
+                    expect_name=candidate.name,
+                    expect_version=candidate.version,
+                    whole=not expected,
+                    file=handle,
                 )
             except BundleError as exc:
                 # The reason, without the name of a temporary file that is about to vanish.

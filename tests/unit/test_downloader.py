@@ -6,10 +6,12 @@ requests, so the retry and resume logic is exercised in milliseconds, byte for b
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
+from pipper.bundle import extract_wheel
 from pipper.cache import Cache
 from pipper.downloader import Downloader
 from pipper.errors import BundleError, IntegrityError, NetworkError
@@ -135,6 +137,35 @@ async def test_bytes_that_do_not_match_the_published_sha256_are_discarded(
         await Downloader(store, cache, REPO_ID).fetch(candidate_of(store))
     assert cache_blobs(cache.root) == []
     assert leftovers(cache) == []
+
+
+def _damaged_inside(bundle: Path) -> bytes:
+    """The bundle with one byte of its stored wheel changed: only a CRC-32 tells."""
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
+async def test_without_a_published_sha256_each_entry_crc_is_checked(
+    store: MemoryStorage, cache: Cache, bundle: Path
+) -> None:
+    store.seed(KEY, _damaged_inside(bundle))  # as the original publishes: no sha256
+    with pytest.raises(BundleError, match="CRC"):
+        await Downloader(store, cache, REPO_ID).fetch(candidate_of(store))
+    assert cache_blobs(cache.root) == []
+
+
+async def test_a_matching_published_sha256_is_the_whole_check(
+    store: MemoryStorage, cache: Cache, bundle: Path, tmp_path: Path
+) -> None:
+    """The hash proves the bytes are the publisher's, so entries are not read for their CRCs;
+    a bundle damaged before it was published is still refused where its wheel is read."""
+    damaged = _damaged_inside(bundle)
+    store.seed(KEY, damaged, {"sha256": hashlib.sha256(damaged).hexdigest()})
+    fetched = await Downloader(store, cache, REPO_ID).fetch(candidate_of(store))
+    assert fetched.path.read_bytes() == damaged
+    with pytest.raises(BundleError, match="CRC"):
+        extract_wheel(fetched.path, tmp_path / "wheels")
 
 
 async def test_another_packages_bundle_under_this_key_is_discarded(
