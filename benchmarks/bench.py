@@ -51,6 +51,8 @@ class Bench:
         self.main: Published | None = None
         self.original_script: Path | None = None
         self._bound: Bound | None = None
+        self.python = procs.checkout_python(settings.work / "pipper-python")
+        """The interpreter every pipper command runs with (``procs.checkout_python``)."""
 
     @property
     def bound(self) -> Bound:
@@ -120,6 +122,9 @@ class Bench:
         return Published(bucket, graph, G.current_bundle_bytes(graph, bundles), bundles)
 
     # -- processes ----------------------------------------------------------------------------
+
+    def pipper_cmd(self, *args: str) -> list[str]:
+        return procs.pipper_cmd(self.python, *args)
 
     def fresh(self, label: str) -> Path:
         self._counter += 1

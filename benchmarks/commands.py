@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +72,7 @@ def ours_download(
         args += ["--concurrency", str(concurrency)]
     proxy = proxy or bench.proxy
     env = bench.ours_env_via(proxy, server)
-    measured, counts = bench.timed(label, procs.pipper_cmd(*args), env, proxy)
+    measured, counts = bench.timed(label, bench.pipper_cmd(*args), env, proxy)
     measured.check(f"pipper download ({label})", bench.log(label))
     data = json.loads(measured.stdout)
     expected = len(published.graph.packages)
@@ -131,7 +130,7 @@ def ours_install(
     args = ["install", root or published.graph.root, "-b", published.bucket]
     args += ["--target", str(target), "--installer", installer, *extra]
     label = label or f"install-{installer}"
-    measured, counts = bench.timed(label, procs.pipper_cmd(*args), env)
+    measured, counts = bench.timed(label, bench.pipper_cmd(*args), env)
     if measured.returncode == 2 and "No such command" in measured.stderr:
         raise Unavailable("this checkout has no `pipper install` command yet")
     measured.check(f"pipper install --installer {installer}", bench.log(label))
@@ -149,7 +148,7 @@ def uv_index_install(
     a fresh ``--target`` with the same interpreter pipper's uv runs gets."""
     target = bench.fresh("uv-target")
     env = {**procs.clean_env(bench.scratch / "home-uv"), "UV_CACHE_DIR": str(uv_cache)}
-    cmd = [str(find_uv()), "pip", "install", "--python", sys.executable]
+    cmd = [str(find_uv()), "pip", "install", "--python", str(bench.python)]
     cmd += ["--index-url", f"{index.url}/{PAGES}", "--target", str(target), published.graph.root]
     measured, counts = bench.timed(label, cmd, env, index)
     measured.check(f"uv pip install from the static index ({label})", bench.log(label))

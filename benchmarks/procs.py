@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import site
 import statistics
 import subprocess
 import sys
@@ -66,13 +67,42 @@ def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
 
 
 def ours_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """As ``clean_env``, with this checkout importable (a no-op after ``pip install -e .``)."""
-    return clean_env(home, {"PYTHONPATH": str(REPO_ROOT), **(extra or {})})
+    """As ``clean_env``: ``checkout_python`` finds this checkout without ``PYTHONPATH``."""
+    return clean_env(home, extra)
 
 
-def pipper_cmd(*args: str) -> list[str]:
-    """This project's command line, run by the runner's own interpreter."""
-    return [sys.executable, "-m", "pipper", *args]
+def pipper_cmd(python: Path, *args: str) -> list[str]:
+    """This project's command line, run by ``python`` (``checkout_python``)."""
+    return [str(python), "-m", "pipper", *args]
+
+
+def checkout_python(folder: Path) -> Path:
+    """An interpreter that runs this checkout as an installed pipper starts: a virtual
+    environment whose one ``.pth`` file lists the checkout and the runner's site-packages
+    (where pipper's dependencies are), so the code measured is the working tree's.
+
+    The runner's own environment is an editable install, whose import hook setuptools loads at
+    every start of its interpreter (about 20 ms here, paid by no installed pipper); a path in a
+    ``.pth`` costs nothing, and the ``.pth`` files of the folders it names are not run. uv, when
+    the runner has it beside its interpreter, is linked beside this one, where pipper looks.
+    """
+    python = folder / "bin" / "python"
+    if not python.exists():
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", "--without-pip", str(folder)], check=True
+        )
+    site_dir = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    paths = [str(REPO_ROOT), *site.getsitepackages()]
+    (Path(site_dir) / "pipper-checkout.pth").write_text("\n".join(paths) + "\n")
+    uv, beside = Path(sys.executable).parent / "uv", folder / "bin" / "uv"
+    if uv.is_file() and not beside.exists():
+        beside.symlink_to(uv)
+    return python
 
 
 _LAUNCHER = """\

@@ -6,8 +6,6 @@ every other scenario includes it.
 
 from __future__ import annotations
 
-import sys
-
 from benchmarks import procs
 from benchmarks.bench import Bench
 from benchmarks.report import Section, seconds
@@ -17,9 +15,9 @@ def run(bench: Bench) -> None:
     s = bench.s
     bare = procs.clean_env(bench.scratch / "home")
     commands = {
-        "python -c pass": ([sys.executable, "-c", "pass"], bare),
-        "pipper --version": (procs.pipper_cmd("--version"), bench.ours_env),
-        "pipper --help": (procs.pipper_cmd("--help"), bench.ours_env),
+        "python -c pass": ([str(bench.python), "-c", "pass"], bare),
+        "pipper --version": (bench.pipper_cmd("--version"), bench.ours_env),
+        "pipper --help": (bench.pipper_cmd("--help"), bench.ours_env),
     }
     found: dict[str, float] = {}
     for name, (cmd, env) in commands.items():
