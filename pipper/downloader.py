@@ -161,12 +161,15 @@ async def from_cache(
     candidate: Candidate,
     *,
     also: Callable[[Fetched], Fetched] | None = None,
+    ready: Callable[[Fetched], Fetched | None] | None = None,
 ) -> Fetched | None:
     """The cached bundle ``digest`` names, checked to be intact and ``candidate``'s; else None.
 
     A sealed blob (``cache/seals.py``) is checked by one ``lstat`` and its remembered meta, on
     the event loop; any other, by one worker-thread hop that rehashes it and reads its zip. That
-    hop also runs ``also`` (an install's wheel extraction) on what it found.
+    hop also runs ``also`` (an install's wheel extraction) on what it found. ``ready`` is the
+    check, a few ``stat`` calls, that a sealed blob needs no ``also`` (its wheel is extracted
+    and sealed already): tried on the loop, it spares a warm install a hop per package.
     """
     sealed = cache.sealed_meta(digest)
     if sealed is not None:
@@ -176,7 +179,10 @@ async def from_cache(
         except BundleError:
             return None  # the key names another package: as if the zip had said so
         found = Fetched(candidate, digest, path, "cache", meta)
-        return found if also is None else await anyio.to_thread.run_sync(also, found)
+        if also is None:
+            return found
+        done = ready(found) if ready is not None else None
+        return done if done is not None else await anyio.to_thread.run_sync(also, found)
 
     def check() -> Fetched | None:
         path = cache.verified(digest)

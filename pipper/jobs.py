@@ -136,8 +136,13 @@ class BundleJobs:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
             extract = self.extract
-            also = (lambda hit: _placed(hit, extract)) if extract is not None else None
-            found = await from_cache(self.cache, digest, candidate, also=also)
+            also = ready = None
+            if extract is not None:
+                also, ready = (
+                    (lambda hit: _placed(hit, extract)),
+                    (lambda hit: _sealed(hit, extract)),
+                )
+            found = await from_cache(self.cache, digest, candidate, also=also, ready=ready)
             if found is not None:
                 self.progress.package(candidate, "cache")
                 return found
@@ -173,6 +178,12 @@ class BundleJobs:
         return await self._graph.dependencies(
             candidate, job.metadata, lambda: self._finished(candidate)
         )
+
+
+def _sealed(fetched: Fetched, extract: ExtractedWheels) -> Fetched | None:
+    """``fetched`` with its wheel, when a sealed copy is extracted already; else None."""
+    wheel = extract.get(fetched.digest, fetched.meta.wheel_name)
+    return replace(fetched, wheel=wheel) if wheel is not None else None
 
 
 def _placed(fetched: Fetched, extract: ExtractedWheels) -> Fetched:

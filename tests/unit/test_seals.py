@@ -7,7 +7,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +229,28 @@ def test_a_sealed_bundle_is_served_with_its_meta_and_still_checked_against_its_k
     assert (found.meta.name, found.meta.dependencies) == ("lib", ("dep",))
     assert found.meta.data == meta
     assert anyio.run(fetch, "other") is None  # the key names another package
+
+
+def test_a_sealed_blob_whose_wheel_is_ready_needs_no_worker_thread(
+    root: Path, bundle: Path
+) -> None:
+    """An install's extraction (``also``) runs in a worker only when ``ready``, tried on the
+    loop, finds nothing: a warm install hops to no thread for a wheel already extracted."""
+    digest, _ = _sealed_run(root, bundle)
+    threads: list[str] = []
+
+    def also(hit: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return hit
+
+    async def fetch(ready: Any) -> Any:
+        return await from_cache(_new_cache(root), digest, _candidate("lib"), also=also, ready=ready)
+
+    marked = anyio.run(fetch, lambda hit: replace(hit, source="ready"))
+    assert marked is not None and marked.source == "ready" and threads == []
+    found = anyio.run(fetch, lambda hit: None)
+    assert found is not None and found.source == "cache"
+    assert len(threads) == 1 and threads[0] != threading.main_thread().name
 
 
 def test_prune_all_drops_botocore_s_kept_data_too(root: Path, tmp_path: Path) -> None:
