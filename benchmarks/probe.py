@@ -3,18 +3,22 @@
 Run as ``python -m benchmarks.probe --bucket B`` in a fresh interpreter (the runner does so),
 with ``AWS_ENDPOINT_URL`` and keys in the environment. It prints one JSON object:
 
-- the import time of each layer pipper's download loads (typer, typer's pydantic adapters,
-  aiobotocore, aioboto3 on top), measured in that order in one process;
+- the import time of each layer pipper's download loads (typer, then aiobotocore's session
+  and config: pipper makes its client without aioboto3), measured in that order in one
+  process;
 - the CPU time per request of the same work pipper does (a LIST of every package folder, then a
-  GET of each newest bundle, streamed and hashed), 32 at a time, done twice: with aiobotocore,
-  and with a minimal SigV4 client over asyncio streams. The second is a floor, not a product:
-  it shows how much of a request's cost is the client library rather than the wire.
+  GET of each newest bundle, streamed and hashed), 32 at a time, done three times: with
+  aiobotocore's client, with pipper's own store (``S3Storage``: that session, signer and HTTP
+  session on its lean request path, as a run opens it), and with a minimal SigV4 client over
+  asyncio streams. The last is a floor, not a product: it shows how much of a request's cost
+  is the client library rather than the wire.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import importlib
 import json
@@ -33,7 +37,7 @@ _CHUNK = 1024 * 1024
 
 def import_times() -> dict[str, float]:
     found: dict[str, float] = {}
-    for module in ("typer", "aiobotocore.session", "aioboto3"):
+    for module in ("typer", "aiobotocore.session", "aiobotocore.config"):
         started = time.perf_counter()
         importlib.import_module(module)
         found[module] = round(time.perf_counter() - started, 4)
@@ -198,17 +202,69 @@ async def with_aiobotocore(bucket: str, prefix: str, concurrency: int) -> dict[s
     return {**created, **out, **more, "requests": len(folders) + len(keys)}
 
 
+async def with_pipper(bucket: str, prefix: str, concurrency: int) -> dict[str, float]:
+    """pipper's store, opened as a run opens it once botocore's data files are kept (the
+    folder is filled by a first opening, untimed)."""
+    import tempfile
+    from pathlib import Path
+
+    from pipper.storage.s3 import S3Storage
+
+    def store(kept: Path) -> S3Storage:
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        return S3Storage(
+            bucket=bucket, endpoint_url=endpoint, concurrency=concurrency, data_cache=kept
+        )
+
+    with tempfile.TemporaryDirectory(prefix="pipper-probe-") as tmp:
+        async with store(Path(tmp)):
+            pass
+        started, cpu = time.perf_counter(), time.process_time()
+        async with store(Path(tmp)) as storage:
+            created = {
+                "client_create_s": round(time.perf_counter() - started, 4),
+                "client_create_cpu_s": round(time.process_time() - cpu, 4),
+            }
+            top = await storage.list(prefix, delimiter="/")
+
+            async def newest(folder: str) -> str:
+                listing = await storage.list(folder, delimiter="/")
+                return max(o.key for o in listing.objects)
+
+            async def fetch(key: str) -> None:
+                async with storage.get(key) as stream:
+                    digest = hashlib.sha256()
+                    with open(os.devnull, "wb") as sink:
+                        async for chunk in stream.chunks():
+                            digest.update(chunk)
+                            sink.write(chunk)
+
+            folders = list(top.prefixes)
+            keys, out = await _timed(
+                "list", len(folders), lambda: asyncio.gather(*(newest(f) for f in folders))
+            )
+            _, more = await _timed(
+                "get", len(keys), lambda: asyncio.gather(*(fetch(k) for k in keys))
+            )
+    return {**created, **out, **more, "requests": len(folders) + len(keys)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.probe")
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--prefix", default="pipper/")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+    # The collector set as ``pipper`` sets it (``pipper.cli.main``), for every client alike: a
+    # full collection over botocore's objects (about 70 ms) would land in whichever row it hit.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     result: dict[str, Any] = {"imports_s": import_times()}
     result["mini"] = asyncio.run(with_mini(args.bucket, args.prefix, args.concurrency))
     result["aiobotocore"] = asyncio.run(
         with_aiobotocore(args.bucket, args.prefix, args.concurrency)
     )
+    result["pipper"] = asyncio.run(with_pipper(args.bucket, args.prefix, args.concurrency))
     print(json.dumps(result))
 
 
