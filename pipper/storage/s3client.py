@@ -52,7 +52,16 @@ class ClientSettings:
 
 
 async def open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Client:
-    """The client, closed with ``stack``; a missing profile or a broken AWS config raises here."""
+    """The client, closed with ``stack``; a missing profile or a broken AWS config raises here.
+    Its imports and itself live as long as the run: the collector leaves them out
+    (``collector.long_lived``)."""
+    from pipper.collector import long_lived
+
+    with long_lived():
+        return await _open_client(stack, settings)
+
+
+async def _open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Client:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
