@@ -172,7 +172,7 @@ def write(doc: dict[str, Any], png: Path, svg: Path) -> list[Path] | str:
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
     figure.text(0.01, 0.002, footer(doc), fontsize=7.5, va="bottom", ha="left", color="#444444")
-    figure.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))  # type: ignore[union-attr]
+    figure.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))  # type: ignore[union-attr,call-arg]
     for path in (png, svg):
         path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(png, dpi=110, metadata={"Software": None})

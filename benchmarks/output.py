@@ -52,9 +52,11 @@ def load_note(results: dict[str, Any]) -> str:
     """Other work on the machine skews wall times; the CPU columns are steadier."""
     before = results.get("load_average_before", [])
     after = results.get("load_average_after", [])
+    steal = results.get("cpu_steal")
+    stolen = f"; CPU stolen by the host: {100 * steal:.1f}%" if steal is not None else ""
     return (
         f"Load average (1/5/15 min) before: {'/'.join(map(str, before)) or '-'}, after: "
-        f"{'/'.join(map(str, after)) or '-'}; CPU = user + system time of the command"
+        f"{'/'.join(map(str, after)) or '-'}{stolen}; CPU = user + system time of the command"
     )
 
 

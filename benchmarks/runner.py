@@ -16,11 +16,13 @@ Where things are: ``settings`` (presets, command line), ``bench`` (server, proxi
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from benchmarks import chart, compare, output, targets
 from benchmarks import graph as G
@@ -40,26 +42,51 @@ def run(bench: Bench) -> None:
     bench.logs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     bench.results["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    steal_before = cpu_ticks()
     try:
         bench.step("server", bench.start_server)
         if bench.server is None:
             return
         for name, scenario in SETUP.items():
-            bench.step(name, lambda scenario=scenario: scenario(bench))
+            bench.step(name, functools.partial(scenario, bench))
         bench.step("publish", lambda: publish_main(bench))
         if s.original and NEEDS_ORIGINAL & s.scenarios:
             bench.step("original venv", lambda: original_venv(bench))
         for name, scenario in SCENARIOS.items():
             if name in s.scenarios:
-                bench.step(name, lambda scenario=scenario: scenario(bench))
+                bench.step(name, functools.partial(scenario, bench))
     finally:
         bench.stop()
         shutil.rmtree(bench.scratch, ignore_errors=True)
     bench.results["elapsed_s"] = round(time.perf_counter() - started, 1)
     bench.results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    steal = steal_share(steal_before, cpu_ticks())
+    if steal is not None:
+        bench.results["cpu_steal"] = steal
     verdicts = targets.judge(bench.results)
     bench.results["targets"] = verdicts
     bench.sections.append(targets.section(verdicts))
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) CPU ticks of this machine so far, from Linux's ``/proc/stat``; None
+    elsewhere. Steal is time the hypervisor gave to other machines while this one had work:
+    on a shared host it slows every CPU-bound row, which the load average does not show."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(x) for x in fields[1:]]
+    return ticks[7], sum(ticks[:8])
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the machine's CPU time stolen between two ``cpu_ticks`` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 4)
 
 
 def publish_main(bench: Bench) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from benchmarks import compare, settings, targets
+from benchmarks.runner import cpu_ticks, steal_share
 from benchmarks.scenarios import SCENARIOS
 from tests.lib.cli import REPO_ROOT
 from tests.lib.s3servers import server_kind
@@ -86,6 +87,9 @@ def test_smoke_run_writes_table_json_and_markdown(tmp_path: Path) -> None:
     assert doc["command"].startswith("python -m benchmarks --smoke")
     assert doc["machine"]["cpu_count"] == os.cpu_count()
     assert doc["errors"] == []
+    if sys.platform == "linux":  # the host's share of this run's CPU time, from /proc/stat
+        assert 0 <= doc["results"]["cpu_steal"] < 1
+        assert "CPU stolen by the host" in proc.stdout
     download = doc["results"]["download"]
     assert "original" not in download
     graph_size = doc["results"]["graph"]["packages"]
@@ -243,3 +247,12 @@ def test_time_per_package_is_judged_against_the_main_graph() -> None:
 
 def test_every_scenario_the_command_line_names_exists() -> None:
     assert tuple(SCENARIOS) == settings.SCENARIOS
+
+
+def test_the_share_of_cpu_time_stolen_by_the_host() -> None:
+    assert steal_share((100, 1000), (150, 2000)) == 0.05
+    assert steal_share((100, 1000), (100, 1000)) is None  # no time passed
+    assert steal_share(None, (100, 1000)) is None  # not Linux
+    if sys.platform == "linux":
+        steal, total = cpu_ticks() or (-1, -1)
+        assert 0 <= steal <= total
