@@ -28,7 +28,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pipper.errors import PipperError
+from pipper.errors import PipperError, UsageError
 from pipper.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -251,9 +251,12 @@ def check(root: Path, *, strict: bool) -> None:
     hold while the command works.
     """
     try:
-        owner = os.stat(root).st_uid
+        root_st = os.stat(root)
     except FileNotFoundError:
         return
+    if not stat.S_ISDIR(root_st.st_mode):
+        raise UsageError(f"the cache folder {root} is not a folder (see --cache-dir)")
+    owner = root_st.st_uid
     for rel in FIXED:
         path = root / rel
         try:

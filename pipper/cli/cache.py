@@ -155,7 +155,7 @@ def _open_cache(cache_dir: Path | None) -> Cache:
 def cache_verify(cache_dir: CacheDirOption = None) -> None:
     """Rehash every entry; remove and report the damaged ones (exit 1 if there were any)."""
     cache = _open_cache(cache_dir)
-    if not cache.root.is_dir():
+    if not cache.root.exists():
         info(f"Nothing to verify: {cache.root} does not exist")
         return
     cache.check_removable()  # before the lock file is made in a folder that is no cache
@@ -217,7 +217,7 @@ def cache_prune(
     if everything and older_than is not None:
         raise UsageError("give --older-than DAYS or --all, not both")
     cache = _open_cache(cache_dir)
-    if not cache.root.is_dir():
+    if not cache.root.exists():
         info(f"Nothing to prune: {cache.root} does not exist")
         return
     cache.check_removable()

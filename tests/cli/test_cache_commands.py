@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import Graph, cli, publish_graph
+from tests.lib.cli import Graph, cli, one_error, publish_graph
 from tests.lib.files import cache_blobs, sha256_of
 from tests.lib.isolation import PipperHome
 from tests.lib.proxy import MakeProxy
@@ -173,3 +173,20 @@ def test_prune_older_than_keeps_what_was_used_recently(
     assert cache_blobs(cache) == []
     assert not fresh.exists()
     assert cli("cache", "prune", "--all", "--older-than", "1").exit_code == 2
+
+
+def test_a_cache_dir_that_names_a_file_is_refused_and_the_file_kept(
+    tmp_path: Path, repo: list[str]
+) -> None:
+    publish_graph(tmp_path, repo, GRAPH)
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    where = ["--cache-dir", str(taken)]
+    result = cli("download", "app", "-d", str(tmp_path / "out"), *repo, *where)
+    assert result.exit_code == 2
+    assert one_error(result) == f"error: the cache folder {taken} is not a folder (see --cache-dir)"
+    for command in ("verify", "prune"):
+        refused = cli("cache", command, *where)
+        assert refused.exit_code == 1
+        assert "not marked as a pipper cache" in one_error(refused)
+    assert taken.read_text() == "mine"

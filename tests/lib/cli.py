@@ -42,6 +42,14 @@ def cli(*args: str, env: Mapping[str, str] | None = None) -> CliResult:
     return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
+def one_error(result: CliResult) -> str:
+    """The last line of stderr, which must be pipper's one ``error:`` line (no traceback)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return lines[-1]
+
+
 def pipper(
     *args: str,
     env: Mapping[str, str] | None = None,

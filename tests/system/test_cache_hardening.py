@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lib.cli import REPO_ROOT, CliResult, Graph, cli, pipper, publish_graph
+from tests.lib.cli import REPO_ROOT, CliResult, Graph, cli, one_error, pipper, publish_graph
 from tests.lib.proxy import Faults, MakeProxy
 from tests.lib.s3servers import S3Server
 from tests.lib.wheels import make_bundle
@@ -50,13 +50,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.is_symlink()
     }
-
-
-def one_error(result: CliResult) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    return lines[-1]
 
 
 @dataclass(frozen=True)
