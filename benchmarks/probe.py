@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import importlib
 import json
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from benchmarks.sigv4 import Signer
+from pipper import collector
 
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _CHUNK = 1024 * 1024
@@ -255,10 +255,9 @@ def main() -> None:
     parser.add_argument("--prefix", default="pipper/")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    # The collector set as ``pipper`` sets it (``pipper.cli.main``), for every client alike: a
-    # full collection over botocore's objects (about 70 ms) would land in whichever row it hit.
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    # The collector set as the ``pipper`` script sets it, for every client alike: a full
+    # collection over botocore's objects (about 70 ms) would land in whichever row it hit.
+    collector.take_over()
     result: dict[str, Any] = {"imports_s": import_times()}
     result["mini"] = asyncio.run(with_mini(args.bucket, args.prefix, args.concurrency))
     result["aiobotocore"] = asyncio.run(
