@@ -136,13 +136,16 @@ class BundleJobs:
         digest = self.cache.lookup(self.repository.id, candidate.key, candidate.etag)
         if digest is not None:
             extract = self.extract
-            also = ready = None
-            if extract is not None:
-                also, ready = (
-                    (lambda hit: _placed(hit, extract)),
-                    (lambda hit: _sealed(hit, extract)),
+            if extract is None:
+                found = await from_cache(self.cache, digest, candidate)
+            else:
+                found = await from_cache(
+                    self.cache,
+                    digest,
+                    candidate,
+                    also=lambda hit: _placed(hit, extract),
+                    ready=lambda hit: _sealed(hit, extract),
                 )
-            found = await from_cache(self.cache, digest, candidate, also=also, ready=ready)
             if found is not None:
                 self.progress.package(candidate, "cache")
                 return found
