@@ -24,7 +24,9 @@ directory and a real S3 server to keep them honest:
 
 Fault hooks: ``fail`` makes the next N calls of a method (or all of them) raise an error,
 ``cut`` breaks the next N bodies off after K bytes (optionally changing the object at that
-moment), and every request is counted (``calls``, ``requests``) and recorded (``history``).
+moment), ``hold`` keeps the next N GETs of a key waiting until all N have arrived (so N racing
+writers certainly read the same state), and every request is counted (``calls``,
+``requests``) and recorded (``history``).
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ class _Cut:
     then: Callable[[], object] | None
 
 
+@dataclass
+class _Hold:
+    key: str
+    count: int
+    released: anyio.Event = field(default_factory=anyio.Event)
+    arrived: int = 0
+
+
 class MemoryStorage:
     """An in-memory ``Storage``; see the module docstring for its semantics and fault hooks."""
 
@@ -129,6 +139,7 @@ class MemoryStorage:
         self.closed = False
         self._failures: list[_Failure] = []
         self._cuts: list[_Cut] = []
+        self._holds: list[_Hold] = []
 
     # -- setting the scene (not counted as requests) ----------------------------------------
 
@@ -180,6 +191,28 @@ class MemoryStorage:
         if after < 0 or times < 1:
             raise ValueError("after must be >= 0 and times at least 1")
         self._cuts.append(_Cut(after, times, key, then))
+
+    def hold(self, key: str, count: int) -> None:
+        """The next ``count`` GETs of ``key`` wait until all of them have arrived, so all of
+        them read the same state: a race between that many readers-then-writers made certain
+        instead of left to the scheduler. Call it inside the event loop the store is used on."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._holds.append(_Hold(key, count))
+
+    async def _read_held(self, key: str) -> StoredObject:
+        """The object as it is now. A held GET reads it as it arrives and goes on only when
+        every held GET has arrived: none of them can have written anything in between."""
+        hold = next((h for h in self._holds if h.key == key and h.arrived < h.count), None)
+        if hold is None:
+            return self._stored(key)
+        hold.arrived += 1
+        if hold.arrived == hold.count:
+            hold.released.set()
+        try:
+            return self._stored(key)
+        finally:
+            await hold.released.wait()
 
     @property
     def requests(self) -> int:
@@ -254,7 +287,7 @@ class MemoryStorage:
     ) -> AsyncIterator[ObjectStream]:
         self._receive(Call("get", key, start, if_match))
         await anyio.lowlevel.checkpoint()
-        stored = self._stored(key)
+        stored = await self._read_held(key)
         if key.endswith("/") and not self.folder_keys:  # a folder, as SeaweedFS answers it
             stored = StoredObject(b"", {}, stored.last_modified, "application/x-directory")
         if if_match is not None and if_match != stored.etag:

@@ -18,7 +18,8 @@ store names the bucket's region.
 Two per-request costs of botocore are cut where the result is the same: timestamps
 (``Last-Modified``, a listing's ``LastModified``) are parsed by the standard library when they
 have one of S3's two forms, where botocore's ``dateutil`` parser cost more than signing; and the
-user agent string is built once per operation instead of on every request.
+user agent string is built once per operation instead of on every request. An ``http://``
+endpoint gets no TLS context it would never use (``_tls_only_where_used``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ async def _open_client(stack: AsyncExitStack, settings: ClientSettings) -> S3Cli
     )
     client.meta.events.register("before-call.s3", _no_region_redirects)
     _cache_user_agent(client)
+    _tls_only_where_used(client)
     return client
 
 
@@ -148,14 +150,41 @@ def _no_region_redirects(context: dict[str, Any], **_: Any) -> None:
 
 
 def _no_redirect_session_class() -> type[Any]:
-    """aiobotocore's HTTP session, with aiohttp's redirect following turned off."""
+    """aiobotocore's HTTP session, with aiohttp's redirect following turned off.
+
+    Once told its endpoint is ``http://`` (``_tls_only_where_used``), a connector made for a
+    request sent without a proxy gets no TLS context of its own: aiobotocore builds one for
+    every connector and loads the CA bundle into it (about 25 ms of CPU, a tenth of a warm
+    run), for a store that is never spoken to over TLS. Should a request go to an ``https://``
+    URL all the same, aiohttp verifies it against the system's CAs (``ssl=True``); with
+    ``verify`` off, it is not verified, as before.
+    """
     from aiobotocore.httpsession import AIOHTTPSession
 
     class NoRedirectSession(AIOHTTPSession):  # type: ignore[misc]
+        plain_http = False
+
         async def _get_session(self, proxy_url: str | None) -> Any:
             return _NoRedirects(await super()._get_session(proxy_url))
 
+        def _create_connector(self, proxy_url: str | None) -> Any:
+            if not self.plain_http or proxy_url is not None:
+                return super()._create_connector(proxy_url)
+            import aiohttp
+
+            return aiohttp.TCPConnector(
+                limit=self._max_pool_connections, ssl=bool(self._verify), **self._connector_args
+            )
+
     return NoRedirectSession
+
+
+def _tls_only_where_used(client: Any) -> None:
+    """Tell the client's HTTP session whether its endpoint, as botocore resolved it (from
+    ``--endpoint-url``, the environment or the AWS config), is plain ``http://``."""
+    session: Any = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if hasattr(session, "plain_http"):
+        session.plain_http = client.meta.endpoint_url.lower().startswith("http://")
 
 
 class _NoRedirects:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from pipper.errors import NetworkError
@@ -72,6 +73,27 @@ async def test_cut_then_can_replace_the_object_before_the_resume(store: MemorySt
     with pytest.raises(ObjectChanged):
         await read_all(store, KEY, start=100, if_match=stream.etag)
     assert await read_all(store, KEY) == b"replaced" * 100
+
+
+async def test_hold_makes_every_held_reader_see_the_state_before_any_of_them_writes(
+    store: MemoryStorage,
+) -> None:
+    store.hold(KEY, 3)
+    seen: list[bytes] = []
+
+    async def read_then_write(mark: bytes) -> None:
+        seen.append(await read_all(store, KEY))
+        store.seed(KEY, mark)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_then_write, b"one")
+            await anyio.wait_all_tasks_blocked()
+            assert seen == []  # the first reader waits for the other two
+            tg.start_soon(read_then_write, b"two")
+            tg.start_soon(read_then_write, b"three")
+    assert seen == [DATA, DATA, DATA]
+    assert await read_all(store, KEY) in (b"one", b"two", b"three")  # the hold is used up
 
 
 async def test_an_open_stream_keeps_the_bytes_it_opened(store: MemoryStorage) -> None:
